@@ -1,0 +1,64 @@
+import { expect, test } from "@playwright/test";
+
+test.describe("home page", () => {
+  test("hydrates and shows the server's status from a server function", async ({ page }) => {
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+
+    await page.goto("/");
+    await expect(page).toHaveTitle("Tollgate");
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Prepaid credits for AI generation");
+    await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+
+    const status = page.getByRole("status");
+    await expect(status).toBeEmpty();
+    await page.getByRole("button", { name: "Check status" }).click();
+    await expect(status).toContainText("All systems operational.");
+    await expect(status.getByText("SQLite", { exact: true })).toBeVisible();
+    await expect(status).toContainText("Schema version");
+    expect(errors).toEqual([]);
+  });
+
+  test("says it runs in sandbox mode", async ({ page }) => {
+    await page.goto("/");
+    await expect(page.getByRole("banner").getByText("Sandbox")).toBeVisible();
+  });
+});
+
+test.describe("navigation", () => {
+  test("header links reach Credits and Settings > API keys without a full reload", async ({ page }) => {
+    await page.goto("/");
+    await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+    const nav = page.getByRole("navigation", { name: "Main" });
+
+    await nav.getByRole("link", { name: "Credits" }).click();
+    await expect(page).toHaveURL(/\/credits$/);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Credits");
+    await expect(nav.getByRole("link", { name: "Credits" })).toHaveAttribute("aria-current", "page");
+    await expect(page).toHaveTitle("Credits · Tollgate");
+
+    await nav.getByRole("link", { name: "Settings" }).click();
+    await expect(page).toHaveURL(/\/settings\/api-keys$/);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("API keys");
+    // Client-side navigation keeps the hydrated app: the marker never went back to false.
+    await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+  });
+
+  test("an unknown address shows a 404 page with a way back", async ({ page }) => {
+    const res = await page.goto("/no/such/page");
+    expect(res?.status()).toBe(404);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Page not found");
+    await page.getByRole("link", { name: "Back to the home page" }).click();
+    await expect(page).toHaveURL(/\/$/);
+  });
+
+  test("works at phone width", async ({ page }) => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.goto("/");
+    const nav = page.getByRole("navigation", { name: "Main" });
+    await expect(nav.getByRole("link", { name: "Credits" })).toBeVisible();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+  });
+});

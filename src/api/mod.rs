@@ -1,0 +1,4 @@
+//! Server functions, grouped by the page that uses them. Each one is a public HTTP
+//! endpoint and checks who is calling itself.
+
+pub mod status;

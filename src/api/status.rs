@@ -1,0 +1,54 @@
+//! Facts about the running service, for the home page and the header.
+//!
+//! Both functions are deliberately public (no sign-in): they reveal nothing about any
+//! account, secret or setting beyond what the page shows anyway.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// What the header needs on every page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    /// Payments and providers are simulated.
+    pub sandbox: bool,
+    pub version: String,
+}
+
+/// The answer of the home page's status check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub version: String,
+    /// "SQLite" or "PostgreSQL".
+    pub database: String,
+    pub schema_version: i64,
+    /// Time for one round trip to the database.
+    pub database_latency_micros: u64,
+    pub uptime_secs: u64,
+    pub sandbox: bool,
+}
+
+#[server(endpoint = "site_info")]
+pub async fn get_site_info() -> Result<SiteInfo, AppError> {
+    use crate::server::state::AppState;
+    let state = AppState::from_context()?;
+    Ok(SiteInfo { sandbox: state.config.sandbox, version: env!("CARGO_PKG_VERSION").to_string() })
+}
+
+#[server(endpoint = "service_status")]
+pub async fn service_status() -> Result<StatusReport, AppError> {
+    use crate::server::state::AppState;
+    let state = AppState::from_context()?;
+    let started = std::time::Instant::now();
+    let schema_version = state.db.schema_version().await.map_err(|e| AppError::internal("status check", e))?;
+    let latency = started.elapsed();
+    Ok(StatusReport {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        database: state.db.backend().label().to_string(),
+        schema_version,
+        database_latency_micros: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        uptime_secs: state.started_at.elapsed().as_secs(),
+        sandbox: state.config.sandbox,
+    })
+}

@@ -1,0 +1,73 @@
+//! The document shell, the app frame (header, main, footer) and the routes.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::{path, StaticSegment};
+
+use crate::api::status::{get_site_info, SiteInfo};
+use crate::components::frame::{SiteFooter, SiteHeader};
+use crate::error::AppError;
+use crate::pages::credits::CreditsPage;
+use crate::pages::home::HomePage;
+use crate::pages::not_found::NotFound;
+use crate::pages::settings::ApiKeysPage;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Facts about the service shared by the header and footer, loaded once per page.
+pub type SiteInfoResource = OnceResource<Result<SiteInfo, AppError>>;
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let info: SiteInfoResource = OnceResource::new(get_site_info());
+    provide_context(info);
+
+    // Flips to true once the browser bundle has taken over the page. Effects never run
+    // during server rendering, so this also tells end-to-end tests when to start clicking.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/tollgate.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="description" content="Prepaid credits and metered billing for AI generation." />
+        <Title formatter=|title: String| {
+            if title.is_empty() { "Tollgate".to_string() } else { format!("{title} · Tollgate") }
+        } />
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <div class="frame">
+                <SiteHeader />
+                <main id="main" class="main" data-hydrated=move || hydrated.get().to_string()>
+                    <Routes fallback=|| view! { <NotFound /> }>
+                        <Route path=StaticSegment("") view=HomePage />
+                        <Route path=StaticSegment("credits") view=CreditsPage />
+                        <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
+                        <Route path=path!("/settings/api-keys") view=ApiKeysPage />
+                    </Routes>
+                </main>
+                <SiteFooter />
+            </div>
+        </Router>
+    }
+}

@@ -1,0 +1,130 @@
+//! The one error type shared by the server, server functions and the browser.
+//!
+//! Each variant is something a user (or an API client) can act on. Internal causes are
+//! logged on the server with their context and reach the browser only as `Internal`.
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("Please sign in to continue.")]
+    Unauthorized,
+    #[error("You do not have access to this.")]
+    Forbidden,
+    #[error("{what} was not found.")]
+    NotFound { what: String },
+    /// Input that was refused; nothing was changed. `field` names the form field or
+    /// API parameter so the message can be shown next to it.
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    #[error("{message}")]
+    Conflict { message: String },
+    #[error("Insufficient credits: this needs {needed_micros} micro-USD and {available_micros} are available.")]
+    InsufficientCredits { needed_micros: i64, available_micros: i64 },
+    #[error("Too many requests. Please wait {retry_after_secs} seconds and try again.")]
+    RateLimited { retry_after_secs: u64 },
+    /// The server could not be reached, or its answer could not be read (browser side).
+    #[error("Could not reach Tollgate. Check your connection and try again.")]
+    Network,
+    #[error("Something went wrong on our side. Nothing was charged; please try again.")]
+    Internal,
+}
+
+impl AppError {
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound { what: what.into() }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation { field: field.into(), message: message.into() }
+    }
+
+    /// The HTTP status this error is answered with, by the JSON API and during SSR.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::NotFound { .. } => 404,
+            Self::Validation { .. } => 422,
+            Self::Conflict { .. } => 409,
+            Self::InsufficientCredits { .. } => 402,
+            Self::RateLimited { .. } => 429,
+            Self::Network => 503,
+            Self::Internal => 500,
+        }
+    }
+
+    /// A short title for error pages.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::Unauthorized => "Sign in required",
+            Self::Forbidden => "Access denied",
+            Self::NotFound { .. } => "Page not found",
+            Self::Validation { .. } => "Check your input",
+            Self::Conflict { .. } => "Already done",
+            Self::InsufficientCredits { .. } => "Not enough credits",
+            Self::RateLimited { .. } => "Slow down",
+            Self::Network => "Connection problem",
+            Self::Internal => "Something went wrong",
+        }
+    }
+
+    /// Logs an internal failure with its context on the server and returns the opaque
+    /// `Internal` error for the caller. The cause never leaves the server.
+    #[cfg(feature = "ssr")]
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(context, error = %cause, "internal error");
+        Self::Internal
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            // Transport problems seen by the browser.
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) | ServerFnErrorErr::Deserialization(_) => {
+                Self::Network
+            }
+            // Arguments the server could not read: the caller sent something malformed.
+            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::MissingArg(msg) => {
+                Self::validation("request", format!("The request could not be read: {msg}"))
+            }
+            _ => Self::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_the_statuses_clients_expect() {
+        assert_eq!(AppError::Unauthorized.status_code(), 401);
+        assert_eq!(AppError::not_found("Gift code").status_code(), 404);
+        assert_eq!(AppError::validation("amount", "too small").status_code(), 422);
+        let broke = AppError::InsufficientCredits { needed_micros: 3_000, available_micros: 0 };
+        assert_eq!(broke.status_code(), 402);
+        assert_eq!(AppError::Internal.status_code(), 500);
+    }
+
+    #[test]
+    fn errors_round_trip_through_json_with_a_kind_tag() {
+        let err = AppError::validation("amount", "Enter at least $5.00");
+        let json = serde_json::to_string(&err).unwrap();
+        assert_eq!(json, r#"{"kind":"validation","field":"amount","message":"Enter at least $5.00"}"#);
+        assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), err);
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_about_their_cause() {
+        assert!(!AppError::Internal.to_string().to_lowercase().contains("sql"));
+        let err = AppError::from_server_fn_error(ServerFnErrorErr::ServerError("db password wrong".into()));
+        assert_eq!(err, AppError::Internal);
+    }
+}

@@ -1,0 +1,10 @@
+use leptos::prelude::*;
+
+use crate::components::error_page::ErrorPage;
+use crate::error::AppError;
+
+/// Any address the router does not know. Answers 404 during server rendering.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! { <ErrorPage error=AppError::not_found("The page you asked for") /> }
+}

@@ -1,0 +1,121 @@
+//! Starting and stopping the server: connect, migrate, bind, serve, drain.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use leptos::config::{Env, LeptosOptions};
+use tokio::net::TcpListener;
+
+use super::config::Config;
+use super::db::{Db, DbError};
+use super::state::AppState;
+use super::{http, installation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+    #[error("database: cannot record this installation: {0}")]
+    Installation(sqlx::Error),
+    #[error("site_addr: cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A server that has its database ready and its port bound, not yet serving.
+pub struct AppServer {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl AppServer {
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let db = Db::connect(&config.database, config.database_max_connections).await?;
+        let report = db.migrate().await?;
+        tracing::info!(
+            database = %config.database,
+            applied = report.applied_now,
+            schema_version = report.latest_version,
+            "database ready"
+        );
+        let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
+        let listener = TcpListener::bind(config.site_addr)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.site_addr, source })?;
+        let state = AppState {
+            leptos_options: leptos_options(&config, listener.local_addr().unwrap_or(config.site_addr)),
+            config: Arc::new(config),
+            db,
+            installation,
+            started_at: Instant::now(),
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address (useful when the settings asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight
+    /// finish, and closes the database pool.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let addr = self.local_addr();
+        let db = self.state.db.clone();
+        let app = http::router(self.state);
+        tracing::info!(%addr, "Tollgate is listening on http://{addr}");
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        db.close().await;
+        tracing::info!("stopped");
+        served
+    }
+}
+
+/// Leptos's own options. cargo-leptos passes where the compiled bundle is through
+/// `LEPTOS_*` variables; a deployed binary uses the defaults or `site_root`.
+fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let site_root = config.site_root.clone().or_else(|| var("LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
+    let env = match var("LEPTOS_ENV").as_deref() {
+        Some("PROD" | "prod" | "production") => Env::PROD,
+        Some(_) => Env::DEV,
+        None if cfg!(debug_assertions) => Env::DEV,
+        None => Env::PROD,
+    };
+    LeptosOptions::builder()
+        .output_name(var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|| "tollgate".into()))
+        .site_root(site_root)
+        .site_pkg_dir(var("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|| "pkg".into()))
+        .site_addr(addr)
+        .reload_port(var("LEPTOS_RELOAD_PORT").and_then(|p| p.parse().ok()).unwrap_or(3001))
+        .env(env)
+        .build()
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

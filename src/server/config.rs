@@ -1,0 +1,317 @@
+//! Runtime settings: `Leptos.toml`, then `.env`, then `TOLLGATE_*` environment variables.
+//!
+//! Every setting is validated here, once, at start. A problem is reported as one line
+//! that names the setting the way the user wrote it (the environment variable or the key
+//! in the settings file) so it can be fixed without reading the code.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use url::Url;
+
+/// The settings file read when none is named.
+pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
+
+/// Every setting Tollgate knows. Anything else in the settings file is a typo.
+const KEYS: &[&str] = &[
+    "site_addr",
+    "public_url",
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "sandbox",
+    "log_format",
+    "log_level",
+    "site_root",
+];
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub site_addr: SocketAddr,
+    pub public_url: Url,
+    pub data_dir: PathBuf,
+    pub database: DatabaseSetting,
+    pub database_max_connections: u32,
+    pub sandbox: bool,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// Where the compiled browser bundle and static assets live; `None` keeps Leptos's
+    /// own default (`target/site`, or what cargo-leptos says).
+    pub site_root: Option<String>,
+}
+
+/// Which database to use, decided from `database_url`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseSetting {
+    /// The embedded default: a SQLite file (a path, or `sqlite:` URL as given).
+    Sqlite { url: String },
+    Postgres { url: String },
+}
+
+impl DatabaseSetting {
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url } | Self::Postgres { url } => url,
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres { .. })
+    }
+}
+
+/// Database URLs carry passwords; this shows them with the password replaced.
+impl fmt::Debug for DatabaseSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(self.url()))
+    }
+}
+
+impl fmt::Display for DatabaseSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(self.url()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A setting that cannot be used, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(setting: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self { setting: setting.into(), problem: problem.into() }
+    }
+}
+
+/// One raw value and the name it should be reported under.
+struct Raw {
+    value: String,
+    origin: String,
+}
+
+/// The layered raw values, before parsing.
+struct Layers<'a> {
+    file: BTreeMap<String, String>,
+    file_name: String,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Layers<'_> {
+    fn get(&self, key: &str) -> Option<Raw> {
+        let var = format!("TOLLGATE_{}", key.to_ascii_uppercase());
+        if let Some(value) = (self.env)(&var) {
+            return Some(Raw { value, origin: var });
+        }
+        self.file.get(key).map(|value| Raw {
+            value: value.clone(),
+            origin: format!("{key} in {}", self.file_name),
+        })
+    }
+
+    fn parse<T>(
+        &self,
+        key: &str,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(raw) => parse(raw.value.trim()).map_err(|problem| ConfigError::new(raw.origin, problem)),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the settings file (if any) and applies overrides from `env`.
+    ///
+    /// `file` is `Some` when the user named a settings file: then it must exist. With `None`
+    /// the default `Leptos.toml` is read when present and skipped when absent, so the
+    /// binary also runs from a directory that holds nothing but itself.
+    pub fn load(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let (path, required) = match file {
+            Some(path) => (path.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        let file_name = path.display().to_string();
+        let file = read_settings_file(&path, required)?;
+        Self::from_layers(&Layers { file, file_name, env })
+    }
+
+    fn from_layers(layers: &Layers<'_>) -> Result<Self, ConfigError> {
+        let site_addr = layers.parse("site_addr", SocketAddr::from(([127, 0, 0, 1], 3000)), parse_socket_addr)?;
+        let default_public = Url::parse(&format!("http://{site_addr}")).expect("a socket address makes a valid URL");
+        let public_url = layers.parse("public_url", default_public, parse_public_url)?;
+        let data_dir = layers.parse("data_dir", PathBuf::from("data"), |v| {
+            if v.is_empty() { Err("must not be empty".into()) } else { Ok(PathBuf::from(v)) }
+        })?;
+        let database = match layers.get("database_url") {
+            Some(raw) if !raw.value.trim().is_empty() => {
+                parse_database_url(raw.value.trim()).map_err(|p| ConfigError::new(raw.origin, p))?
+            }
+            _ => DatabaseSetting::Sqlite { url: sqlite_url_for(&data_dir) },
+        };
+        let database_max_connections = layers.parse("database_max_connections", 10, |v| {
+            match v.parse::<u32>() {
+                Ok(n) if (1..=1000).contains(&n) => Ok(n),
+                _ => Err(format!("`{v}` is not a whole number from 1 to 1000")),
+            }
+        })?;
+        let sandbox = layers.parse("sandbox", true, parse_bool)?;
+        let log_format = layers.parse("log_format", LogFormat::Pretty, |v| match v.to_ascii_lowercase().as_str() {
+            "pretty" | "text" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("`{v}` is not a log format; use \"pretty\" or \"json\"")),
+        })?;
+        let log_level = layers.parse("log_level", "info".to_string(), |v| {
+            tracing_subscriber::EnvFilter::try_new(v)
+                .map(|_| v.to_string())
+                .map_err(|e| format!("`{v}` is not a valid log filter ({e})"))
+        })?;
+        let site_root = layers.get("site_root").map(|r| r.value).filter(|v| !v.trim().is_empty());
+        Ok(Self {
+            site_addr,
+            public_url,
+            data_dir,
+            database,
+            database_max_connections,
+            sandbox,
+            log_format,
+            log_level,
+            site_root,
+        })
+    }
+
+    /// Whether cookies must be marked `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+fn read_settings_file(path: &Path, required: bool) -> Result<BTreeMap<String, String>, ConfigError> {
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(BTreeMap::new()),
+        Err(e) => return Err(ConfigError::new(name, format!("cannot read the settings file ({e})"))),
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::new(&name, format!("not valid TOML: {}", one_line(e.message()))))?;
+    let mut values = BTreeMap::new();
+    for (key, value) in table {
+        if !KEYS.contains(&key.as_str()) {
+            return Err(ConfigError::new(
+                format!("{key} in {name}"),
+                format!("unknown setting; known settings are {}", KEYS.join(", ")),
+            ));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(ConfigError::new(
+                    format!("{key} in {name}"),
+                    format!("expected a string, number or boolean, found {}", other.type_str()),
+                ));
+            }
+        };
+        values.insert(key, text);
+    }
+    Ok(values)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn parse_socket_addr(v: &str) -> Result<SocketAddr, String> {
+    v.parse().map_err(|_| format!("`{v}` is not an address to listen on; expected host:port such as 127.0.0.1:3000"))
+}
+
+fn parse_public_url(v: &str) -> Result<Url, String> {
+    let url = Url::parse(v).map_err(|e| format!("`{v}` is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("`{v}` must be an http:// or https:// address"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{v}` must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("`{v}` is not true or false")),
+    }
+}
+
+/// Accepts `postgres://` / `postgresql://` and `sqlite:` URLs; anything else is refused
+/// with the list of what would work.
+pub fn parse_database_url(v: &str) -> Result<DatabaseSetting, String> {
+    let shown = redact_url(v);
+    let (scheme, _) = v.split_once(':').ok_or_else(|| {
+        format!("`{shown}` is not a database URL; use postgres://user:password@host:5432/name, sqlite:path, or leave it empty for the embedded database")
+    })?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "postgres" | "postgresql" => {
+            let url = Url::parse(v).map_err(|e| format!("`{shown}` is not a valid PostgreSQL URL ({e})"))?;
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("`{shown}` names no database host"));
+            }
+            let db = url.path().trim_start_matches('/');
+            if db.is_empty() {
+                return Err(format!("`{shown}` names no database; add /<name> after the host"));
+            }
+            Ok(DatabaseSetting::Postgres { url: v.to_string() })
+        }
+        "sqlite" => {
+            let rest = v[scheme.len() + 1..].trim_start_matches("//");
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(format!("`{shown}` names no database file"));
+            }
+            Ok(DatabaseSetting::Sqlite { url: v.to_string() })
+        }
+        other => Err(format!(
+            "unsupported database `{other}`; use postgres://user:password@host:5432/name, sqlite:path, or leave it empty for the embedded database"
+        )),
+    }
+}
+
+fn sqlite_url_for(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("tollgate.db").display())
+}
+
+/// Replaces the password in a URL with `***`, for logs and error messages.
+pub fn redact_url(v: &str) -> String {
+    match Url::parse(v) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(_) => v.to_string(),
+        // Not a URL we can parse: show only the scheme, the rest may hold secrets.
+        Err(_) => match v.split_once("://") {
+            Some((scheme, rest)) if rest.contains('@') => format!("{scheme}://***"),
+            _ => v.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,137 @@
+use super::*;
+use std::collections::HashMap;
+use std::io::Write;
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |k| map.get(k).cloned()
+}
+
+fn file_with(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn defaults_use_the_embedded_sqlite_database_under_the_data_dir() {
+    let cfg = Config::load(Some(file_with("").path()), &env_of(&[])).unwrap();
+    assert_eq!(cfg.site_addr.to_string(), "127.0.0.1:3000");
+    assert_eq!(cfg.database, DatabaseSetting::Sqlite { url: "sqlite://data/tollgate.db".into() });
+    assert!(cfg.sandbox);
+    assert_eq!(cfg.log_format, LogFormat::Pretty);
+    assert!(!cfg.is_https());
+}
+
+#[test]
+fn environment_overrides_the_settings_file() {
+    let f = file_with("site_addr = \"127.0.0.1:4000\"\nsandbox = true\n");
+    let cfg = Config::load(
+        Some(f.path()),
+        &env_of(&[("TOLLGATE_SITE_ADDR", "0.0.0.0:5000"), ("TOLLGATE_SANDBOX", "false")]),
+    )
+    .unwrap();
+    assert_eq!(cfg.site_addr.to_string(), "0.0.0.0:5000");
+    assert!(!cfg.sandbox);
+}
+
+#[test]
+fn a_postgres_url_selects_postgres() {
+    let cfg = Config::load(
+        Some(file_with("").path()),
+        &env_of(&[("TOLLGATE_DATABASE_URL", "postgres://u:secret@localhost:5432/tollgate")]),
+    )
+    .unwrap();
+    assert!(cfg.database.is_postgres());
+    assert_eq!(cfg.database.to_string(), "postgres://u:***@localhost:5432/tollgate");
+    assert!(!format!("{:?}", cfg).contains("secret"), "the password must never be printed");
+}
+
+#[test]
+fn a_bad_database_url_names_the_variable_and_hides_the_password() {
+    let err = Config::load(
+        Some(file_with("").path()),
+        &env_of(&[("TOLLGATE_DATABASE_URL", "mysql://root:hunter2@db/x")]),
+    )
+    .unwrap_err();
+    assert_eq!(err.setting, "TOLLGATE_DATABASE_URL");
+    assert!(err.problem.contains("unsupported database `mysql`"), "{}", err.problem);
+    assert!(!err.to_string().contains("hunter2"));
+    assert!(!err.to_string().contains('\n'), "errors are one line");
+}
+
+#[test]
+fn database_urls_without_a_scheme_host_or_name_are_refused() {
+    for bad in ["not a url", "postgres://", "postgres://localhost:5432", "postgres://localhost/", "sqlite:"] {
+        assert!(parse_database_url(bad).is_err(), "{bad} should be refused");
+    }
+    assert!(parse_database_url("postgresql://localhost/db").is_ok());
+    assert!(parse_database_url("sqlite://data/x.db?mode=rwc").is_ok());
+}
+
+#[test]
+fn a_malformed_value_in_the_file_names_the_key_and_file() {
+    let f = file_with("site_addr = \"nowhere\"\n");
+    let err = Config::load(Some(f.path()), &env_of(&[])).unwrap_err();
+    assert_eq!(err.setting, format!("site_addr in {}", f.path().display()));
+    assert!(err.problem.contains("host:port"));
+}
+
+#[test]
+fn unknown_keys_in_the_file_are_refused() {
+    let f = file_with("databse_url = \"postgres://x/y\"\n");
+    let err = Config::load(Some(f.path()), &env_of(&[])).unwrap_err();
+    assert!(err.setting.starts_with("databse_url in "));
+    assert!(err.problem.contains("unknown setting"));
+}
+
+#[test]
+fn a_file_that_is_not_toml_is_reported_on_one_line() {
+    let f = file_with("site_addr = \n[[[");
+    let err = Config::load(Some(f.path()), &env_of(&[])).unwrap_err();
+    assert!(err.problem.starts_with("not valid TOML"));
+    assert!(!err.to_string().contains('\n'));
+}
+
+#[test]
+fn a_named_settings_file_must_exist_but_the_default_may_be_absent() {
+    let missing = Path::new("/nonexistent/tollgate/Leptos.toml");
+    let err = Config::load(Some(missing), &env_of(&[])).unwrap_err();
+    assert_eq!(err.setting, missing.display().to_string());
+    assert!(err.problem.contains("cannot read"));
+}
+
+#[test]
+fn bad_numbers_booleans_formats_and_filters_are_refused() {
+    let cases = [
+        ("TOLLGATE_DATABASE_MAX_CONNECTIONS", "0"),
+        ("TOLLGATE_DATABASE_MAX_CONNECTIONS", "ten"),
+        ("TOLLGATE_SANDBOX", "maybe"),
+        ("TOLLGATE_LOG_FORMAT", "xml"),
+        ("TOLLGATE_LOG_LEVEL", "info,[[["),
+        ("TOLLGATE_PUBLIC_URL", "ftp://example.com"),
+        ("TOLLGATE_PUBLIC_URL", "https://example.com/?a=b"),
+        ("TOLLGATE_DATA_DIR", ""),
+    ];
+    for (var, value) in cases {
+        let err = Config::load(Some(file_with("").path()), &env_of(&[(var, value)])).unwrap_err();
+        assert_eq!(err.setting, var, "{var}={value}");
+    }
+}
+
+#[test]
+fn an_https_public_url_means_secure_cookies() {
+    let cfg = Config::load(
+        Some(file_with("public_url = \"https://billing.example.com\"").path()),
+        &env_of(&[]),
+    )
+    .unwrap();
+    assert!(cfg.is_https());
+}
+
+#[test]
+fn redaction_hides_passwords_even_in_urls_that_do_not_parse() {
+    assert_eq!(redact_url("postgres://a:b@h/d"), "postgres://a:***@h/d");
+    assert_eq!(redact_url("postgres://a:b@h:notaport/d"), "postgres://***");
+    assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+}

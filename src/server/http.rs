@@ -1,0 +1,97 @@
+//! The HTTP surface: health probes, the Leptos app and its server functions, static
+//! files, and the middleware every request passes through (request id, tracing).
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde_json::json;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
+use tracing::Level;
+
+use super::state::AppState;
+use crate::app::{shell, App};
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let leptos_options = state.leptos_options.clone();
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<Body>| {
+            let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            // The path only: query strings can carry OAuth codes and other secrets.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+        })
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(trace)
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// The process is up and serving HTTP.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// The instance can do useful work: its database answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = state.db.backend().label();
+    match state.db.ping().await {
+        Ok(()) => Json(json!({ "status": "ready", "database": database })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed: database unreachable");
+            let body = json!({ "status": "unavailable", "database": database, "reason": "database unreachable" });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// Gives every request an id, logged with everything it does and returned in the
+/// response. A caller's own id is kept when it is short and plain, so requests can be
+/// followed across services; anything else is replaced.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let given = req.headers().get(REQUEST_ID_HEADER).filter(|v| is_plain_id(v.as_bytes())).cloned();
+    let id = given.unwrap_or_else(|| {
+        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a valid header value")
+    });
+    req.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(REQUEST_ID_HEADER, id);
+    res
+}
+
+fn is_plain_id(v: &[u8]) -> bool {
+    (1..=64).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_id;
+
+    #[test]
+    fn only_short_plain_request_ids_are_trusted() {
+        assert!(is_plain_id(b"3f2c-ab_12.x"));
+        assert!(!is_plain_id(b""));
+        assert!(!is_plain_id(b"has space"));
+        assert!(!is_plain_id(b"<script>"));
+        assert!(!is_plain_id(&[b'a'; 65]));
+    }
+}

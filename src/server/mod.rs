@@ -1,0 +1,10 @@
+//! Everything that only runs on the server: settings, database, HTTP wiring, services.
+
+pub mod app_server;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod installation;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,35 @@
+//! The state every request handler, server function and background job can reach.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::FromRef;
+use leptos::prelude::{use_context, LeptosOptions};
+
+use super::config::Config;
+use super::db::Db;
+use super::installation::Installation;
+use crate::error::AppError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub installation: Installation,
+    pub started_at: Instant,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// The state inside a server function or SSR render. Its absence is a wiring bug,
+    /// reported as an internal error rather than a panic in a request.
+    pub fn from_context() -> Result<Self, AppError> {
+        use_context::<Self>().ok_or_else(|| AppError::internal("server function", "AppState is not in context"))
+    }
+}

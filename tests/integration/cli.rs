@@ -1,0 +1,130 @@
+//! The `tollgate` binary as a user runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+fn tollgate(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir);
+    // Only what the test sets: no settings leak in from the developer's shell.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TOLLGATE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tollgate(dir.path()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for word in ["serve", "migrate", "config", "--config", "TOLLGATE_"] {
+        assert!(help.contains(word), "--help should mention {word}:\n{help}");
+    }
+}
+
+#[test]
+fn a_broken_database_url_stops_with_one_line_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tollgate(dir.path())
+        .env("TOLLGATE_DATABASE_URL", "mysql://root:hunter2@localhost/tollgate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "one line, got: {err}");
+    assert!(err.starts_with("tollgate: TOLLGATE_DATABASE_URL: unsupported database `mysql`"), "{err}");
+    assert!(!err.contains("hunter2"));
+}
+
+#[test]
+fn an_unreachable_database_stops_with_one_line_and_no_password() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 9 on loopback: nothing listens there, the connection is refused at once.
+    let out = tollgate(dir.path())
+        .args(["migrate"])
+        .env("TOLLGATE_DATABASE_URL", "postgres://tollgate:s3cret@127.0.0.1:9/tollgate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "one line, got: {err}");
+    assert!(err.contains("database: cannot connect to postgres://tollgate:***@127.0.0.1:9/tollgate"), "{err}");
+    assert!(!err.contains("s3cret"));
+}
+
+#[test]
+fn an_unreadable_settings_file_stops_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Leptos.toml"), "site_addr = [1, 2\n").unwrap();
+    let out = tollgate(dir.path()).arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("tollgate: Leptos.toml: not valid TOML"), "{err}");
+
+    let out = tollgate(dir.path()).args(["--config", "missing.toml", "config"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr).unwrap().starts_with("tollgate: missing.toml: cannot read"));
+}
+
+#[test]
+fn dot_env_overrides_the_file_and_the_environment_overrides_dot_env() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Leptos.toml"), "log_level = \"info\"\nsandbox = true\n").unwrap();
+    std::fs::write(dir.path().join(".env"), "TOLLGATE_LOG_LEVEL=debug\nTOLLGATE_SANDBOX=false\n").unwrap();
+    let out = tollgate(dir.path()).arg("config").env("TOLLGATE_SANDBOX", "true").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("log_level                 debug"), "{text}");
+    assert!(text.contains("sandbox                   true"), "{text}");
+}
+
+#[test]
+fn migrate_creates_the_embedded_database_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = tollgate(dir.path()).arg("migrate").output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(dir.path().join("data/tollgate.db").is_file(), "the SQLite file is under the data directory");
+    let text = String::from_utf8(first.stdout).unwrap();
+    assert!(text.contains("SQLite database") && text.contains("schema version 1"), "{text}");
+    let second = tollgate(dir.path()).arg("migrate").output().unwrap();
+    assert!(String::from_utf8(second.stdout).unwrap().contains("0 migration(s) applied now"));
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tollgate(dir.path())
+        .env("TOLLGATE_SITE_ADDR", "127.0.0.1:0")
+        .env("TOLLGATE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr = loop {
+        assert!(Instant::now() < deadline, "the server did not start");
+        let line = lines.next().expect("the server printed its address").unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
+        if let Some(addr) = event.get("addr").and_then(|a| a.as_str()) {
+            break addr.to_string();
+        }
+    };
+    let health = std::net::TcpStream::connect(&addr);
+    assert!(health.is_ok(), "listening on {addr}");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("shutdown requested")), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
+}

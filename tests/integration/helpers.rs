@@ -1,0 +1,157 @@
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use tokio::sync::oneshot;
+use tollgate::server::app_server::AppServer;
+use tollgate::server::config::Config;
+use tollgate::server::db::{Backend, Db};
+
+/// Declares tests that take a `Backend` and runs each on SQLite and on PostgreSQL.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(tollgate::server::db::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !crate::helpers::postgres_configured() {
+                        eprintln!("skipped: TEST_DATABASE_URL is not set");
+                        return;
+                    }
+                    super::$name(tollgate::server::db::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+pub fn postgres_configured() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
+}
+
+/// A database of its own for one test, removed when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: tempfile::TempDir,
+    postgres: Option<(String, String)>, // (admin url, database name)
+}
+
+impl TestDatabase {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+                Self { url, _dir: dir, postgres: None }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let name = format!("tollgate_test_{}", uuid::Uuid::new_v4().simple());
+                admin_exec(&admin, &format!("create database {name}")).await;
+                let mut url = url::Url::parse(&admin).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                Self { url: url.to_string(), _dir: dir, postgres: Some((admin, name)) }
+            }
+        }
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
+async fn admin_exec(admin_url: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("connect to TEST_DATABASE_URL");
+    conn.execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.postgres.take() {
+            // Drop runs inside the test's runtime; a separate thread may block on its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(admin_exec(&admin, &format!("drop database if exists {name} with (force)")));
+            })
+            .join();
+        }
+    }
+}
+
+/// Settings as a test instance uses them: the project's Leptos.toml, then these overrides.
+pub fn test_config(db: &TestDatabase, extra: &[(&str, &str)]) -> Config {
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("TOLLGATE_SITE_ADDR".into(), "127.0.0.1:0".into()),
+        ("TOLLGATE_DATA_DIR".into(), db.data_dir().display().to_string()),
+        ("TOLLGATE_DATABASE_URL".into(), db.url.clone()),
+        ("TOLLGATE_LOG_LEVEL".into(), "warn".into()),
+        ("TOLLGATE_DATABASE_MAX_CONNECTIONS".into(), "4".into()),
+    ]);
+    for (k, v) in extra {
+        env.insert((*k).into(), (*v).into());
+    }
+    Config::load(None, &|k| env.get(k).cloned()).expect("test settings are valid")
+}
+
+/// A running app and what a test needs to talk to it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: Db,
+    // Dropped after the app: removes the PostgreSQL database the test used.
+    _database: TestDatabase,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// Calls a server function the way the browser does (URL-encoded POST, JSON answer).
+    pub async fn server_fn(&self, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(&format!("/api/{name}"))).form(form).send().await.expect("request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
+}
+
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let database = TestDatabase::new(backend).await;
+    let config = test_config(&database, extra);
+    let server = AppServer::build(config).await.expect("the app starts");
+    let addr = server.local_addr();
+    let db = server.state().db.clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    TestApp { addr, client, db, _database: database, stop: Some(stop) }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real app on port 0 with its own database, over HTTP.
+//!
+//! Every test in a `backend_tests!` list runs twice: on a fresh SQLite file, and on a
+//! fresh PostgreSQL database when TEST_DATABASE_URL points at a server.
+
+#[macro_use]
+mod helpers;
+
+mod cli;
+mod health;
+mod pages;
+mod server_fns;
+mod storage;

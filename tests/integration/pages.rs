@@ -1,0 +1,68 @@
+use tollgate::server::db::Backend;
+
+use crate::helpers::spawn_app;
+
+backend_tests!(
+    the_home_page_is_rendered_on_the_server_inside_the_app_shell,
+    credits_and_api_keys_pages_render_with_their_titles,
+    unknown_pages_answer_404_with_an_error_page,
+    settings_redirects_to_api_keys,
+    the_sandbox_badge_shows_only_in_sandbox_mode,
+);
+
+async fn page(app: &crate::helpers::TestApp, path: &str) -> (u16, String) {
+    let res = app.get(path).await;
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn the_home_page_is_rendered_on_the_server_inside_the_app_shell(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, html) = page(&app, "/").await;
+    assert_eq!(status, 200);
+    assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80.min(html.len())]);
+    assert!(html.contains("<title>Tollgate</title>"));
+    assert!(html.contains("Prepaid credits for AI generation"));
+    assert!(html.contains(r#"href="/credits""#) && html.contains(r#"href="/settings/api-keys""#));
+    assert!(html.contains("site-footer"));
+    assert!(html.contains("/pkg/tollgate.css"), "the stylesheet is linked");
+    assert!(html.contains("/pkg/tollgate.js"), "the hydration script is linked");
+    assert!(html.contains(r#"data-hydrated="false""#), "the server renders the page un-hydrated");
+}
+
+async fn credits_and_api_keys_pages_render_with_their_titles(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, html) = page(&app, "/credits").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<title>Credits · Tollgate</title>"));
+    assert!(html.contains("Gift Codes"));
+    assert!(html.contains(r#"aria-current="page""#), "the nav marks the current page");
+    let (status, html) = page(&app, "/settings/api-keys").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<title>API keys · Settings · Tollgate</title>"));
+    assert!(html.contains("OpenRouter"));
+}
+
+async fn unknown_pages_answer_404_with_an_error_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, html) = page(&app, "/definitely/not/here").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("Page not found"));
+    assert!(html.contains("Back to the home page"));
+}
+
+async fn settings_redirects_to_api_keys(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // As a browser asks: leptos_axum answers 302 only to requests that accept HTML.
+    let res = app.client.get(app.url("/settings")).header("accept", "text/html").send().await.unwrap();
+    assert!(res.status().is_redirection(), "got {}", res.status());
+    assert_eq!(res.headers()["location"], "/settings/api-keys");
+}
+
+async fn the_sandbox_badge_shows_only_in_sandbox_mode(backend: Backend) {
+    let sandbox = spawn_app(backend).await;
+    let (_, html) = page(&sandbox, "/").await;
+    assert!(html.contains("badge--sandbox"));
+    let live = crate::helpers::spawn_app_with(backend, &[("TOLLGATE_SANDBOX", "false")]).await;
+    let (_, html) = page(&live, "/").await;
+    assert!(!html.contains("badge--sandbox"));
+}
