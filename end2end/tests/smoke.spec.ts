@@ -1,15 +1,11 @@
-import { expect, test } from "@playwright/test";
+import { expect, hydrated, test } from "./fixtures";
 
 test.describe("home page", () => {
   test("hydrates and shows the server's status from a server function", async ({ page }) => {
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-
     await page.goto("/");
     await expect(page).toHaveTitle("Tollgate");
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Prepaid credits for AI generation");
-    await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+    await hydrated(page);
 
     const status = page.getByRole("status");
     await expect(status).toBeEmpty();
@@ -17,19 +13,19 @@ test.describe("home page", () => {
     await expect(status).toContainText("All systems operational.");
     await expect(status.getByText("SQLite", { exact: true })).toBeVisible();
     await expect(status).toContainText("Schema version");
-    expect(errors).toEqual([]);
   });
 
   test("says it runs in sandbox mode", async ({ page }) => {
     await page.goto("/");
     await expect(page.getByRole("banner").getByText("Sandbox")).toBeVisible();
+    await hydrated(page);
   });
 });
 
 test.describe("navigation", () => {
   test("header links reach Credits and Settings > API keys without a full reload", async ({ page }) => {
     await page.goto("/");
-    await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+    await hydrated(page);
     const nav = page.getByRole("navigation", { name: "Main" });
 
     await nav.getByRole("link", { name: "Credits" }).click();
@@ -42,13 +38,14 @@ test.describe("navigation", () => {
     await expect(page).toHaveURL(/\/settings\/api-keys$/);
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("API keys");
     // Client-side navigation keeps the hydrated app: the marker never went back to false.
-    await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
+    await hydrated(page);
   });
 
   test("an unknown address shows a 404 page with a way back", async ({ page }) => {
     const res = await page.goto("/no/such/page");
     expect(res?.status()).toBe(404);
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Page not found");
+    await hydrated(page);
     await page.getByRole("link", { name: "Back to the home page" }).click();
     await expect(page).toHaveURL(/\/$/);
   });
@@ -56,6 +53,7 @@ test.describe("navigation", () => {
   test("works at phone width", async ({ page }) => {
     await page.setViewportSize({ width: 360, height: 740 });
     await page.goto("/");
+    await hydrated(page);
     const nav = page.getByRole("navigation", { name: "Main" });
     await expect(nav.getByRole("link", { name: "Credits" })).toBeVisible();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

@@ -44,18 +44,11 @@ fn SandboxBadge() -> impl IntoView {
 
 #[component]
 pub fn SiteFooter() -> impl IntoView {
-    let info = expect_context::<SiteInfoResource>();
     view! {
         <footer class="site-footer">
             <div class="site-footer__inner">
                 <p>
-                    "Tollgate "
-                    <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            info.await.map(|i| format!("v{}", i.version)).unwrap_or_default()
-                        })}
-                    </Suspense>
-                    " · Self-hosted credits and billing for AI generation"
+                    {concat!("Tollgate v", env!("CARGO_PKG_VERSION"), " · Self-hosted credits and billing for AI generation")}
                 </p>
                 <p class="site-footer__links">
                     <a href="/healthz">"Health"</a>
