@@ -58,11 +58,13 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
 }
 
 async fn serve(config: Config) -> ExitCode {
+    // Listen for signals before anything else, so none is missed during start-up.
+    let shutdown = shutdown_signal();
     let server = match AppServer::build(config).await {
         Ok(server) => server,
         Err(e) => return fail(&e),
     };
-    match server.run_until(shutdown_signal()).await {
+    match server.run_until(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("server: {e}")),
     }
