@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use super::config::Config;
 use super::db::{Db, DbError};
+use super::ledger::{spawn_sweeper, Clock, Ledger, LedgerError};
 use super::state::AppState;
 use super::{http, installation};
 
@@ -19,9 +20,14 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error("database: cannot record this installation: {0}")]
     Installation(sqlx::Error),
+    #[error("database: cannot open the ledger: {0}")]
+    Ledger(#[from] LedgerError),
     #[error("site_addr: cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
+
+/// How often expired holds and credit lots are swept.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A server that has its database ready and its port bound, not yet serving.
 pub struct AppServer {
@@ -40,6 +46,7 @@ impl AppServer {
             "database ready"
         );
         let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
+        let ledger = Ledger::new(db.clone(), Clock::System).await?;
         let listener = TcpListener::bind(config.site_addr)
             .await
             .map_err(|source| StartError::Bind { addr: config.site_addr, source })?;
@@ -47,6 +54,7 @@ impl AppServer {
             leptos_options: leptos_options(&config, listener.local_addr().unwrap_or(config.site_addr)),
             config: Arc::new(config),
             db,
+            ledger,
             installation,
             started_at: Instant::now(),
         };
@@ -67,9 +75,11 @@ impl AppServer {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let addr = self.local_addr();
         let db = self.state.db.clone();
+        let sweeper = spawn_sweeper(self.state.ledger.clone(), SWEEP_EVERY);
         let app = http::router(self.state);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
         db.close().await;
         tracing::info!("stopped");
         served

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use super::app_server::{shutdown_signal, AppServer};
 use super::config::Config;
 use super::db::Db;
+use super::ledger::{Clock, Ledger};
 
 /// Exit status for settings that cannot be used (the same clap uses for bad arguments).
 pub const EXIT_BAD_SETTINGS: u8 = 2;
@@ -43,6 +44,21 @@ pub enum Command {
     Migrate,
     /// Check the settings and print the values in effect, with passwords hidden.
     Config,
+    /// Administrative tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Check every ledger invariant and report any that fails (exit status 1).
+    ///
+    /// Books sum to zero; each wallet's balance equals its transfers and its credit lots;
+    /// no wallet has negative available funds; reserved funds equal open holds; captured
+    /// holds match their usage transfers. Read-only, safe while serving.
+    Audit,
 }
 
 /// Runs one command to completion and says how it went.
@@ -54,6 +70,7 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
             print_config(&config);
             ExitCode::SUCCESS
         }
+        Command::Admin { command: AdminCommand::Audit } => audit(config).await,
     }
 }
 
@@ -90,6 +107,38 @@ async fn migrate(config: Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("database: {e}")),
+    }
+}
+
+async fn audit(config: Config) -> ExitCode {
+    let db = match Db::connect(&config.database, 2).await {
+        Ok(db) => db,
+        Err(e) => return fail(&format!("database: {e}")),
+    };
+    if let Err(e) = db.migrate().await {
+        return fail(&format!("database: {e}"));
+    }
+    let report = match Ledger::new(db.clone(), Clock::System).await {
+        Ok(ledger) => ledger.audit().await,
+        Err(e) => Err(e),
+    };
+    db.close().await;
+    match report {
+        Ok(report) if report.is_clean() => {
+            println!(
+                "ledger audit: OK, {} checks passed ({} wallets, {} transfers)",
+                report.checks_run, report.wallets, report.transfers
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            println!("ledger audit: FAILED, {} problem(s):", report.findings.len());
+            for f in &report.findings {
+                println!("  [{}] {}", f.check, f.detail);
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => fail(&format!("ledger audit: {e}")),
     }
 }
 

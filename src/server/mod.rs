@@ -6,5 +6,6 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod installation;
+pub mod ledger;
 pub mod state;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use leptos::prelude::{use_context, LeptosOptions};
 use super::config::Config;
 use super::db::Db;
 use super::installation::Installation;
+use super::ledger::Ledger;
 use crate::error::AppError;
 
 #[derive(Clone)]
@@ -16,6 +17,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub db: Db,
+    pub ledger: Ledger,
     pub installation: Installation,
     pub started_at: Instant,
 }

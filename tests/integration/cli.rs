@@ -93,7 +93,7 @@ fn migrate_creates_the_embedded_database_and_is_idempotent() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert!(dir.path().join("data/tollgate.db").is_file(), "the SQLite file is under the data directory");
     let text = String::from_utf8(first.stdout).unwrap();
-    assert!(text.contains("SQLite database") && text.contains("schema version 1"), "{text}");
+    assert!(text.contains("SQLite database") && text.contains(&format!("schema version {}", crate::helpers::LATEST_SCHEMA_VERSION)), "{text}");
     let second = tollgate(dir.path()).arg("migrate").output().unwrap();
     assert!(String::from_utf8(second.stdout).unwrap().contains("0 migration(s) applied now"));
 }

@@ -32,6 +32,9 @@ macro_rules! backend_tests {
     };
 }
 
+/// The newest migration under migrations/.
+pub const LATEST_SCHEMA_VERSION: i64 = 2;
+
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
 }
@@ -154,4 +157,47 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         .build()
         .expect("http client");
     TestApp { addr, client, db, _database: database, stop: Some(stop) }
+}
+
+/// A migrated database and a ledger on it with a hand-moved clock.
+pub struct TestLedger {
+    pub ledger: tollgate::server::ledger::Ledger,
+    pub clock: tollgate::server::ledger::Clock,
+    pub database: TestDatabase,
+}
+
+/// When the manual clock starts: 2026-01-01T00:00:00Z.
+pub const T0_MS: i64 = 1_767_225_600_000;
+pub const DAY_MS: i64 = 86_400_000;
+
+impl TestLedger {
+    pub async fn new(backend: Backend) -> Self {
+        let database = TestDatabase::new(backend).await;
+        let clock = tollgate::server::ledger::Clock::manual(T0_MS);
+        let ledger = Self::open(&database, &clock, 8).await;
+        Self { ledger, clock, database }
+    }
+
+    /// Another ledger on the same database through its own connection pool, as a second
+    /// app instance would have.
+    pub async fn second_instance(&self) -> tollgate::server::ledger::Ledger {
+        Self::open(&self.database, &self.clock, 8).await
+    }
+
+    async fn open(database: &TestDatabase, clock: &tollgate::server::ledger::Clock, pool: u32) -> tollgate::server::ledger::Ledger {
+        let config = test_config(database, &[]);
+        let db = Db::connect(&config.database, pool).await.expect("connect");
+        db.migrate().await.expect("migrate");
+        tollgate::server::ledger::Ledger::new(db, clock.clone()).await.expect("ledger")
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}")).fetch_one(self.ledger.db().pool()).await.unwrap()
+    }
+
+    /// Asserts every invariant `tollgate admin audit` checks.
+    pub async fn assert_audit_clean(&self) {
+        let report = self.ledger.audit().await.expect("audit runs");
+        assert!(report.is_clean(), "audit findings: {:#?}", report.findings);
+    }
 }

@@ -8,6 +8,9 @@ mod helpers;
 
 mod cli;
 mod health;
+mod ledger;
+mod ledger_concurrency;
+mod ledger_helpers;
 mod pages;
 mod server_fns;
 mod storage;

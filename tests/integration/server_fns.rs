@@ -14,7 +14,7 @@ async fn the_status_server_function_answers_from_the_database(backend: Backend) 
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["database"], backend.label());
-    assert_eq!(body["schema_version"], 1);
+    assert_eq!(body["schema_version"], crate::helpers::LATEST_SCHEMA_VERSION);
     assert_eq!(body["sandbox"], true);
     assert!(body["database_latency_micros"].as_u64().is_some());
 }

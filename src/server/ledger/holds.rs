@@ -1,0 +1,230 @@
+//! Holds: money reserved before work starts, settled at the real cost after.
+
+use sqlx::{Any, Row, Transaction};
+
+use super::idempotency::idempotent;
+use super::transfers::{debit_wallet, insert_transfer, wallet_state, NewTransfer, WalletState};
+use super::{
+    lots, require_key, require_object, require_positive, AccountId, CaptureReceipt, CaptureRequest, Hold, HoldRequest,
+    HoldStatus, Ledger, LedgerError, SystemAccount, TransferCode,
+};
+use crate::money::Micros;
+
+/// The longest a hold may live: long video jobs fit, forgotten holds do not linger.
+pub const MAX_HOLD_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+impl Ledger {
+    /// Reserves `amount` of the wallet's available funds until captured, voided or expired.
+    #[tracing::instrument(skip(self, req), fields(key = %req.idempotency_key, wallet = %req.wallet, amount = req.amount.get()))]
+    pub async fn create_hold(&self, req: &HoldRequest) -> Result<Hold, LedgerError> {
+        require_key(&req.idempotency_key)?;
+        require_positive(req.amount)?;
+        require_object(&req.metadata)?;
+        if !(1..=MAX_HOLD_TTL_MS).contains(&req.ttl_ms) {
+            return Err(LedgerError::Invalid(format!("a hold's time to live must be 1 ms to {MAX_HOLD_TTL_MS} ms")));
+        }
+        idempotent!(self, &req.idempotency_key, "hold", req, |tx| {
+            let now_ms = self.clock.now_ms();
+            reserve(&mut tx, req.wallet, req.amount).await?;
+            let expires_at_ms = now_ms.saturating_add(req.ttl_ms);
+            let id: i64 = sqlx::query_scalar(
+                "insert into hold (wallet_id, amount_micros, status, description, metadata, expires_at_ms, created_at_ms) \
+                 values ($1, $2, 'open', $3, $4, $5, $6) returning id",
+            )
+            .bind(req.wallet.0)
+            .bind(req.amount.get())
+            .bind(&req.description)
+            .bind(req.metadata.to_string())
+            .bind(expires_at_ms)
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            Hold { id, wallet: req.wallet, amount: req.amount, status: HoldStatus::Open, expires_at_ms, created_at_ms: now_ms }
+        })
+    }
+
+    /// Settles a hold at the real cost. Up to the hold is always covered; above it, the
+    /// difference comes from available funds as far as they go and the rest is reported
+    /// as `uncollected`. The unused part of the hold is released.
+    #[tracing::instrument(skip(self, req), fields(key = %req.idempotency_key, hold = req.hold_id, actual = req.actual.get()))]
+    pub async fn capture_hold(&self, req: &CaptureRequest) -> Result<CaptureReceipt, LedgerError> {
+        require_key(&req.idempotency_key)?;
+        require_object(&req.metadata)?;
+        if req.actual.is_negative() {
+            return Err(LedgerError::Invalid("a capture's cost cannot be negative".into()));
+        }
+        idempotent!(self, &req.idempotency_key, "capture", req, |tx| {
+            let now_ms = self.clock.now_ms();
+            let (wallet, held) = close_hold(&mut tx, req.hold_id, HoldStatus::Captured, now_ms, true).await?;
+            let available = release(&mut tx, wallet, held).await?;
+            // `available` includes the released hold, so the charge is covered.
+            let charged = Micros(req.actual.get().min(available.get()));
+            let uncollected = Micros(req.actual.get() - charged.get());
+            let transfer = if charged.is_positive() {
+                let after = debit_wallet(&mut tx, wallet, charged).await?;
+                let receipt = insert_transfer(&mut tx, NewTransfer {
+                    debit: wallet,
+                    credit: self.system_account(SystemAccount::UsageRevenue),
+                    amount: charged,
+                    code: TransferCode::Usage,
+                    idempotency_key: &req.idempotency_key,
+                    description: &req.description,
+                    metadata: &req.metadata,
+                    wallet,
+                    wallet_balance_after: after,
+                    hold_id: Some(req.hold_id),
+                    reverses: None,
+                    now_ms,
+                })
+                .await?;
+                lots::draw(&mut tx, wallet, receipt.transfer_id, charged, None).await?;
+                Some(receipt)
+            } else {
+                None
+            };
+            sqlx::query("update hold set captured_micros = $1, uncollected_micros = $2 where id = $3")
+                .bind(charged.get())
+                .bind(uncollected.get())
+                .bind(req.hold_id)
+                .execute(&mut *tx)
+                .await?;
+            CaptureReceipt { hold_id: req.hold_id, charged, uncollected, transfer }
+        })
+    }
+
+    /// Releases a hold without charging anything (the work failed, or never ran).
+    /// Voiding a voided hold is a no-op; voiding a captured or expired one is an error.
+    #[tracing::instrument(skip(self))]
+    pub async fn void_hold(&self, hold_id: i64) -> Result<Hold, LedgerError> {
+        let now_ms = self.clock.now_ms();
+        let mut tx = self.db.pool().begin().await?;
+        // A hold past its expiry that the sweeper has not reached yet is voided all the same.
+        match close_hold(&mut tx, hold_id, HoldStatus::Voided, now_ms, false).await {
+            Ok((wallet, held)) => {
+                release(&mut tx, wallet, held).await?;
+                tx.commit().await?;
+            }
+            Err(LedgerError::HoldNotOpen { status: HoldStatus::Voided, .. }) => tx.rollback().await?,
+            Err(e) => return Err(e),
+        }
+        self.hold(hold_id).await
+    }
+
+    /// Expires open holds whose time is up, releasing their reservations. Returns how many.
+    pub async fn expire_holds(&self) -> Result<usize, LedgerError> {
+        let now_ms = self.clock.now_ms();
+        let due: Vec<i64> =
+            sqlx::query_scalar("select id from hold where status = 'open' and expires_at_ms <= $1 order by expires_at_ms limit 1000")
+                .bind(now_ms)
+                .fetch_all(self.db.pool())
+                .await?;
+        let mut expired = 0;
+        for id in due {
+            let mut tx = self.db.pool().begin().await?;
+            let closed = sqlx::query(
+                "update hold set status = 'expired', closed_at_ms = $1 \
+                 where id = $2 and status = 'open' and expires_at_ms <= $1 returning wallet_id, amount_micros",
+            )
+            .bind(now_ms)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            // Someone captured or voided it in the meantime: nothing to do.
+            let Some(row) = closed else { continue };
+            release(&mut tx, AccountId(row.try_get(0)?), Micros(row.try_get(1)?)).await?;
+            tx.commit().await?;
+            expired += 1;
+        }
+        Ok(expired)
+    }
+
+    pub async fn hold(&self, hold_id: i64) -> Result<Hold, LedgerError> {
+        let row = sqlx::query("select wallet_id, amount_micros, status, expires_at_ms, created_at_ms from hold where id = $1")
+            .bind(hold_id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or(LedgerError::UnknownHold(hold_id))?;
+        Ok(Hold {
+            id: hold_id,
+            wallet: AccountId(row.try_get(0)?),
+            amount: Micros(row.try_get(1)?),
+            status: parse_status(&row.try_get::<String, _>(2)?)?,
+            expires_at_ms: row.try_get(3)?,
+            created_at_ms: row.try_get(4)?,
+        })
+    }
+}
+
+fn parse_status(s: &str) -> Result<HoldStatus, LedgerError> {
+    HoldStatus::parse(s).ok_or_else(|| LedgerError::Inconsistent(format!("unknown hold status {s:?}")))
+}
+
+/// Moves available funds into the reserved column, only if they are there.
+async fn reserve(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<(), LedgerError> {
+    let updated = sqlx::query(
+        "update account set reserved_micros = reserved_micros + $1 \
+         where id = $2 and kind = 'wallet' and posted_micros - reserved_micros >= $1",
+    )
+    .bind(amount.get())
+    .bind(wallet.0)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if updated == 1 {
+        return Ok(());
+    }
+    Err(match wallet_state(tx, wallet).await? {
+        WalletState::Missing => LedgerError::UnknownAccount(wallet),
+        WalletState::System => LedgerError::NotAWallet(wallet),
+        WalletState::Wallet { available } => LedgerError::InsufficientFunds { needed: amount, available },
+    })
+}
+
+/// Gives a hold's reservation back; returns the wallet's available funds afterwards.
+async fn release(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<Micros, LedgerError> {
+    let available: Option<i64> = sqlx::query_scalar(
+        "update account set reserved_micros = reserved_micros - $1 \
+         where id = $2 and reserved_micros >= $1 returning posted_micros - reserved_micros",
+    )
+    .bind(amount.get())
+    .bind(wallet.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    available
+        .map(Micros)
+        .ok_or_else(|| LedgerError::Inconsistent(format!("wallet {wallet} has less reserved than a hold on it")))
+}
+
+/// Moves an open, unexpired hold to `status`; returns its wallet and amount. The
+/// conditional update is the lock: two captures of one hold cannot both succeed.
+async fn close_hold(
+    tx: &mut Transaction<'_, Any>,
+    hold_id: i64,
+    status: HoldStatus,
+    now_ms: i64,
+    require_unexpired: bool,
+) -> Result<(AccountId, Micros), LedgerError> {
+    let row = sqlx::query(
+        "update hold set status = $1, closed_at_ms = $2 \
+         where id = $3 and status = 'open' and (expires_at_ms > $2 or $4 = 0) returning wallet_id, amount_micros",
+    )
+    .bind(status.as_str())
+    .bind(now_ms)
+    .bind(hold_id)
+    .bind(i64::from(require_unexpired))
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(row) = row {
+        return Ok((AccountId(row.try_get(0)?), Micros(row.try_get(1)?)));
+    }
+    let current = sqlx::query("select status, expires_at_ms from hold where id = $1")
+        .bind(hold_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(LedgerError::UnknownHold(hold_id))?;
+    let current_status = parse_status(&current.try_get::<String, _>(0)?)?;
+    Err(match current_status {
+        HoldStatus::Open => LedgerError::HoldExpired(hold_id),
+        other => LedgerError::HoldNotOpen { id: hold_id, status: other },
+    })
+}

@@ -1,0 +1,100 @@
+//! Idempotency keys: the first thing every ledger write does, in its own transaction.
+//!
+//! The key is claimed with an insert at the start of the transaction. A concurrent
+//! request with the same key waits on the unique index until the first one commits or
+//! rolls back; then it either replays the stored answer or, if the first one failed and
+//! wrote nothing, does the work itself. On SQLite the claim also makes the transaction
+//! a writer from its first statement, so it queues for the lock instead of failing.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::{Any, Row, Transaction};
+
+use super::LedgerError;
+use crate::server::db::Db;
+
+pub(super) enum Claim<'a> {
+    /// The key is ours; do the work in this transaction, then [`finish`].
+    Fresh(Transaction<'a, Any>),
+    /// The key was used before: this is its recorded answer (as JSON).
+    Replay(String),
+}
+
+/// Claims `key` for `operation` with this exact `request` (canonical JSON).
+pub(super) async fn claim<'a>(
+    db: &'a Db,
+    key: &str,
+    operation: &str,
+    request: &str,
+    now_ms: i64,
+) -> Result<Claim<'a>, LedgerError> {
+    let mut tx = db.pool().begin().await?;
+    let inserted = sqlx::query(
+        "insert into idempotency_key (key, operation, request, result, created_at_ms) \
+         values ($1, $2, $3, '', $4) on conflict (key) do nothing",
+    )
+    .bind(key)
+    .bind(operation)
+    .bind(request)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::Fresh(tx));
+    }
+    tx.rollback().await?;
+    let row = sqlx::query("select operation, request, result from idempotency_key where key = $1")
+        .bind(key)
+        .fetch_one(db.pool())
+        .await?;
+    let (prev_op, prev_request, result): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if prev_op != operation || prev_request != request {
+        return Err(LedgerError::IdempotencyConflict(key.to_string()));
+    }
+    Ok(Claim::Replay(result))
+}
+
+/// Stores the answer under the claimed key; the caller commits.
+pub(super) async fn finish<T: Serialize>(
+    tx: &mut Transaction<'_, Any>,
+    key: &str,
+    result: &T,
+) -> Result<(), LedgerError> {
+    let json = serde_json::to_string(result).map_err(|e| LedgerError::Inconsistent(e.to_string()))?;
+    sqlx::query("update idempotency_key set result = $1 where key = $2")
+        .bind(json)
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(super) fn decode<T: DeserializeOwned>(json: &str) -> Result<T, LedgerError> {
+    serde_json::from_str(json).map_err(|e| LedgerError::Inconsistent(format!("stored answer unreadable: {e}")))
+}
+
+pub(super) fn canonical<T: Serialize>(request: &T) -> String {
+    serde_json::to_string(request).expect("ledger requests serialize")
+}
+
+/// Runs `work` once per idempotency key: the answer of the first successful run is
+/// returned to every later call with the same key and request.
+macro_rules! idempotent {
+    ($ledger:expr, $key:expr, $op:expr, $request:expr, |$tx:ident| $work:expr) => {{
+        let request_json = $crate::server::ledger::idempotency::canonical($request);
+        let now_ms = $ledger.clock.now_ms();
+        match $crate::server::ledger::idempotency::claim(&$ledger.db, $key, $op, &request_json, now_ms).await? {
+            $crate::server::ledger::idempotency::Claim::Replay(json) => {
+                $crate::server::ledger::idempotency::decode(&json)
+            }
+            $crate::server::ledger::idempotency::Claim::Fresh(mut $tx) => {
+                let out = $work;
+                $crate::server::ledger::idempotency::finish(&mut $tx, $key, &out).await?;
+                $tx.commit().await?;
+                Ok(out)
+            }
+        }
+    }};
+}
+pub(super) use idempotent;

@@ -1,0 +1,69 @@
+//! Reading balances and history.
+
+use sqlx::Row;
+
+use super::{AccountId, Balance, HistoryEntry, HistoryPage, Ledger, LedgerError, TransferCode};
+use crate::money::Micros;
+
+/// The most entries one history page returns.
+pub const MAX_PAGE: u32 = 200;
+
+impl Ledger {
+    pub async fn balance(&self, wallet: AccountId) -> Result<Balance, LedgerError> {
+        let row = sqlx::query("select kind, posted_micros, reserved_micros from account where id = $1")
+            .bind(wallet.0)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or(LedgerError::UnknownAccount(wallet))?;
+        if row.try_get::<String, _>(0)? != "wallet" {
+            return Err(LedgerError::NotAWallet(wallet));
+        }
+        let posted = Micros(row.try_get(1)?);
+        let reserved = Micros(row.try_get(2)?);
+        Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()) })
+    }
+
+    /// A wallet's transfers, newest first, `limit` at a time. Pass the previous page's
+    /// `next_before` to continue; pages stay stable while new transfers arrive.
+    pub async fn history(
+        &self,
+        wallet: AccountId,
+        code: Option<TransferCode>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<HistoryPage, LedgerError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let rows = sqlx::query(
+            "select id, code, credit_account_id, amount_micros, wallet_balance_after_micros, description, metadata, \
+             hold_id, reverses_transfer_id, created_at_ms from transfer \
+             where wallet_id = $1 and ($2 = '' or code = $2) and id < $3 order by id desc limit $4",
+        )
+        .bind(wallet.0)
+        .bind(code.map(TransferCode::as_str).unwrap_or(""))
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows.iter().take(limit as usize) {
+            let code: String = row.try_get(1)?;
+            let amount = Micros(row.try_get(3)?);
+            let incoming = AccountId(row.try_get(2)?) == wallet;
+            let metadata: String = row.try_get(6)?;
+            entries.push(HistoryEntry {
+                transfer_id: row.try_get(0)?,
+                code: TransferCode::parse(&code)
+                    .ok_or_else(|| LedgerError::Inconsistent(format!("unknown transfer code {code:?}")))?,
+                amount: if incoming { amount } else { Micros(-amount.get()) },
+                balance_after: Micros(row.try_get(4)?),
+                description: row.try_get(5)?,
+                metadata: serde_json::from_str(&metadata).unwrap_or(serde_json::Value::Null),
+                hold_id: row.try_get(7)?,
+                reverses_transfer_id: row.try_get(8)?,
+                created_at_ms: row.try_get(9)?,
+            });
+        }
+        let next_before = (rows.len() > limit as usize).then(|| entries.last().map(|e| e.transfer_id)).flatten();
+        Ok(HistoryPage { entries, next_before })
+    }
+}

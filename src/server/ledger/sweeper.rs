@@ -1,0 +1,108 @@
+//! Background upkeep: expiring stale holds and expired credit lots.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::transfers::{debit_wallet, insert_transfer, NewTransfer};
+use super::{lots, AccountId, Ledger, LedgerError, SystemAccount, TransferCode};
+use crate::money::Micros;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub holds_expired: usize,
+    pub lots_expired: usize,
+    pub expired: Micros,
+}
+
+impl Ledger {
+    /// Moves the unspent remainder of every lot past its expiry to the expired-credit
+    /// account. Money reserved by an open hold stays until the hold settles: expiry takes
+    /// only what is available, and the next sweep takes the rest.
+    pub async fn expire_lots(&self) -> Result<(usize, Micros), LedgerError> {
+        let now_ms = self.clock.now_ms();
+        let due = sqlx::query(
+            "select id, wallet_id from credit_lot where remaining_micros > 0 and expires_at_ms is not null \
+             and expires_at_ms <= $1 order by expires_at_ms, id limit 1000",
+        )
+        .bind(now_ms)
+        .fetch_all(self.db.pool())
+        .await?;
+        let (mut count, mut total) = (0, Micros::ZERO);
+        for row in due {
+            let (lot_id, wallet): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+            if let Some(taken) = self.expire_lot(lot_id, AccountId(wallet), now_ms).await? {
+                count += 1;
+                total = total.checked_add(taken).ok_or(LedgerError::Overflow)?;
+            }
+        }
+        Ok((count, total))
+    }
+
+    async fn expire_lot(&self, lot_id: i64, wallet: AccountId, now_ms: i64) -> Result<Option<Micros>, LedgerError> {
+        let mut tx = self.db.pool().begin().await?;
+        // A write first: it locks the wallet (PostgreSQL) or the database (SQLite) before
+        // anything is read, and says what is available.
+        let available: i64 =
+            sqlx::query_scalar("update account set posted_micros = posted_micros where id = $1 returning posted_micros - reserved_micros")
+                .bind(wallet.0)
+                .fetch_one(&mut *tx)
+                .await?;
+        let remaining: i64 = sqlx::query_scalar("select remaining_micros from credit_lot where id = $1")
+            .bind(lot_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let take = Micros(remaining.min(available));
+        if !take.is_positive() {
+            return Ok(None);
+        }
+        let after = debit_wallet(&mut tx, wallet, take).await?;
+        // Remaining only ever shrinks, so (lot, remaining) names each expiry once.
+        let key = format!("expiry:lot:{lot_id}:{remaining}");
+        let metadata = serde_json::json!({ "lot_id": lot_id });
+        let receipt = insert_transfer(&mut tx, NewTransfer {
+            debit: wallet,
+            credit: self.system_account(SystemAccount::ExpiredCredit),
+            amount: take,
+            code: TransferCode::Expiry,
+            idempotency_key: &key,
+            description: "Credits expired",
+            metadata: &metadata,
+            wallet,
+            wallet_balance_after: after,
+            hold_id: None,
+            reverses: None,
+            now_ms,
+        })
+        .await?;
+        lots::take_from_lot(&mut tx, receipt.transfer_id, lot_id, take.get()).await?;
+        tx.commit().await?;
+        Ok(Some(take))
+    }
+
+    /// One pass of upkeep.
+    pub async fn sweep(&self) -> Result<SweepReport, LedgerError> {
+        let holds_expired = self.expire_holds().await?;
+        let (lots_expired, expired) = self.expire_lots().await?;
+        Ok(SweepReport { holds_expired, lots_expired, expired })
+    }
+}
+
+/// Runs [`Ledger::sweep`] every `every` until the process ends. Several instances may run
+/// it at once: every change is conditional, so they never double-expire anything.
+pub fn spawn_sweeper(ledger: Ledger, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match ledger.sweep().await {
+                Ok(r) if r.holds_expired > 0 || r.lots_expired > 0 => {
+                    tracing::info!(holds = r.holds_expired, lots = r.lots_expired, expired_micros = r.expired.get(), "ledger sweep");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "ledger sweep failed; will retry"),
+            }
+        }
+    })
+}
