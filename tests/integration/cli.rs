@@ -24,7 +24,7 @@ fn help_lists_every_subcommand() {
     let out = tollgate(dir.path()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for word in ["serve", "migrate", "config", "--config", "TOLLGATE_"] {
+    for word in ["serve", "migrate", "config", "admin", "--config", "TOLLGATE_"] {
         assert!(help.contains(word), "--help should mention {word}:\n{help}");
     }
 }
@@ -127,4 +127,33 @@ fn serve_stops_gracefully_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("shutdown requested")), "{rest:?}");
     assert!(rest.iter().any(|l| l.contains("\"stopped\"")), "{rest:?}");
+}
+
+#[tokio::test]
+async fn admin_audit_passes_on_good_books_and_fails_precisely_on_tampered_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = tollgate(dir.path()).args(["admin", "audit"]).output().unwrap();
+    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
+    let text = String::from_utf8(clean.stdout).unwrap();
+    assert!(text.starts_with("ledger audit: OK, 8 checks passed (0 wallets, 0 transfers)"), "{text}");
+
+    // Money moved through the ledger, then a balance changed behind its back.
+    let setting = tollgate::server::config::DatabaseSetting::Sqlite {
+        url: format!("sqlite://{}", dir.path().join("data/tollgate.db").display()),
+    };
+    let db = tollgate::server::db::Db::connect(&setting, 1).await.unwrap();
+    let ledger = tollgate::server::ledger::Ledger::new(db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
+    let w = ledger.open_wallet("someone").await.unwrap();
+    ledger.credit(&crate::ledger_helpers::purchase("p", w, "5")).await.unwrap();
+    sqlx::query("update account set posted_micros = 1 where id = $1").bind(w.0).execute(db.pool()).await.unwrap();
+    db.close().await;
+
+    let dirty = tollgate(dir.path()).args(["admin", "audit"]).output().unwrap();
+    assert_eq!(dirty.status.code(), Some(1));
+    let text = String::from_utf8(dirty.stdout).unwrap();
+    assert!(text.starts_with("ledger audit: FAILED, 3 problem(s):"), "{text}");
+    assert!(
+        text.contains(&format!("[wallet balance equals its transfers] wallet {}: posted 1 but transfers sum to 5000000", w.0)),
+        "{text}"
+    );
 }

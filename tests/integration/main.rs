@@ -11,6 +11,7 @@ mod health;
 mod ledger;
 mod ledger_concurrency;
 mod ledger_helpers;
+mod ledger_model;
 mod pages;
 mod server_fns;
 mod storage;
