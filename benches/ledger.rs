@@ -7,7 +7,9 @@
 //! of its own, it measures direct debits/s and hold+capture pairs/s through the ledger,
 //! and beside them the same number of transactions writing the same rows with
 //! hand-written SQL and no ledger logic. Ledger and raw runs alternate in one process so
-//! machine noise hits both. Prints a table and writes target/bench/ledger.json.
+//! machine noise hits both. Both sides take write transactions the same way (on SQLite,
+//! through the in-process writer queue), so the ratio is the cost of the ledger's logic.
+//! Prints a table and writes target/bench/ledger.json.
 
 use std::time::{Duration, Instant};
 
@@ -217,7 +219,7 @@ async fn ledger_hold_capture(ledger: &Ledger, w: &Wallet, key: &str) {
 /// The writes a debit makes, with none of the ledger's checks, lookups or bookkeeping.
 async fn raw_debit(ledger: &Ledger, w: &Wallet, key: &str) {
     let revenue = ledger.system_account(SystemAccount::UsageRevenue);
-    let mut tx = ledger.db().pool().begin().await.unwrap();
+    let mut tx = ledger.db().begin_write().await.unwrap();
     raw_key(&mut tx, key).await;
     let after: i64 = sqlx::query_scalar(
         "update account set posted_micros = posted_micros - $1 where id = $2 and posted_micros - reserved_micros >= $1 \
@@ -225,7 +227,7 @@ async fn raw_debit(ledger: &Ledger, w: &Wallet, key: &str) {
     )
     .bind(COST)
     .bind(w.id.0)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .unwrap();
     let transfer = raw_transfer(&mut tx, w, revenue, key, after, None).await;
@@ -235,12 +237,12 @@ async fn raw_debit(ledger: &Ledger, w: &Wallet, key: &str) {
 
 async fn raw_hold_capture(ledger: &Ledger, w: &Wallet, key: &str) {
     let revenue = ledger.system_account(SystemAccount::UsageRevenue);
-    let mut tx = ledger.db().pool().begin().await.unwrap();
+    let mut tx = ledger.db().begin_write().await.unwrap();
     raw_key(&mut tx, &format!("h-{key}")).await;
     sqlx::query("update account set reserved_micros = reserved_micros + $1 where id = $2 and posted_micros - reserved_micros >= $1")
         .bind(COST * 2)
         .bind(w.id.0)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .unwrap();
     let hold: i64 = sqlx::query_scalar(
@@ -250,17 +252,17 @@ async fn raw_hold_capture(ledger: &Ledger, w: &Wallet, key: &str) {
     .bind(w.id.0)
     .bind(COST * 2)
     .bind(i64::MAX)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .unwrap();
     tx.commit().await.unwrap();
 
-    let mut tx = ledger.db().pool().begin().await.unwrap();
+    let mut tx = ledger.db().begin_write().await.unwrap();
     raw_key(&mut tx, &format!("c-{key}")).await;
     sqlx::query("update hold set status = 'captured', captured_micros = $1, uncollected_micros = 0, closed_at_ms = 0 where id = $2")
         .bind(COST)
         .bind(hold)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .unwrap();
     let after: i64 = sqlx::query_scalar(
@@ -270,7 +272,7 @@ async fn raw_hold_capture(ledger: &Ledger, w: &Wallet, key: &str) {
     .bind(COST * 2)
     .bind(COST)
     .bind(w.id.0)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await
     .unwrap();
     let transfer = raw_transfer(&mut tx, w, revenue, &format!("c-{key}"), after, Some(hold)).await;
@@ -278,7 +280,7 @@ async fn raw_hold_capture(ledger: &Ledger, w: &Wallet, key: &str) {
     tx.commit().await.unwrap();
 }
 
-async fn raw_key(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: &str) {
+async fn raw_key(tx: &mut sqlx::Transaction<'static, sqlx::Any>, key: &str) {
     sqlx::query("insert into idempotency_key (key, operation, request, result, created_at_ms) values ($1, 'raw', '{}', '{}', 0)")
         .bind(key)
         .execute(&mut **tx)

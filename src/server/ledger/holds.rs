@@ -37,7 +37,7 @@ impl Ledger {
             .bind(req.metadata.to_string())
             .bind(expires_at_ms)
             .bind(now_ms)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
             Hold { id, wallet: req.wallet, amount: req.amount, status: HoldStatus::Open, expires_at_ms, created_at_ms: now_ms }
         })
@@ -86,7 +86,7 @@ impl Ledger {
                 .bind(charged.get())
                 .bind(uncollected.get())
                 .bind(req.hold_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             CaptureReceipt { hold_id: req.hold_id, charged, uncollected, transfer }
         })
@@ -97,7 +97,7 @@ impl Ledger {
     #[tracing::instrument(skip(self))]
     pub async fn void_hold(&self, hold_id: i64) -> Result<Hold, LedgerError> {
         let now_ms = self.clock.now_ms();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         // A hold past its expiry that the sweeper has not reached yet is voided all the same.
         match close_hold(&mut tx, hold_id, HoldStatus::Voided, now_ms, false).await {
             Ok((wallet, held)) => {
@@ -120,14 +120,14 @@ impl Ledger {
                 .await?;
         let mut expired = 0;
         for id in due {
-            let mut tx = self.db.pool().begin().await?;
+            let mut tx = self.db.begin_write().await?;
             let closed = sqlx::query(
                 "update hold set status = 'expired', closed_at_ms = $1 \
                  where id = $2 and status = 'open' and expires_at_ms <= $1 returning wallet_id, amount_micros",
             )
             .bind(now_ms)
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             // Someone captured or voided it in the meantime: nothing to do.
             let Some(row) = closed else { continue };

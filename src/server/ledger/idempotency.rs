@@ -10,25 +10,27 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
+use crate::server::db::WriteTx;
+
 use super::LedgerError;
 use crate::server::db::Db;
 
-pub(super) enum Claim<'a> {
+pub(super) enum Claim {
     /// The key is ours; do the work in this transaction, then [`finish`].
-    Fresh(Transaction<'a, Any>),
+    Fresh(WriteTx),
     /// The key was used before: this is its recorded answer (as JSON).
     Replay(String),
 }
 
 /// Claims `key` for `operation` with this exact `request` (canonical JSON).
-pub(super) async fn claim<'a>(
-    db: &'a Db,
+pub(super) async fn claim(
+    db: &Db,
     key: &str,
     operation: &str,
     request: &str,
     now_ms: i64,
-) -> Result<Claim<'a>, LedgerError> {
-    let mut tx = db.pool().begin().await?;
+) -> Result<Claim, LedgerError> {
+    let mut tx = db.begin_write().await?;
     let inserted = sqlx::query(
         "insert into idempotency_key (key, operation, request, result, created_at_ms) \
          values ($1, $2, $3, '', $4) on conflict (key) do nothing",
@@ -37,7 +39,7 @@ pub(super) async fn claim<'a>(
     .bind(operation)
     .bind(request)
     .bind(now_ms)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     if inserted == 1 {

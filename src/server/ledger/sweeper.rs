@@ -40,17 +40,17 @@ impl Ledger {
     }
 
     async fn expire_lot(&self, lot_id: i64, wallet: AccountId, now_ms: i64) -> Result<Option<Micros>, LedgerError> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         // A write first: it locks the wallet (PostgreSQL) or the database (SQLite) before
         // anything is read, and says what is available.
         let available: i64 =
             sqlx::query_scalar("update account set posted_micros = posted_micros where id = $1 returning posted_micros - reserved_micros")
                 .bind(wallet.0)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
         let remaining: i64 = sqlx::query_scalar("select remaining_micros from credit_lot where id = $1")
             .bind(lot_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
         let take = Micros(remaining.min(available));
         if !take.is_positive() {

@@ -192,7 +192,7 @@ impl Ledger {
                  from transfer where id = $1",
             )
             .bind(transfer_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .ok_or(LedgerError::UnknownTransfer(transfer_id))?;
             let debit = AccountId(row.try_get(0)?);
