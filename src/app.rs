@@ -5,13 +5,16 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, StaticSegment};
 
+use crate::api::auth::{get_account, AccountSummary, SignIn, SignOut, SignUp};
 use crate::api::status::{get_site_info, SiteInfo};
 use crate::components::frame::{SiteFooter, SiteHeader};
 use crate::error::AppError;
+use crate::pages::auth::{SignInPage, SignUpPage};
 use crate::pages::credits::CreditsPage;
 use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
 use crate::pages::settings::ApiKeysPage;
+use crate::pages::tokens::ApiTokensPage;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -36,11 +39,31 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// Facts about the service shared by the header and footer, loaded once per page.
 pub type SiteInfoResource = OnceResource<Result<SiteInfo, AppError>>;
 
+/// Who is signed in, reloaded whenever someone signs in, up or out.
+pub type AccountResource = Resource<Result<Option<AccountSummary>, AppError>>;
+
+/// The actions that change who is signed in, shared by the pages and the header.
+#[derive(Clone, Copy)]
+pub struct AuthActions {
+    pub sign_in: ServerAction<SignIn>,
+    pub sign_up: ServerAction<SignUp>,
+    pub sign_out: ServerAction<SignOut>,
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let info: SiteInfoResource = OnceResource::new(get_site_info());
     provide_context(info);
+    let auth = AuthActions { sign_in: ServerAction::new(), sign_up: ServerAction::new(), sign_out: ServerAction::new() };
+    provide_context(auth);
+    // Blocking, so a page that needs a signed-in user can still answer with a redirect
+    // before the server starts sending it.
+    let account: AccountResource = Resource::new_blocking(
+        move || (auth.sign_in.version().get(), auth.sign_up.version().get(), auth.sign_out.version().get()),
+        |_| get_account(),
+    );
+    provide_context(account);
 
     // Flips to true once the browser bundle has taken over the page. Effects never run
     // during server rendering, so this also tells end-to-end tests when to start clicking.
@@ -64,6 +87,9 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("credits") view=CreditsPage />
                         <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                         <Route path=path!("/settings/api-keys") view=ApiKeysPage />
+                        <Route path=path!("/settings/api-tokens") view=ApiTokensPage />
+                        <Route path=StaticSegment("signin") view=SignInPage />
+                        <Route path=StaticSegment("signup") view=SignUpPage />
                     </Routes>
                 </main>
                 <SiteFooter />

@@ -8,6 +8,7 @@ pub mod api;
 pub mod app;
 pub mod components;
 pub mod error;
+pub mod format;
 pub mod money;
 pub mod pages;
 

@@ -23,20 +23,20 @@ test.describe("home page", () => {
 });
 
 test.describe("navigation", () => {
-  test("header links reach Credits and Settings > API keys without a full reload", async ({ page }) => {
+  test("header links reach Settings > API keys, and Credits asks a visitor to sign in", async ({ page }) => {
     await page.goto("/");
     await hydrated(page);
     const nav = page.getByRole("navigation", { name: "Main" });
 
-    await nav.getByRole("link", { name: "Credits" }).click();
-    await expect(page).toHaveURL(/\/credits$/);
-    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Credits");
-    await expect(nav.getByRole("link", { name: "Credits" })).toHaveAttribute("aria-current", "page");
-    await expect(page).toHaveTitle("Credits · Tollgate");
-
     await nav.getByRole("link", { name: "Settings" }).click();
     await expect(page).toHaveURL(/\/settings\/api-keys$/);
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("API keys");
+    await expect(nav.getByRole("link", { name: "Settings" })).toHaveAttribute("aria-current", "page");
+    await expect(page).toHaveTitle("API keys · Settings · Tollgate");
+
+    await nav.getByRole("link", { name: "Credits" }).click();
+    await expect(page).toHaveURL(/\/signin\?next=\/credits$/);
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Sign in");
     // Client-side navigation keeps the hydrated app: the marker never went back to false.
     await hydrated(page);
   });

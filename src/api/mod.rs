@@ -1,4 +1,6 @@
 //! Server functions, grouped by the page that uses them. Each one is a public HTTP
 //! endpoint and checks who is calling itself.
 
+pub mod auth;
 pub mod status;
+pub mod tokens;

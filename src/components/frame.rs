@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::app::SiteInfoResource;
+use crate::app::{AccountResource, AuthActions, SiteInfoResource};
 
 #[component]
 pub fn SiteHeader() -> impl IntoView {
@@ -19,8 +19,36 @@ pub fn SiteHeader() -> impl IntoView {
                     <A href="/credits">"Credits"</A>
                     <A href="/settings/api-keys">"Settings"</A>
                 </nav>
+                <AccountMenu />
             </div>
         </header>
+    }
+}
+
+/// The signed-in email and a sign-out button, or the ways in.
+#[component]
+fn AccountMenu() -> impl IntoView {
+    let account = expect_context::<AccountResource>();
+    let sign_out = expect_context::<AuthActions>().sign_out;
+    view! {
+        <div class="account-menu">
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match account.await {
+                        Ok(Some(a)) => view! {
+                            <span class="account-menu__email" title="Signed in">{a.email}</span>
+                            <ActionForm action=sign_out attr:class="inline-form">
+                                <button type="submit" class="btn btn--small">"Sign out"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        _ => view! {
+                            <a class="btn btn--small" href="/signin">"Sign in"</a>
+                            <a class="btn btn--small btn--primary" href="/signup">"Sign up"</a>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
     }
 }
 
@@ -56,5 +84,33 @@ pub fn SiteFooter() -> impl IntoView {
                 </p>
             </div>
         </footer>
+    }
+}
+
+/// Shows `children` with the signed-in account, or sends the visitor to sign in and
+/// back to `here` afterwards.
+#[component]
+pub fn SignedIn<F, V>(here: &'static str, children: F) -> impl IntoView
+where
+    F: Fn(crate::api::auth::AccountSummary) -> V + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    use crate::components::error_page::ErrorPage;
+    use leptos_router::components::Redirect;
+    let account = expect_context::<AccountResource>();
+    let children = std::sync::Arc::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let children = children.clone();
+                Suspend::new(async move {
+                    match account.await {
+                        Ok(Some(a)) => children(a).into_any(),
+                        Ok(None) => view! { <Redirect path=format!("/signin?next={here}") /> }.into_any(),
+                        Err(e) => view! { <ErrorPage error=e /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
     }
 }

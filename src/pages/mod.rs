@@ -1,6 +1,8 @@
 //! One module per page.
 
+pub mod auth;
 pub mod credits;
 pub mod home;
 pub mod not_found;
 pub mod settings;
+pub mod tokens;

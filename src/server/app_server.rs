@@ -47,6 +47,8 @@ impl AppServer {
         );
         let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
         let ledger = Ledger::new(db.clone(), Clock::System).await?;
+        // The first unknown-email sign-in must not be the one that pays for this.
+        tokio::task::spawn_blocking(super::auth::passwords::warm_up);
         let listener = TcpListener::bind(config.site_addr)
             .await
             .map_err(|source| StartError::Bind { addr: config.site_addr, source })?;
@@ -78,12 +80,30 @@ impl AppServer {
         let sweeper = spawn_sweeper(self.state.ledger.clone(), SWEEP_EVERY);
         let app = http::router(self.state);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
-        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        let sessions = spawn_session_cleanup(db.clone());
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sessions.abort();
         sweeper.abort();
         db.close().await;
         tracing::info!("stopped");
         served
     }
+}
+
+/// Deletes expired sessions every ten minutes.
+fn spawn_session_cleanup(db: Db) -> tokio::task::JoinHandle<()> {
+    let store = super::auth::session_store::DbSessionStore::new(db);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+        }
+    })
 }
 
 /// Leptos's own options. cargo-leptos passes where the compiled bundle is through

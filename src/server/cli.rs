@@ -59,6 +59,15 @@ pub enum AdminCommand {
     /// no wallet has negative available funds; reserved funds equal open holds; captured
     /// holds match their usage transfers. Read-only, safe while serving.
     Audit,
+    /// Make an account an administrator, creating it if there is none with this email.
+    ///
+    /// A new account's password is read from standard input (one line), so it never
+    /// appears in the shell history or the process list.
+    CreateAdmin {
+        /// The account's email address.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 /// Runs one command to completion and says how it went.
@@ -71,6 +80,7 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Admin { command: AdminCommand::Audit } => audit(config).await,
+        Command::Admin { command: AdminCommand::CreateAdmin { email } } => create_admin(config, &email).await,
     }
 }
 
@@ -107,6 +117,40 @@ async fn migrate(config: Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("database: {e}")),
+    }
+}
+
+async fn create_admin(config: Config, email: &str) -> ExitCode {
+    use super::auth::users::{self, Role};
+    let db = match Db::connect(&config.database, 2).await {
+        Ok(db) => db,
+        Err(e) => return fail(&format!("database: {e}")),
+    };
+    if let Err(e) = db.migrate().await {
+        return fail(&format!("database: {e}"));
+    }
+    let result = async {
+        let email = users::normalize_email(email)?;
+        if let Some(user) = users::find_by_email(&db, &email).await? {
+            users::set_role(&db, &user.id, Role::Admin).await?;
+            return Ok(format!("{email} is now an administrator"));
+        }
+        let mut password = String::new();
+        std::io::stdin()
+            .read_line(&mut password)
+            .map_err(|e| crate::error::AppError::validation("password", format!("cannot read the password: {e}")))?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        users::create(&db, &email, password, Role::Admin).await?;
+        Ok::<_, crate::error::AppError>(format!("created administrator {email}"))
+    }
+    .await;
+    db.close().await;
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("create-admin: {e}")),
     }
 }
 
@@ -153,6 +197,11 @@ fn print_config(config: &Config) {
     println!("log_format                {:?}", config.log_format);
     println!("log_level                 {}", config.log_level);
     println!("site_root                 {}", config.site_root.as_deref().unwrap_or("(Leptos default)"));
+    println!("signup_credit_usd         {}", config.signup_credit);
+    let expiry = config.signup_credit_expiry_days.map_or("never".to_string(), |d| format!("{d} days"));
+    println!("signup_credit_expiry_days {expiry}");
+    println!("session_idle_hours        {}", config.session_idle_hours);
+    println!("session_max_days          {}", config.session_max_days);
 }
 
 /// Reports a failure as the one line on standard error.

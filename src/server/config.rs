@@ -25,6 +25,10 @@ const KEYS: &[&str] = &[
     "log_format",
     "log_level",
     "site_root",
+    "signup_credit_usd",
+    "signup_credit_expiry_days",
+    "session_idle_hours",
+    "session_max_days",
 ];
 
 #[derive(Clone, Debug)]
@@ -40,6 +44,14 @@ pub struct Config {
     /// Where the compiled browser bundle and static assets live; `None` keeps Leptos's
     /// own default (`target/site`, or what cargo-leptos says).
     pub site_root: Option<String>,
+    /// Credit given to each new account (zero turns it off).
+    pub signup_credit: crate::money::Micros,
+    /// Days until unspent sign-up credit expires (`None`: never).
+    pub signup_credit_expiry_days: Option<u32>,
+    /// A session ends after this long without a request.
+    pub session_idle_hours: u32,
+    /// A session ends this long after sign-in, however active.
+    pub session_max_days: u32,
 }
 
 /// Which database to use, decided from `database_url`.
@@ -180,6 +192,26 @@ impl Config {
                 .map_err(|e| format!("`{v}` is not a valid log filter ({e})"))
         })?;
         let site_root = layers.get("site_root").map(|r| r.value).filter(|v| !v.trim().is_empty());
+        let signup_credit = layers.parse("signup_credit_usd", crate::money::Micros::from_usd(5), |v| {
+            let m = crate::money::Micros::parse(v).map_err(|e| format!("`{v}`: {e}"))?;
+            if m.is_negative() || m > crate::money::Micros::from_usd(1_000) {
+                return Err(format!("`{v}` must be from 0 to 1000 dollars"));
+            }
+            Ok(m)
+        })?;
+        let signup_credit_expiry_days = layers.parse("signup_credit_expiry_days", Some(90), |v| match v.parse::<u32>() {
+            Ok(0) => Ok(None),
+            Ok(n) if n <= 3650 => Ok(Some(n)),
+            _ => Err(format!("`{v}` is not a number of days from 0 (never) to 3650")),
+        })?;
+        let session_idle_hours = layers.parse("session_idle_hours", 24 * 7, |v| match v.parse::<u32>() {
+            Ok(n) if (1..=24 * 365).contains(&n) => Ok(n),
+            _ => Err(format!("`{v}` is not a number of hours from 1 to 8760")),
+        })?;
+        let session_max_days = layers.parse("session_max_days", 30, |v| match v.parse::<u32>() {
+            Ok(n) if (1..=365).contains(&n) => Ok(n),
+            _ => Err(format!("`{v}` is not a number of days from 1 to 365")),
+        })?;
         Ok(Self {
             site_addr,
             public_url,
@@ -190,7 +222,15 @@ impl Config {
             log_format,
             log_level,
             site_root,
+            signup_credit,
+            signup_credit_expiry_days,
+            session_idle_hours,
+            session_max_days,
         })
+    }
+
+    pub fn session_max_age_ms(&self) -> i64 {
+        i64::from(self.session_max_days) * 86_400_000
     }
 
     /// Whether cookies must be marked `Secure`.

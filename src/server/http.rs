@@ -13,12 +13,16 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde_json::json;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 
+use super::auth::{csrf, session_store::DbSessionStore};
 use super::state::AppState;
 use crate::app::{shell, App};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const SESSION_COOKIE: &str = "tollgate_session";
 
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -36,11 +40,21 @@ pub fn router(state: AppState) -> Router {
         .on_request(())
         .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis));
 
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.is_https())
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(state.config.session_idle_hours))));
+
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .merge(super::api_v1::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(sessions)
         .layer(trace)
         .layer(middleware::from_fn(request_id))
         .with_state(state)

@@ -1,6 +1,8 @@
 //! Everything that only runs on the server: settings, database, HTTP wiring, services.
 
+pub mod api_v1;
 pub mod app_server;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

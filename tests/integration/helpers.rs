@@ -33,7 +33,7 @@ macro_rules! backend_tests {
 }
 
 /// The newest migration under migrations/.
-pub const LATEST_SCHEMA_VERSION: i64 = 2;
+pub const LATEST_SCHEMA_VERSION: i64 = 3;
 
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
@@ -199,5 +199,34 @@ impl TestLedger {
     pub async fn assert_audit_clean(&self) {
         let report = self.ledger.audit().await.expect("audit runs");
         assert!(report.is_clean(), "audit findings: {:#?}", report.findings);
+    }
+}
+
+impl TestApp {
+    /// A client that keeps cookies, like a browser (but sends no Origin header).
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client")
+    }
+
+    pub async fn call(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        client.post(self.url(&format!("/api/{name}"))).form(form).send().await.expect("request")
+    }
+
+    /// Signs up through the server function and returns the signed-in client.
+    pub async fn signed_up(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = self.browser();
+        let res = self.call(&client, "sign_up", &[("email", email), ("password", password)]).await;
+        assert_eq!(res.status(), 200, "sign up: {}", res.text().await.unwrap_or_default());
+        client
+    }
+
+    pub async fn me(&self, client: &reqwest::Client) -> (u16, serde_json::Value) {
+        let res = client.get(self.url("/api/v1/me")).send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
     }
 }

@@ -6,6 +6,7 @@
 #[macro_use]
 mod helpers;
 
+mod accounts;
 mod cli;
 mod health;
 mod ledger;
@@ -15,3 +16,4 @@ mod ledger_model;
 mod pages;
 mod server_fns;
 mod storage;
+mod tokens;

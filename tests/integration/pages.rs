@@ -31,8 +31,10 @@ async fn the_home_page_is_rendered_on_the_server_inside_the_app_shell(backend: B
 
 async fn credits_and_api_keys_pages_render_with_their_titles(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (status, html) = page(&app, "/credits").await;
-    assert_eq!(status, 200);
+    let client = app.signed_up("pages@example.com", "a good password").await;
+    let res = client.get(app.url("/credits")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
     assert!(html.contains("<title>Credits · Tollgate</title>"));
     assert!(html.contains("Gift Codes"));
     assert!(html.contains(r#"aria-current="page""#), "the nav marks the current page");
@@ -40,6 +42,12 @@ async fn credits_and_api_keys_pages_render_with_their_titles(backend: Backend) {
     assert_eq!(status, 200);
     assert!(html.contains("<title>API keys · Settings · Tollgate</title>"));
     assert!(html.contains("OpenRouter"));
+    for (path, title) in [("/signin", "Sign in"), ("/signup", "Create an account")] {
+        let (status, html) = page(&app, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(html.contains(&format!("<title>{title} · Tollgate</title>")), "{path}");
+        assert!(html.contains(r#"<label for="field-email">Email"#), "{path} labels its fields");
+    }
 }
 
 async fn unknown_pages_answer_404_with_an_error_page(backend: Backend) {

@@ -1,0 +1,113 @@
+//! Signing up, in and out, and who is signed in.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+use crate::money::Micros;
+
+/// The signed-in person as the header and pages show them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    pub email: String,
+    pub is_admin: bool,
+    /// What can be spent now.
+    pub available: Micros,
+    pub reserved: Micros,
+}
+
+/// Where to go after signing in: only a path on this site, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        _ => "/credits".to_string(),
+    }
+}
+
+#[server(endpoint = "account")]
+pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
+    use crate::server::auth::guard::optional_user;
+    let (state, user) = optional_user().await?;
+    let Some(user) = user else { return Ok(None) };
+    let balance = match state.ledger.find_wallet(&user.id).await? {
+        Some(wallet) => state.ledger.balance(wallet).await?,
+        None => Default::default(),
+    };
+    Ok(Some(AccountSummary {
+        email: user.email,
+        is_admin: user.role == crate::server::auth::users::Role::Admin,
+        available: balance.available,
+        reserved: balance.reserved,
+    }))
+}
+
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::server::auth::{guard, users};
+    use crate::server::state::AppState;
+    guard::respond(async {
+        let state = AppState::from_context()?;
+        let session = guard::current_session().await?;
+        let user = users::create(&state.db, &email, &password, users::Role::User).await?;
+        users::ensure_signup_grant(&state.ledger, &user, state.signup_grant()).await?;
+        guard::start_session(&session, &user).await?;
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+        Ok(())
+    }
+    .await)
+}
+
+#[server(endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::server::auth::{guard, throttle, users};
+    use crate::server::installation::now_ms;
+    use crate::server::state::AppState;
+    guard::respond(async {
+        let state = AppState::from_context()?;
+        let session = guard::current_session().await?;
+        let email_key = throttle::email_key(&users::normalize_email(&email).unwrap_or_else(|_| email.trim().to_lowercase()));
+        let address_key = guard::client_ip().await.map(throttle::address_key);
+        let mut keys = vec![email_key.as_str()];
+        keys.extend(address_key.as_deref());
+        throttle::check(&state.db, &keys, now_ms()).await?;
+        let Some(user) = users::authenticate(&state.db, &email, &password).await? else {
+            throttle::record_failure(&state.db, &email_key, throttle::PER_EMAIL, now_ms()).await?;
+            if let Some(key) = &address_key {
+                throttle::record_failure(&state.db, key, throttle::PER_ADDRESS, now_ms()).await?;
+            }
+            return Err(AppError::validation("password", "Wrong email or password."));
+        };
+        throttle::clear(&state.db, &email_key).await?;
+        guard::start_session(&session, &user).await?;
+        // Accounts made when the grant could not be written get it now, still only once.
+        if let Err(e) = users::ensure_signup_grant(&state.ledger, &user, state.signup_grant()).await {
+            tracing::warn!(user_id = %user.id, error = %e, "sign-up credit not granted; will retry at next sign-in");
+        }
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+        Ok(())
+    }
+    .await)
+}
+
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use crate::server::auth::guard;
+    let session = guard::current_session().await?;
+    session.flush().await.map_err(|e| AppError::internal("signing out", e))?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/settings/api-tokens")), "/settings/api-tokens");
+        assert_eq!(safe_next(Some("https://evil.example")), "/credits");
+        assert_eq!(safe_next(Some("//evil.example")), "/credits");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/credits");
+        assert_eq!(safe_next(None), "/credits");
+    }
+}

@@ -1,0 +1,9 @@
+//! Accounts and authentication: passwords, sessions, API tokens, throttling, CSRF.
+
+pub mod csrf;
+pub mod guard;
+pub mod passwords;
+pub mod session_store;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
