@@ -88,6 +88,12 @@ test("API tokens are shown once, listed, and revoked", async ({ page }) => {
   const row = page.getByRole("row", { name: /build server/ });
   await expect(row).toContainText("Never");
 
+  // Nothing spills sideways at phone width, table included.
+  await page.setViewportSize({ width: 360, height: 740 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.setViewportSize({ width: 1280, height: 720 });
+
   const token = (await secret.textContent())!;
   const me = await page.request.get("/api/v1/me", { headers: { Authorization: `Bearer ${token}` } });
   expect(me.status()).toBe(200);

@@ -108,7 +108,7 @@ fn serve_stops_gracefully_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let addr = loop {
         assert!(Instant::now() < deadline, "the server did not start");
@@ -156,4 +156,37 @@ async fn admin_audit_passes_on_good_books_and_fails_precisely_on_tampered_ones()
         text.contains(&format!("[wallet balance equals its transfers] wallet {}: posted 1 but transfers sum to 5000000", w.0)),
         "{text}"
     );
+}
+
+#[test]
+fn create_admin_makes_a_new_administrator_or_promotes_an_existing_account() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tollgate(dir.path())
+        .args(["admin", "create-admin", "--email", " Root@Example.com "])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"an admin password\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "created administrator root@example.com");
+
+    let again = tollgate(dir.path()).args(["admin", "create-admin", "--email", "root@example.com"]).output().unwrap();
+    assert!(again.status.success());
+    assert_eq!(String::from_utf8(again.stdout).unwrap().trim(), "root@example.com is now an administrator");
+
+    let mut weak = tollgate(dir.path())
+        .args(["admin", "create-admin", "--email", "other@example.com"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    weak.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let out = weak.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim(), "tollgate: create-admin: Use at least 8 characters.");
 }
