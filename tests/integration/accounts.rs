@@ -16,6 +16,8 @@ backend_tests!(
     session_cookies_are_http_only_same_site_lax_and_secure_on_https,
     sessions_end_at_their_absolute_lifetime,
     pages_that_need_an_account_send_visitors_to_sign_in,
+    many_failures_from_one_address_are_refused_across_emails,
+    sign_up_credit_can_be_turned_off,
 );
 
 async fn signing_up_creates_an_account_with_five_dollars_and_signs_in(backend: Backend) {
@@ -200,4 +202,26 @@ async fn pages_that_need_an_account_send_visitors_to_sign_in(backend: Backend) {
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     assert!(html.contains("$5.00") && html.contains("page@example.com"), "balance and email are rendered");
+}
+
+async fn many_failures_from_one_address_are_refused_across_emails(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.browser();
+    // 20 failures from one address are free; the 21st blocks the address.
+    for i in 0..21 {
+        let email = format!("guess{i}@example.com");
+        let res = app.call(&client, "sign_in", &[("email", email.as_str()), ("password", "wrong guess")]).await;
+        assert_eq!(res.status(), 422, "attempt {i}");
+    }
+    let res = app.call(&client, "sign_in", &[("email", "fresh@example.com"), ("password", "any password")]).await;
+    assert_eq!(res.status(), 429);
+}
+
+async fn sign_up_credit_can_be_turned_off(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TOLLGATE_SIGNUP_CREDIT_USD", "0")]).await;
+    let client = app.signed_up("nocredit@example.com", "a good password").await;
+    let (_, me) = app.me(&client).await;
+    assert_eq!(me["balance"]["available_micros"], 0);
+    let transfers: i64 = sqlx::query_scalar("select count(*) from transfer").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(transfers, 0);
 }
