@@ -9,6 +9,9 @@ create table app_user (
     -- An argon2id PHC string.
     password_hash text not null,
     role text not null default 'user',
+    -- The sign-up credit this account is owed, fixed when it was created, so changing
+    -- the setting later neither pays existing accounts nor takes anything back.
+    signup_credit_micros bigint not null default 0,
     created_at_ms bigint not null,
     constraint app_user_email_unique unique (email),
     constraint app_user_role_known check (role in ('user', 'admin'))

@@ -16,10 +16,20 @@ pub struct AccountSummary {
     pub reserved: Micros,
 }
 
-/// Where to go after signing in: only a path on this site, never another site.
+/// Where to go after signing in: only a path on this site, never another site. Browsers
+/// ignore tabs and newlines in addresses and read `\\` as `/`, so any of those, or any
+/// other control character, anywhere in the path sends the person to the default page.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control)
+                && n.len() <= 512 =>
+        {
+            n.to_string()
+        }
         _ => "/credits".to_string(),
     }
 }
@@ -46,10 +56,15 @@ pub async fn sign_up(email: String, password: String, next: Option<String>) -> R
     use crate::server::auth::{guard, users};
     use crate::server::state::AppState;
     guard::respond(async {
+        use crate::server::auth::throttle;
+        use crate::server::installation::now_ms;
         let state = AppState::from_context()?;
         let session = guard::current_session().await?;
-        let user = users::create(&state.db, &email, &password, users::Role::User).await?;
-        users::ensure_signup_grant(&state.ledger, &user, state.signup_grant()).await?;
+        if let Some(ip) = guard::client_ip(&state).await {
+            throttle::attempt(&state.db, &throttle::sign_up_key(ip), throttle::SIGN_UP_PER_ADDRESS, now_ms()).await?;
+        }
+        let user = users::create(&state.db, &email, &password, users::Role::User, state.config.signup_credit).await?;
+        users::ensure_signup_grant(&state.ledger, &user, state.config.signup_credit_expiry_days).await?;
         guard::start_session(&session, &user).await?;
         leptos_axum::redirect(&safe_next(next.as_deref()));
         Ok(())
@@ -66,21 +81,23 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
         let state = AppState::from_context()?;
         let session = guard::current_session().await?;
         let email_key = throttle::email_key(&users::normalize_email(&email).unwrap_or_else(|_| email.trim().to_lowercase()));
-        let address_key = guard::client_ip().await.map(throttle::address_key);
-        let mut keys = vec![email_key.as_str()];
-        keys.extend(address_key.as_deref());
-        throttle::check(&state.db, &keys, now_ms()).await?;
+        let address_key = guard::client_ip(&state).await.map(throttle::address_key);
+        // Counted before the password is checked, so parallel guesses cannot outrun it.
+        if let Some(key) = &address_key {
+            throttle::attempt(&state.db, key, throttle::SIGN_IN_PER_ADDRESS, now_ms()).await?;
+        }
+        throttle::attempt(&state.db, &email_key, throttle::SIGN_IN_PER_EMAIL, now_ms()).await?;
         let Some(user) = users::authenticate(&state.db, &email, &password).await? else {
-            throttle::record_failure(&state.db, &email_key, throttle::PER_EMAIL, now_ms()).await?;
-            if let Some(key) = &address_key {
-                throttle::record_failure(&state.db, key, throttle::PER_ADDRESS, now_ms()).await?;
-            }
             return Err(AppError::validation("password", "Wrong email or password."));
         };
         throttle::clear(&state.db, &email_key).await?;
+        if let Some(key) = &address_key {
+            throttle::forgive_one(&state.db, key).await?;
+        }
         guard::start_session(&session, &user).await?;
-        // Accounts made when the grant could not be written get it now, still only once.
-        if let Err(e) = users::ensure_signup_grant(&state.ledger, &user, state.signup_grant()).await {
+        // An account whose sign-up credit could not be written at sign-up gets it now:
+        // the amount recorded on the account, still only once.
+        if let Err(e) = users::ensure_signup_grant(&state.ledger, &user, state.config.signup_credit_expiry_days).await {
             tracing::warn!(user_id = %user.id, error = %e, "sign-up credit not granted; will retry at next sign-in");
         }
         leptos_axum::redirect(&safe_next(next.as_deref()));
@@ -108,6 +125,10 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example")), "/credits");
         assert_eq!(safe_next(Some("//evil.example")), "/credits");
         assert_eq!(safe_next(Some("/\\evil.example")), "/credits");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/credits");
+        assert_eq!(safe_next(Some("/\t\\evil.example")), "/credits");
+        assert_eq!(safe_next(Some("/credits\r\nSet-Cookie: x=y")), "/credits");
+        assert_eq!(safe_next(Some("/a/b\\c")), "/credits");
         assert_eq!(safe_next(None), "/credits");
     }
 }

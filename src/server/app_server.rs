@@ -26,6 +26,9 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
 }
 
+/// How long requests in flight may take to finish once shutdown starts.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How often expired holds and credit lots are swept.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -81,9 +84,29 @@ impl AppServer {
         let app = http::router(self.state);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
         let sessions = spawn_session_cleanup(db.clone());
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        };
+        let serve = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown);
+        // Requests in flight get a grace period, not forever: a stuck client must not keep
+        // the process from stopping.
+        let deadline = async {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let served = tokio::select! {
+            served = serve => served,
+            () = deadline => {
+                tracing::warn!("requests still running after {}s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+                Ok(())
+            }
+        };
         sessions.abort();
         sweeper.abort();
         db.close().await;

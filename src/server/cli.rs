@@ -140,7 +140,7 @@ async fn create_admin(config: Config, email: &str) -> ExitCode {
             .read_line(&mut password)
             .map_err(|e| crate::error::AppError::validation("password", format!("cannot read the password: {e}")))?;
         let password = password.trim_end_matches(['\r', '\n']);
-        users::create(&db, &email, password, Role::Admin).await?;
+        users::create(&db, &email, password, Role::Admin, crate::money::Micros::ZERO).await?;
         Ok::<_, crate::error::AppError>(format!("created administrator {email}"))
     }
     .await;

@@ -29,6 +29,7 @@ const KEYS: &[&str] = &[
     "signup_credit_expiry_days",
     "session_idle_hours",
     "session_max_days",
+    "behind_proxy",
 ];
 
 #[derive(Clone, Debug)]
@@ -52,6 +53,9 @@ pub struct Config {
     pub session_idle_hours: u32,
     /// A session ends this long after sign-in, however active.
     pub session_max_days: u32,
+    /// Tollgate runs behind a reverse proxy that appends the client's address to
+    /// `X-Forwarded-For`; the last entry is then taken as the client.
+    pub behind_proxy: bool,
 }
 
 /// Which database to use, decided from `database_url`.
@@ -212,6 +216,7 @@ impl Config {
             Ok(n) if (1..=365).contains(&n) => Ok(n),
             _ => Err(format!("`{v}` is not a number of days from 1 to 365")),
         })?;
+        let behind_proxy = layers.parse("behind_proxy", false, parse_bool)?;
         Ok(Self {
             site_addr,
             public_url,
@@ -226,6 +231,7 @@ impl Config {
             signup_credit_expiry_days,
             session_idle_hours,
             session_max_days,
+            behind_proxy,
         })
     }
 
@@ -337,14 +343,31 @@ fn sqlite_url_for(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("tollgate.db").display())
 }
 
+fn is_secret_param(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("password") || key.contains("secret") || key == "sslkey" || key.contains("token")
+}
+
 /// Replaces the password in a URL with `***`, for logs and error messages.
 pub fn redact_url(v: &str) -> String {
     match Url::parse(v) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("***"));
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            let secret_query = url.query_pairs().any(|(k, _)| is_secret_param(&k));
+            if secret_query {
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if is_secret_param(&k) { "***".to_string() } else { v.into_owned() };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             url.to_string()
         }
-        Ok(_) => v.to_string(),
         // Not a URL we can parse: show only the scheme, the rest may hold secrets.
         Err(_) => match v.split_once("://") {
             Some((scheme, rest)) if rest.contains('@') => format!("{scheme}://***"),

@@ -119,7 +119,9 @@ impl Db {
             Backend::Sqlite => pool_options.after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
-                        "pragma journal_mode = wal; pragma synchronous = normal; \
+                        // synchronous = full: a commit is on disk before it is acknowledged,
+                        // power loss included. This is a ledger.
+                        "pragma journal_mode = wal; pragma synchronous = full; \
                          pragma foreign_keys = on; pragma busy_timeout = 10000;",
                     )
                     .await?;

@@ -29,12 +29,6 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    pub fn signup_grant(&self) -> super::auth::users::SignupGrant {
-        super::auth::users::SignupGrant {
-            amount: self.config.signup_credit,
-            expires_after_days: self.config.signup_credit_expiry_days,
-        }
-    }
 
     /// The state inside a server function or SSR render. Its absence is a wiring bug,
     /// reported as an internal error rather than a panic in a request.

@@ -18,6 +18,12 @@ backend_tests!(
     pages_that_need_an_account_send_visitors_to_sign_in,
     many_failures_from_one_address_are_refused_across_emails,
     sign_up_credit_can_be_turned_off,
+    parallel_guesses_cannot_outrun_the_limit,
+    a_sign_in_posted_from_another_site_is_refused_even_without_a_cookie,
+    sign_ups_from_one_address_are_limited,
+    turning_the_sign_up_credit_on_later_pays_no_existing_account,
+    an_active_session_is_kept_alive_past_its_idle_timeout,
+    behind_a_proxy_the_forwarded_address_is_the_one_limited,
 );
 
 async fn signing_up_creates_an_account_with_five_dollars_and_signs_in(backend: Backend) {
@@ -143,13 +149,13 @@ async fn cross_site_state_changes_are_refused(backend: Backend) {
 
 async fn the_sign_up_credit_is_granted_exactly_once_under_concurrent_retries(backend: Backend) {
     let app = spawn_app(backend).await;
-    let user = users::create(&app.db, "grant@example.com", "a good password", users::Role::User).await.unwrap();
+    let five = tollgate::money::Micros::from_usd(5);
+    let user = users::create(&app.db, "grant@example.com", "a good password", users::Role::User, five).await.unwrap();
     let ledger = tollgate::server::ledger::Ledger::new(app.db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
-    let grant = users::SignupGrant { amount: tollgate::money::Micros::from_usd(5), expires_after_days: Some(90) };
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let (ledger, user) = (ledger.clone(), user.clone());
-            tokio::spawn(async move { users::ensure_signup_grant(&ledger, &user, grant).await })
+            tokio::spawn(async move { users::ensure_signup_grant(&ledger, &user, Some(90)).await })
         })
         .collect();
     for t in tasks {
@@ -224,4 +230,119 @@ async fn sign_up_credit_can_be_turned_off(backend: Backend) {
     assert_eq!(me["balance"]["available_micros"], 0);
     let transfers: i64 = sqlx::query_scalar("select count(*) from transfer").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(transfers, 0);
+}
+
+async fn parallel_guesses_cannot_outrun_the_limit(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("burst@example.com", "the real password").await;
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let client = app.browser();
+            let url = app.url("/api/sign_in");
+            tokio::spawn(async move {
+                let guess = format!("guess number {i}");
+                let form = [("email", "burst@example.com"), ("password", guess.as_str())];
+                client.post(url).form(&form).send().await.unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            422 => checked += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(checked, 6, "five free attempts and the one that sets the block; the rest refused unchecked");
+}
+
+async fn a_sign_in_posted_from_another_site_is_refused_even_without_a_cookie(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.signed_up("attacker@example.com", "attacker password").await;
+    let victim = app.browser();
+    let res = victim
+        .post(app.url("/api/sign_in"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "attacker@example.com"), ("password", "attacker password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.me(&victim).await.0, 401, "the victim was not signed in to the attacker's account");
+}
+
+async fn sign_ups_from_one_address_are_limited(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for i in 0..11 {
+        app.signed_up(&format!("farm{i}@example.com"), "a good password").await;
+    }
+    let res = app.call(&app.browser(), "sign_up", &[("email", "farm11@example.com"), ("password", "a good password")]).await;
+    assert_eq!(res.status(), 429);
+    let users: i64 = sqlx::query_scalar("select count(*) from app_user").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(users, 11);
+}
+
+async fn turning_the_sign_up_credit_on_later_pays_no_existing_account(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TOLLGATE_SIGNUP_CREDIT_USD", "0")]).await;
+    app.signed_up("early@example.com", "a good password").await;
+    // The same database, now served with the credit turned on.
+    let later = crate::helpers::AppServer::build(crate::helpers::test_config(&app.database_handle(), &[])).await.unwrap();
+    assert_eq!(later.state().config.signup_credit, tollgate::money::Micros::from_usd(5));
+    let user = users::find_by_email(&app.db, "early@example.com").await.unwrap().unwrap();
+    users::ensure_signup_grant(&later.state().ledger, &user, Some(90)).await.unwrap();
+    let transfers: i64 = sqlx::query_scalar("select count(*) from transfer").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(transfers, 0);
+}
+
+async fn an_active_session_is_kept_alive_past_its_idle_timeout(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TOLLGATE_SESSION_IDLE_HOURS", "1")]).await;
+    let client = app.signed_up("active@example.com", "a good password").await;
+    // Forty minutes later (seen long enough ago to be written back), still active.
+    let (id, data): (String, String) = sqlx::query_as("select id, data from session").fetch_one(app.db.pool()).await.unwrap();
+    let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    let now = tollgate::server::installation::now_ms();
+    data["seen_at_ms"] = serde_json::json!(now - 40 * 60_000);
+    sqlx::query("update session set data = $1, expires_at_ms = $2 where id = $3")
+        .bind(data.to_string())
+        .bind(now + 20 * 60_000)
+        .bind(&id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(app.me(&client).await.0, 200);
+    let expires: i64 = sqlx::query_scalar("select expires_at_ms from session").fetch_one(app.db.pool()).await.unwrap();
+    assert!(expires > now + 50 * 60_000, "the idle expiry moved forward");
+}
+
+async fn behind_a_proxy_the_forwarded_address_is_the_one_limited(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TOLLGATE_BEHIND_PROXY", "true")]).await;
+    let client = app.browser();
+    for i in 0..21 {
+        let email = format!("p{i}@example.com");
+        let res = client
+            .post(app.url("/api/sign_in"))
+            .header("x-forwarded-for", "198.51.100.7, 203.0.113.9")
+            .form(&[("email", email.as_str()), ("password", "wrong guess")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 422);
+    }
+    let blocked = client
+        .post(app.url("/api/sign_in"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .form(&[("email", "new@example.com"), ("password", "wrong guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blocked.status(), 429, "the proxy-appended address is the client");
+    let other = client
+        .post(app.url("/api/sign_in"))
+        .header("x-forwarded-for", "203.0.113.10")
+        .form(&[("email", "new@example.com"), ("password", "wrong guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 422, "another client is not affected");
 }

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use tokio::sync::oneshot;
-use tollgate::server::app_server::AppServer;
+pub use tollgate::server::app_server::AppServer;
 use tollgate::server::config::Config;
 use tollgate::server::db::{Backend, Db};
 
@@ -116,6 +116,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// The app's database, to start another instance on it.
+    pub fn database_handle(&self) -> &TestDatabase {
+        &self._database
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

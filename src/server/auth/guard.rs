@@ -16,15 +16,25 @@ use crate::server::state::AppState;
 
 pub const USER_ID_KEY: &str = "user_id";
 pub const SIGNED_IN_AT_KEY: &str = "signed_in_at_ms";
+pub const SEEN_AT_KEY: &str = "seen_at_ms";
+/// How often an active session is written back, pushing its idle expiry forward.
+const TOUCH_EVERY_MS: i64 = 10 * 60 * 1000;
 
 /// The session's user, if it has one that is still within its absolute lifetime.
 pub async fn session_user(session: &Session, state: &AppState) -> Result<Option<User>, AppError> {
     let err = |e| AppError::internal("reading the session", e);
     let Some(user_id) = session.get::<String>(USER_ID_KEY).await.map_err(err)? else { return Ok(None) };
     let signed_in_at = session.get::<i64>(SIGNED_IN_AT_KEY).await.map_err(err)?.unwrap_or(0);
-    if now_ms() - signed_in_at > state.config.session_max_age_ms() {
+    let now = now_ms();
+    if now - signed_in_at > state.config.session_max_age_ms() {
         session.flush().await.map_err(err)?;
         return Ok(None);
+    }
+    // Sessions are saved only when changed; marking activity now and then keeps an
+    // active session from ending at its idle timeout.
+    let seen_at = session.get::<i64>(SEEN_AT_KEY).await.map_err(err)?.unwrap_or(0);
+    if now - seen_at > TOUCH_EVERY_MS {
+        session.insert(SEEN_AT_KEY, now).await.map_err(err)?;
     }
     users::find_by_id(&state.db, &user_id).await
 }
@@ -36,6 +46,7 @@ pub async fn start_session(session: &Session, user: &User) -> Result<(), AppErro
     session.cycle_id().await.map_err(err)?;
     session.insert(USER_ID_KEY, &user.id).await.map_err(err)?;
     session.insert(SIGNED_IN_AT_KEY, now_ms()).await.map_err(err)?;
+    session.insert(SEEN_AT_KEY, now_ms()).await.map_err(err)?;
     Ok(())
 }
 
@@ -132,7 +143,14 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     result
 }
 
-/// The address of the client that sent the request being handled.
-pub async fn client_ip() -> Option<std::net::IpAddr> {
+/// The address of the client that sent the request being handled: the peer, or behind
+/// a reverse proxy (`behind_proxy`) the last address the proxy appended to
+/// `X-Forwarded-For` (earlier entries come from the client and prove nothing).
+pub async fn client_ip(state: &AppState) -> Option<std::net::IpAddr> {
+    if state.config.behind_proxy {
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.ok()?;
+        let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).last()?;
+        return forwarded.rsplit(',').next()?.trim().parse().ok();
+    }
     leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await.ok().map(|c| c.0.ip())
 }

@@ -44,16 +44,26 @@ pub fn validate(password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Each hash takes 19 MiB and a core for a while; this many run at once and the rest
+/// wait their turn, so a flood of sign-ins cannot exhaust memory.
+static HASH_SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    tokio::sync::Semaphore::new(cores.max(2))
+});
+
+async fn run_hashing<T: Send + 'static>(what: &'static str, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    let _slot = HASH_SLOTS.acquire().await.map_err(|e| AppError::internal(what, e))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::internal(what, e))
+}
+
 pub async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(|e| AppError::internal("password hashing", e))
+    run_hashing("password hashing", move || hash_blocking(&password)).await
 }
 
 /// Verifies against `phc`, or against a dummy hash when there is no user, so both
 /// cases cost the same.
 pub async fn verify(password: String, phc: Option<String>) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || match phc {
+    run_hashing("password check", move || match phc {
         Some(phc) => verify_blocking(&password, &phc),
         None => {
             let _ = verify_blocking(&password, &DUMMY_HASH);
@@ -61,7 +71,6 @@ pub async fn verify(password: String, phc: Option<String>) -> Result<bool, AppEr
         }
     })
     .await
-    .map_err(|e| AppError::internal("password check", e))
 }
 
 /// Makes the dummy hash now rather than on the first unknown-email sign-in, whose

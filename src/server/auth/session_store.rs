@@ -58,11 +58,10 @@ impl SessionStore for DbSessionStore {
         }
     }
 
+    /// Updates an existing record only: a request still in flight when its session was
+    /// signed out must not bring the session back.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        sqlx::query(
-            "insert into session (id, data, expires_at_ms) values ($1, $2, $3) \
-             on conflict (id) do update set data = excluded.data, expires_at_ms = excluded.expires_at_ms",
-        )
+        sqlx::query("update session set data = $2, expires_at_ms = $3 where id = $1")
         .bind(record.id.to_string())
         .bind(encode(record)?)
         .bind(expiry_ms(record))

@@ -28,15 +28,9 @@ pub struct User {
     pub id: String,
     pub email: String,
     pub role: Role,
+    /// The sign-up credit owed to this account, fixed at creation.
+    pub signup_credit: Micros,
     pub created_at_ms: i64,
-}
-
-/// What new accounts are given, from the settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignupGrant {
-    pub amount: Micros,
-    /// Days until unspent sign-up credit expires; `None` for never.
-    pub expires_after_days: Option<u32>,
 }
 
 /// Trims and lower-cases an email and checks that it looks like one.
@@ -66,11 +60,12 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         id: row.try_get(0)?,
         email: row.try_get(1)?,
         role: Role::parse(&row.try_get::<String, _>(2)?),
-        created_at_ms: row.try_get(3)?,
+        signup_credit: Micros(row.try_get(3)?),
+        created_at_ms: row.try_get(4)?,
     })
 }
 
-const USER_COLUMNS: &str = "id, email, role, created_at_ms";
+const USER_COLUMNS: &str = "id, email, role, signup_credit_micros, created_at_ms";
 
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>, AppError> {
     let row = sqlx::query(&format!("select {USER_COLUMNS} from app_user where id = $1"))
@@ -90,9 +85,9 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, AppErro
     row.as_ref().map(user_from_row).transpose().map_err(|e| AppError::internal("loading a user", e))
 }
 
-/// Creates an account. The email must not be taken; nothing is written when any input
-/// is refused.
-pub async fn create(db: &Db, email: &str, password: &str, role: Role) -> Result<User, AppError> {
+/// Creates an account owed `signup_credit`. The email must not be taken; nothing is
+/// written when any input is refused.
+pub async fn create(db: &Db, email: &str, password: &str, role: Role, signup_credit: Micros) -> Result<User, AppError> {
     let email = normalize_email(email)?;
     passwords::validate(password)?;
     if find_by_email(db, &email).await?.is_some() {
@@ -103,18 +98,23 @@ pub async fn create(db: &Db, email: &str, password: &str, role: Role) -> Result<
         id: uuid::Uuid::new_v4().to_string(),
         email,
         role,
+        signup_credit,
         created_at_ms: now_ms(),
     };
     let role_text = match role {
         Role::User => "user",
         Role::Admin => "admin",
     };
-    sqlx::query("insert into app_user (id, email, password_hash, role, created_at_ms) values ($1, $2, $3, $4, $5)")
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&hash)
-        .bind(role_text)
-        .bind(user.created_at_ms)
+    sqlx::query(
+        "insert into app_user (id, email, password_hash, role, signup_credit_micros, created_at_ms) \
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&user.id)
+    .bind(&user.email)
+    .bind(&hash)
+    .bind(role_text)
+    .bind(user.signup_credit.get())
+    .bind(user.created_at_ms)
         .execute(db.pool())
         .await
         .map_err(|e| match &e {
@@ -145,7 +145,7 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option
     let (user, hash) = match row {
         Some(row) => {
             let user = user_from_row(&row).map_err(|e| AppError::internal("signing in", e))?;
-            let hash: String = row.try_get(4).map_err(|e| AppError::internal("signing in", e))?;
+            let hash: String = row.try_get(5).map_err(|e| AppError::internal("signing in", e))?;
             (Some(user), Some(hash))
         }
         None => (None, None),
@@ -165,18 +165,19 @@ pub async fn set_role(db: &Db, user_id: &str, role: Role) -> Result<(), AppError
     Ok(())
 }
 
-/// Gives the sign-up credit once per account, however often it is called: the ledger's
-/// idempotency key is the user id, and the request is derived only from the account.
-pub async fn ensure_signup_grant(ledger: &Ledger, user: &User, grant: SignupGrant) -> Result<(), AppError> {
-    if !grant.amount.is_positive() {
+/// Gives the account its sign-up credit once, however often it is called: the ledger's
+/// idempotency key is the user id, and the request is derived only from the account
+/// (its recorded amount and creation time) and the expiry setting.
+pub async fn ensure_signup_grant(ledger: &Ledger, user: &User, expires_after_days: Option<u32>) -> Result<(), AppError> {
+    if !user.signup_credit.is_positive() {
         return Ok(());
     }
     let wallet = ledger.open_wallet(&user.id).await?;
-    let expires_at_ms = grant.expires_after_days.map(|d| user.created_at_ms + i64::from(d) * 86_400_000);
+    let expires_at_ms = expires_after_days.map(|d| user.created_at_ms + i64::from(d) * 86_400_000);
     let request = CreditRequest {
         idempotency_key: format!("signup_grant:{}", user.id),
         wallet,
-        amount: grant.amount,
+        amount: user.signup_credit,
         kind: CreditKind::SignupGrant,
         description: "Welcome credits".into(),
         metadata: serde_json::json!({}),

@@ -112,6 +112,10 @@ fn bad_numbers_booleans_formats_and_filters_are_refused() {
         ("TOLLGATE_PUBLIC_URL", "ftp://example.com"),
         ("TOLLGATE_PUBLIC_URL", "https://example.com/?a=b"),
         ("TOLLGATE_DATA_DIR", ""),
+        ("TOLLGATE_SIGNUP_CREDIT_USD", "-1"),
+        ("TOLLGATE_SIGNUP_CREDIT_USD", "lots"),
+        ("TOLLGATE_SESSION_MAX_DAYS", "0"),
+        ("TOLLGATE_BEHIND_PROXY", "perhaps"),
     ];
     for (var, value) in cases {
         let err = Config::load(Some(file_with("").path()), &env_of(&[(var, value)])).unwrap_err();
@@ -134,4 +138,8 @@ fn redaction_hides_passwords_even_in_urls_that_do_not_parse() {
     assert_eq!(redact_url("postgres://a:b@h/d"), "postgres://a:***@h/d");
     assert_eq!(redact_url("postgres://a:b@h:notaport/d"), "postgres://***");
     assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    assert_eq!(
+        redact_url("postgres://h/d?sslmode=require&password=hunter2"),
+        "postgres://h/d?sslmode=require&password=***"
+    );
 }

@@ -131,9 +131,15 @@ impl Ledger {
             .await?;
             // Someone captured or voided it in the meantime: nothing to do.
             let Some(row) = closed else { continue };
-            release(&mut tx, AccountId(row.try_get(0)?), Micros(row.try_get(1)?)).await?;
-            tx.commit().await?;
-            expired += 1;
+            let released = release(&mut tx, AccountId(row.try_get(0)?), Micros(row.try_get(1)?)).await;
+            // One hold that fails must not stop the others from expiring.
+            match released {
+                Ok(_) => {
+                    tx.commit().await?;
+                    expired += 1;
+                }
+                Err(e) => tracing::error!(hold_id = id, error = %e, "could not expire a hold"),
+            }
         }
         Ok(expired)
     }

@@ -21,9 +21,12 @@ impl Ledger {
     /// only what is available, and the next sweep takes the rest.
     pub async fn expire_lots(&self) -> Result<(usize, Micros), LedgerError> {
         let now_ms = self.clock.now_ms();
+        // Lots in wallets whose money is all held cannot give anything now; leaving them
+        // out keeps them from crowding out lots that can.
         let due = sqlx::query(
-            "select id, wallet_id from credit_lot where remaining_micros > 0 and expires_at_ms is not null \
-             and expires_at_ms <= $1 order by expires_at_ms, id limit 1000",
+            "select l.id, l.wallet_id from credit_lot l join account a on a.id = l.wallet_id \
+             where l.remaining_micros > 0 and l.expires_at_ms is not null and l.expires_at_ms <= $1 \
+             and a.posted_micros > a.reserved_micros order by l.expires_at_ms, l.id limit 1000",
         )
         .bind(now_ms)
         .fetch_all(self.db.pool())
@@ -31,9 +34,14 @@ impl Ledger {
         let (mut count, mut total) = (0, Micros::ZERO);
         for row in due {
             let (lot_id, wallet): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
-            if let Some(taken) = self.expire_lot(lot_id, AccountId(wallet), now_ms).await? {
-                count += 1;
-                total = total.checked_add(taken).ok_or(LedgerError::Overflow)?;
+            // One lot that fails must not stop the others from expiring.
+            match self.expire_lot(lot_id, AccountId(wallet), now_ms).await {
+                Ok(Some(taken)) => {
+                    count += 1;
+                    total = total.checked_add(taken).ok_or(LedgerError::Overflow)?;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(lot_id, error = %e, "could not expire a credit lot"),
             }
         }
         Ok((count, total))
@@ -57,8 +65,8 @@ impl Ledger {
             return Ok(None);
         }
         let after = debit_wallet(&mut tx, wallet, take).await?;
-        // Remaining only ever shrinks, so (lot, remaining) names each expiry once.
-        let key = format!("expiry:lot:{lot_id}:{remaining}");
+        // The wallet's lock makes each expiry happen once; the key only has to be unique.
+        let key = format!("expiry:lot:{lot_id}:{}", uuid::Uuid::new_v4().simple());
         let metadata = serde_json::json!({ "lot_id": lot_id });
         let receipt = insert_transfer(&mut tx, NewTransfer {
             debit: wallet,
