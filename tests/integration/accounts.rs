@@ -121,6 +121,8 @@ async fn failed_sign_ins_are_slowed_then_refused_with_429_but_not_forever(backen
     }
     let res = app.call(&client, "sign_in", &[("email", "victim@example.com"), ("password", "the real password")]).await;
     assert_eq!(res.status(), 429, "blocked, even with the right password");
+    let retry_after: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after));
     let body: serde_json::Value = res.json().await.unwrap();
     let wait = body["retry_after_secs"].as_u64().unwrap();
     assert!((1..=30).contains(&wait), "{body}");

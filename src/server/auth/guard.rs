@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use leptos::prelude::use_context;
 use tower_sessions::Session;
 
 use super::users::{self, Role, User};
@@ -139,6 +140,11 @@ impl FromRequestParts<AppState> for ApiAdmin {
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(e) = &result {
         crate::components::error_page::set_http_status(e.status_code());
+        if let AppError::RateLimited { retry_after_secs } = e {
+            if let (Some(res), Ok(v)) = (use_context::<leptos_axum::ResponseOptions>(), retry_after_secs.to_string().parse()) {
+                res.insert_header(header::RETRY_AFTER, v);
+            }
+        }
     }
     result
 }
