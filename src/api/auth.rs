@@ -14,6 +14,8 @@ pub struct AccountSummary {
     /// What can be spent now.
     pub available: Micros,
     pub reserved: Micros,
+    /// The available balance is under the low-balance threshold.
+    pub low_balance: bool,
 }
 
 /// Where to go after signing in: only a path on this site, never another site. Browsers
@@ -48,6 +50,7 @@ pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
         is_admin: user.role == crate::server::auth::users::Role::Admin,
         available: balance.available,
         reserved: balance.reserved,
+        low_balance: balance.available < state.config.low_balance,
     }))
 }
 

@@ -2,5 +2,6 @@
 //! endpoint and checks who is calling itself.
 
 pub mod auth;
+pub mod credits;
 pub mod status;
 pub mod tokens;

@@ -3,3 +3,4 @@
 pub mod error_page;
 pub mod forms;
 pub mod frame;
+pub mod tabs;

@@ -6,3 +6,4 @@ pub mod home;
 pub mod not_found;
 pub mod settings;
 pub mod tokens;
+pub mod transactions;

@@ -1,9 +1,12 @@
 //! The JSON API under `/api/v1`, for scripts and the CLI. Every route names who may call
 //! it through its extractor: `ApiUser` (bearer token or session) or `ApiAdmin`.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::guard::{ApiAdmin, ApiError, ApiUser};
@@ -11,7 +14,43 @@ use super::auth::users::Role;
 use super::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/me", get(me)).route("/api/v1/admin/audit", get(audit))
+    Router::new()
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/transactions", get(transactions))
+        .route("/api/v1/transactions.csv", get(transactions_csv))
+        .route("/api/v1/admin/audit", get(audit))
+}
+
+#[derive(Deserialize)]
+struct TxQuery {
+    /// purchases, usage, gifts, grants, adjustments, refunds, expiry (default: all).
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// The caller's transactions, newest first; `next_before` continues.
+async fn transactions(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<TxQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = crate::api::credits::TxFilter::from_slug(q.kind.as_deref().unwrap_or("all"));
+    let page = super::credits::transactions(&state, &user, filter, q.before, q.limit.unwrap_or(50)).await?;
+    Ok(Json(json!({ "transactions": page.rows, "next_before": page.next_before })))
+}
+
+/// The caller's transactions as a CSV download.
+async fn transactions_csv(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<TxQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let filter = crate::api::credits::TxFilter::from_slug(q.kind.as_deref().unwrap_or("all"));
+    let csv = super::credits::transactions_csv(&state, &user, filter).await?;
+    let name = format!("attachment; filename=\"tollgate-transactions-{}.csv\"", filter.slug());
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], csv))
 }
 
 /// The caller's account and balance.

@@ -30,6 +30,7 @@ const KEYS: &[&str] = &[
     "session_idle_hours",
     "session_max_days",
     "behind_proxy",
+    "low_balance_usd",
 ];
 
 #[derive(Clone, Debug)]
@@ -56,6 +57,8 @@ pub struct Config {
     /// Tollgate runs behind a reverse proxy that appends the client's address to
     /// `X-Forwarded-For`; the last entry is then taken as the client.
     pub behind_proxy: bool,
+    /// Under this available balance, people are warned.
+    pub low_balance: crate::money::Micros,
 }
 
 /// Which database to use, decided from `database_url`.
@@ -217,6 +220,11 @@ impl Config {
             _ => Err(format!("`{v}` is not a number of days from 1 to 365")),
         })?;
         let behind_proxy = layers.parse("behind_proxy", false, parse_bool)?;
+        let low_balance = layers.parse("low_balance_usd", crate::money::Micros::from_usd(1), |v| {
+            crate::money::Micros::parse(v)
+                .map_err(|e| format!("`{v}`: {e}"))
+                .and_then(|m| if m.is_negative() { Err(format!("`{v}` must not be negative")) } else { Ok(m) })
+        })?;
         Ok(Self {
             site_addr,
             public_url,
@@ -232,6 +240,7 @@ impl Config {
             session_idle_hours,
             session_max_days,
             behind_proxy,
+            low_balance,
         })
     }
 

@@ -5,6 +5,7 @@ pub mod app_server;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credits;
 pub mod db;
 pub mod http;
 pub mod installation;

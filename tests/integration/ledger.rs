@@ -45,7 +45,7 @@ async fn credits_and_debits_move_money_and_keep_the_books_balanced(backend: Back
     assert_eq!(spent.wallet_balance_after, usd("9.997"));
     let balance = t.ledger.balance(w).await.unwrap();
     assert_eq!(balance, Balance { posted: usd("9.997"), reserved: Micros::ZERO, available: usd("9.997") });
-    let page = t.ledger.history(w, None, None, 10).await.unwrap();
+    let page = t.ledger.history(w, &[], None, 10).await.unwrap();
     let amounts: Vec<i64> = page.entries.iter().map(|e| e.amount.get()).collect();
     assert_eq!(amounts, vec![-3_000, 10_000_000]);
     assert_eq!(page.entries[0].metadata["model"], "fal-ai/flux/schnell");
@@ -249,7 +249,7 @@ async fn expiry_moves_out_unspent_credit_but_not_what_a_hold_reserved(backend: B
     assert_eq!(t.ledger.balance(w).await.unwrap().posted, usd("1"), "the paid lot never expires");
     let third = t.ledger.sweep().await.unwrap();
     assert_eq!(third.lots_expired, 0);
-    let expiries = t.ledger.history(w, Some(TransferCode::Expiry), None, 10).await.unwrap();
+    let expiries = t.ledger.history(w, &[TransferCode::Expiry], None, 10).await.unwrap();
     assert_eq!(expiries.entries.len(), 2);
     assert!(expiries.entries.iter().all(|e| e.amount == usd("-0.50")));
     t.assert_audit_clean().await;
@@ -272,7 +272,7 @@ async fn reversing_a_transfer_restores_the_balance_and_its_lots(backend: Backend
     let refund = t.ledger.reverse("refund", bought.transfer_id, "Refunded").await.unwrap();
     assert_eq!(refund.wallet_balance_after, usd("1"));
     assert_eq!(lot_remaining(&t, w).await, vec![("purchase".into(), 0), ("signup_grant".into(), 1_000_000)]);
-    let page = t.ledger.history(w, None, None, 1).await.unwrap();
+    let page = t.ledger.history(w, &[], None, 1).await.unwrap();
     assert_eq!(page.entries[0].reverses_transfer_id, Some(bought.transfer_id));
     assert_eq!(page.entries[0].amount, usd("-5"));
 
@@ -298,7 +298,7 @@ async fn history_pages_newest_first_and_filters_by_code(backend: Backend) {
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = t.ledger.history(w, None, before, 10).await.unwrap();
+        let page = t.ledger.history(w, &[], before, 10).await.unwrap();
         seen.extend(page.entries.iter().map(|e| e.transfer_id));
         match page.next_before {
             Some(b) => before = Some(b),
@@ -307,10 +307,14 @@ async fn history_pages_newest_first_and_filters_by_code(backend: Backend) {
     }
     assert_eq!(seen.len(), 25, "24 usages and the purchase, and nothing of the other wallet");
     assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
-    let purchases = t.ledger.history(w, Some(TransferCode::Purchase), None, 10).await.unwrap();
+    let purchases = t.ledger.history(w, &[TransferCode::Purchase], None, 10).await.unwrap();
     assert_eq!(purchases.entries.len(), 1);
     assert_eq!(purchases.next_before, None);
-    let last = t.ledger.history(w, None, None, 1).await.unwrap();
+    let both = t.ledger.history(w, &[TransferCode::Purchase, TransferCode::Usage], None, 100).await.unwrap();
+    assert_eq!(both.entries.len(), 25);
+    let none = t.ledger.history(w, &[TransferCode::Refund, TransferCode::Expiry], None, 100).await.unwrap();
+    assert!(none.entries.is_empty());
+    let last = t.ledger.history(w, &[], None, 1).await.unwrap();
     assert_eq!(last.entries[0].balance_after, usd("99.76"));
 }
 

@@ -8,6 +8,7 @@ mod helpers;
 
 mod accounts;
 mod cli;
+mod credits_page;
 mod health;
 mod ledger;
 mod ledger_concurrency;

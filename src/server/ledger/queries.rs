@@ -23,27 +23,34 @@ impl Ledger {
         Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()) })
     }
 
-    /// A wallet's transfers, newest first, `limit` at a time. Pass the previous page's
-    /// `next_before` to continue; pages stay stable while new transfers arrive.
+    /// A wallet's transfers with one of `codes` (all when empty), newest first, `limit`
+    /// at a time. Pass the previous page's `next_before` to continue; pages stay stable
+    /// while new transfers arrive.
     pub async fn history(
         &self,
         wallet: AccountId,
-        code: Option<TransferCode>,
+        codes: &[TransferCode],
         before: Option<i64>,
         limit: u32,
     ) -> Result<HistoryPage, LedgerError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let rows = sqlx::query(
+        // Codes are a fixed vocabulary, bound as parameters like everything else.
+        let filter = if codes.is_empty() {
+            String::new()
+        } else {
+            let params: Vec<String> = (0..codes.len()).map(|i| format!("${}", i + 4)).collect();
+            format!(" and code in ({})", params.join(", "))
+        };
+        let sql = format!(
             "select id, code, credit_account_id, amount_micros, wallet_balance_after_micros, description, metadata, \
              hold_id, reverses_transfer_id, created_at_ms from transfer \
-             where wallet_id = $1 and ($2 = '' or code = $2) and id < $3 order by id desc limit $4",
-        )
-        .bind(wallet.0)
-        .bind(code.map(TransferCode::as_str).unwrap_or(""))
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(self.db.pool())
-        .await?;
+             where wallet_id = $1 and id < $2{filter} order by id desc limit $3"
+        );
+        let mut query = sqlx::query(&sql).bind(wallet.0).bind(before.unwrap_or(i64::MAX)).bind(i64::from(limit) + 1);
+        for code in codes {
+            query = query.bind(code.as_str());
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows.iter().take(limit as usize) {
             let code: String = row.try_get(1)?;

@@ -1,0 +1,136 @@
+//! Credits > Transactions: newest first, filter by type, load more, CSV export.
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::api::credits::{code_label, list_transactions, TxFilter, TxRow};
+use crate::format::utc_minute;
+
+#[component]
+pub fn TransactionsTab() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| TxFilter::from_slug(&query.read().get("type").unwrap_or_default()));
+    let first = Resource::new(move || filter.get(), |f| list_transactions(f.slug().to_string(), None));
+    // Pages after the first, fetched with "Load more"; cleared when the filter changes.
+    let more = RwSignal::new(Vec::<TxRow>::new());
+    let more_next = RwSignal::new(None::<Option<i64>>);
+    Effect::watch(move || filter.get(), move |_, _, _| {
+        more.set(Vec::new());
+        more_next.set(None);
+    }, false);
+    let load_more = Action::new(move |before: &i64| {
+        let before = *before;
+        async move { list_transactions(filter.get_untracked().slug().to_string(), Some(before)).await }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(page)) = load_more.value().get() {
+            more.update(|rows| rows.extend(page.rows));
+            more_next.set(Some(page.next_before));
+        }
+    });
+    let navigate = use_navigate();
+    let on_filter = move |ev: leptos::ev::Event| {
+        let slug = event_target_value(&ev);
+        navigate(&format!("/credits?tab=transactions&type={slug}"), Default::default());
+    };
+    let csv_href = move || format!("/api/v1/transactions.csv?type={}", filter.get().slug());
+
+    view! {
+        <section class="card" aria-labelledby="tx-title">
+            <div class="toolbar">
+                <h2 id="tx-title">"Transactions"</h2>
+                <form class="toolbar__filters" method="get" action="/credits">
+                    <input type="hidden" name="tab" value="transactions" />
+                    <label for="tx-type">"Type"</label>
+                    <select id="tx-type" name="type" on:change=on_filter prop:value=move || filter.get().slug()>
+                        {TxFilter::ALL
+                            .into_iter()
+                            .map(|f| view! { <option value=f.slug() selected=move || filter.get() == f>{f.label()}</option> })
+                            .collect_view()}
+                    </select>
+                    <noscript><button type="submit" class="btn btn--small">"Show"</button></noscript>
+                    <a class="btn btn--small" href=csv_href download="">"Download CSV"</a>
+                </form>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match first.await {
+                        Err(e) => view! { <p class="notice notice--error">{e.to_string()}</p> }.into_any(),
+                        Ok(page) if page.rows.is_empty() => view! {
+                            <p class="muted" data-testid="tx-empty">"No transactions of this type yet."</p>
+                        }.into_any(),
+                        Ok(page) => {
+                            let first_rows = page.rows.clone();
+                            let first_next = page.next_before;
+                            let next = move || more_next.get().unwrap_or(first_next);
+                            view! {
+                                <TxTable rows=Signal::derive(move || {
+                                    let mut all = first_rows.clone();
+                                    all.extend(more.get());
+                                    all
+                                }) />
+                                {move || next().map(|before| view! {
+                                    <p class="load-more">
+                                        <button
+                                            type="button"
+                                            class="btn"
+                                            disabled=move || load_more.pending().get()
+                                            on:click=move |_| { load_more.dispatch(before); }
+                                        >
+                                            {move || if load_more.pending().get() { "Loading…" } else { "Load more" }}
+                                        </button>
+                                    </p>
+                                })}
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn TxTable(#[prop(into)] rows: Signal<Vec<TxRow>>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="table tx-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Date (UTC)"</th>
+                        <th scope="col">"Type"</th>
+                        <th scope="col">"Description"</th>
+                        <th scope="col" class="num">"Amount"</th>
+                        <th scope="col" class="num">"Balance after"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=move || rows.get() key=|r| r.id let:r>
+                        <TxLine r />
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn TxLine(r: TxRow) -> impl IntoView {
+    let incoming = r.amount.get() >= 0;
+    // The sign is in the text, not only in the colour.
+    let amount = if incoming { format!("+{}", r.amount.format()) } else { format!("\u{2212}{}", r.amount.format().trim_start_matches('-')) };
+    let usage = [r.provider.clone(), r.model.clone(), r.operation.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+    let label = if r.reversal { format!("{} (reversed)", code_label(&r.code)) } else { code_label(&r.code).to_string() };
+    view! {
+        <tr data-code=r.code.clone()>
+            <td>{utc_minute(r.created_at_ms)}</td>
+            <td>{label}</td>
+            <td class="tx-table__description">
+                {r.description.clone()}
+                {(!usage.is_empty()).then(|| view! { <span class="tx-table__usage">{usage}</span> })}
+            </td>
+            <td class=if incoming { "num amount amount--in" } else { "num amount amount--out" }>{amount}</td>
+            <td class="num">{r.balance_after.format()}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,126 @@
+//! The Credits page's tabs and its transactions, as the page, the JSON API and CSV.
+
+use tollgate::money::Micros;
+use tollgate::server::auth::users;
+use tollgate::server::db::Backend;
+use tollgate::server::ledger::{Clock, DebitKind, DebitRequest, Ledger};
+
+use crate::helpers::{spawn_app, TestApp};
+
+backend_tests!(
+    each_tab_has_its_own_address_and_aria_roles,
+    transactions_page_newest_first_filter_by_type_and_carry_usage_details,
+    transactions_download_as_csv_for_the_caller_only,
+    the_balance_tab_warns_when_the_balance_is_low,
+);
+
+async fn spend(app: &TestApp, email: &str, n: usize, amount: Micros) {
+    let user = users::find_by_email(&app.db, email).await.unwrap().unwrap();
+    let ledger = Ledger::new(app.db.clone(), Clock::System).await.unwrap();
+    let wallet = ledger.find_wallet(&user.id).await.unwrap().unwrap();
+    for i in 0..n {
+        ledger
+            .debit(&DebitRequest {
+                idempotency_key: format!("{email}-job-{i}"),
+                wallet,
+                amount,
+                kind: DebitKind::Usage,
+                description: "A red fox, watercolor".into(),
+                metadata: serde_json::json!({ "provider": "fal.ai", "model": "fal-ai/flux/schnell", "operation": "generateImage" }),
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn each_tab_has_its_own_address_and_aria_roles(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.signed_up("tabs@example.com", "a good password").await;
+    for (tab, marker) in [("balance", "Available balance"), ("transactions", "Download CSV"), ("gift-codes", "Gift codes")] {
+        let html = client.get(app.url(&format!("/credits?tab={tab}"))).send().await.unwrap().text().await.unwrap();
+        assert!(html.contains(r#"role="tablist""#), "{tab}");
+        assert!(html.contains(&format!(r#"id="tab-{tab}""#)), "{tab}");
+        assert!(html.contains(&format!(r#"role="tabpanel" id="panel-{tab}""#)), "{tab}: the panel is the selected tab's");
+        assert!(html.contains(marker), "{tab} shows {marker}");
+        assert_eq!(html.matches(r#"aria-selected="true""#).count(), 1, "{tab}: one selected tab");
+    }
+    let html = client.get(app.url("/credits?tab=nonsense")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"id="panel-balance""#), "an unknown tab shows the balance");
+}
+
+async fn transactions_page_newest_first_filter_by_type_and_carry_usage_details(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.signed_up("tx@example.com", "a good password").await;
+    spend(&app, "tx@example.com", 30, Micros(3_000)).await;
+
+    let first: serde_json::Value = app.call(&client, "transactions", &[("filter", "all")]).await.json().await.unwrap();
+    let rows = first["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 25, "one page");
+    assert_eq!(rows[0]["code"], "usage");
+    assert_eq!(rows[0]["amount"], -3_000);
+    assert_eq!(rows[0]["model"], "fal-ai/flux/schnell");
+    assert_eq!(rows[0]["balance_after"], 5_000_000 - 30 * 3_000);
+    let before = first["next_before"].as_i64().expect("more pages");
+    let second: serde_json::Value =
+        app.call(&client, "transactions", &[("filter", "all"), ("before", &before.to_string())]).await.json().await.unwrap();
+    let rows2 = second["rows"].as_array().unwrap();
+    assert_eq!(rows2.len(), 6, "five more usages and the sign-up credit");
+    assert_eq!(rows2.last().unwrap()["code"], "signup_grant");
+    assert!(second["next_before"].is_null());
+
+    let grants: serde_json::Value = app.call(&client, "transactions", &[("filter", "grants")]).await.json().await.unwrap();
+    assert_eq!(grants["rows"].as_array().unwrap().len(), 1);
+    let purchases: serde_json::Value = app.call(&client, "transactions", &[("filter", "purchases")]).await.json().await.unwrap();
+    assert_eq!(purchases["rows"], serde_json::json!([]));
+
+    // The JSON API says the same, with a bearer token.
+    let token: serde_json::Value = app.call(&client, "tokens_create", &[("name", "cli")]).await.json().await.unwrap();
+    let api: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/transactions?type=usage&limit=3"))
+        .bearer_auth(token["secret"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["transactions"].as_array().unwrap().len(), 3);
+    assert!(api["next_before"].is_i64());
+
+    let html = client.get(app.url("/credits?tab=transactions&type=usage")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("fal.ai · fal-ai/flux/schnell · generateImage"), "usage rows show provider, model and operation");
+    assert!(html.contains("\u{2212}$0.0030"), "amounts carry a sign, not only a colour");
+}
+
+async fn transactions_download_as_csv_for_the_caller_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.signed_up("csv@example.com", "a good password").await;
+    spend(&app, "csv@example.com", 2, Micros(25_000)).await;
+    let other = app.signed_up("other@example.com", "a good password").await;
+
+    let res = client.get(app.url("/api/v1/transactions.csv?type=usage")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("tollgate-transactions-usage.csv"));
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "date_utc,type,description,provider,model,operation,amount_usd,balance_after_usd,transaction_id");
+    assert_eq!(lines.len(), 3);
+    assert!(lines[1].contains(",Usage,\"A red fox, watercolor\",fal.ai,fal-ai/flux/schnell,generateImage,-0.025,4.95,"), "{}", lines[1]);
+
+    let theirs = other.get(app.url("/api/v1/transactions.csv")).send().await.unwrap().text().await.unwrap();
+    assert!(!theirs.contains("red fox"), "another person's export has only their own rows");
+    assert_eq!(app.get("/api/v1/transactions.csv").await.status(), 401);
+}
+
+async fn the_balance_tab_warns_when_the_balance_is_low(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.signed_up("low@example.com", "a good password").await;
+    let html = client.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("Your balance is low"));
+    spend(&app, "low@example.com", 1, Micros(4_500_000)).await;
+    let html = client.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Your balance is low"));
+    assert!(html.contains("$0.50"));
+}
