@@ -9,6 +9,7 @@ use crate::api::auth::{get_account, AccountSummary, SignIn, SignOut, SignUp};
 use crate::api::status::{get_site_info, SiteInfo};
 use crate::components::frame::{SiteFooter, SiteHeader};
 use crate::error::AppError;
+use crate::pages::admin::AdminGiftCodesPage;
 use crate::pages::auth::{SignInPage, SignUpPage};
 use crate::pages::credits::CreditsPage;
 use crate::pages::home::HomePage;
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                         <Route path=path!("/settings/api-keys") view=ApiKeysPage />
                         <Route path=path!("/settings/api-tokens") view=ApiTokensPage />
+                        <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage />
                         <Route path=StaticSegment("signin") view=SignInPage />
                         <Route path=StaticSegment("signup") view=SignUpPage />
                     </Routes>

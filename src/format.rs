@@ -15,6 +15,30 @@ pub fn utc_date(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Unix milliseconds at the start (00:00 UTC) of a `YYYY-MM-DD` date.
+pub fn parse_utc_date(text: &str) -> Option<i64> {
+    let mut parts = text.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let d: u32 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    // Refuse dates that do not exist (2027-02-30).
+    (civil_from_days(days) == (y, m, d)).then_some(days * 86_400_000)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
 /// (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -41,5 +65,10 @@ mod tests {
         assert_eq!(utc_minute(1_795_330_260_000), "2026-11-22 06:51 UTC");
         assert_eq!(utc_date(951_782_400_000), "2000-02-29");
         assert_eq!(utc_date(-86_400_000), "1969-12-31");
+        assert_eq!(parse_utc_date("2026-01-01"), Some(1_767_225_600_000));
+        assert_eq!(parse_utc_date("2000-02-29").map(utc_date).as_deref(), Some("2000-02-29"));
+        assert_eq!(parse_utc_date("2027-02-30"), None);
+        assert_eq!(parse_utc_date("2027-13-01"), None);
+        assert_eq!(parse_utc_date("tomorrow"), None);
     }
 }

@@ -116,3 +116,55 @@ pub async fn list_transactions(filter: String, before: Option<i64>) -> Result<Tx
     let (state, user) = guard::respond(guard::require_user().await)?;
     crate::server::credits::transactions(&state, &user, TxFilter::from_slug(&filter), before, TX_PAGE_SIZE).await
 }
+
+/// Redeems a gift code; answers with the amount added.
+#[server(endpoint = "gift_redeem")]
+pub async fn redeem_gift_code(code: String) -> Result<Micros, AppError> {
+    use crate::server::auth::guard;
+    use crate::server::installation::now_ms;
+    guard::respond(async {
+        let (state, user) = guard::require_user().await?;
+        crate::server::gifts::redeem(&state, &state.secret_key, &user, &code, now_ms()).await
+    }
+    .await)
+}
+
+/// A batch of gift codes as the admin page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftBatch {
+    pub id: i64,
+    pub amount: Micros,
+    pub codes: i64,
+    pub max_uses: i64,
+    pub redemptions: i64,
+    pub expires_at_ms: Option<i64>,
+    pub note: String,
+    pub created_at_ms: i64,
+}
+
+/// Every batch with its redemption count. Administrators only.
+#[server(endpoint = "admin_gift_batches")]
+pub async fn list_gift_batches() -> Result<Vec<GiftBatch>, AppError> {
+    use crate::server::auth::{guard, users::Role};
+    guard::respond(async {
+        let (state, user) = guard::require_user().await?;
+        if user.role != Role::Admin {
+            return Err(AppError::Forbidden);
+        }
+        let batches = crate::server::gifts::list_batches(&state.db).await?;
+        Ok(batches
+            .into_iter()
+            .map(|b| GiftBatch {
+                id: b.id,
+                amount: b.amount,
+                codes: b.codes,
+                max_uses: b.max_uses,
+                redemptions: b.redemptions,
+                expires_at_ms: b.expires_at_ms,
+                note: b.note,
+                created_at_ms: b.created_at_ms,
+            })
+            .collect())
+    }
+    .await)
+}

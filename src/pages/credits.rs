@@ -5,6 +5,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::AccountSummary;
+use crate::api::credits::RedeemGiftCode;
+use crate::app::AccountResource;
+use crate::components::forms::{field_error, form_error, Field, FormError};
 use crate::components::frame::SignedIn;
 use crate::components::tabs::{Tab, TabList, TabPanel};
 use crate::pages::transactions::TransactionsTab;
@@ -22,6 +25,15 @@ pub fn CreditsPage() -> impl IntoView {
         let tab = query.read().get("tab").unwrap_or_default();
         if TABS.iter().any(|t| t.slug == tab) { tab } else { "balance".to_string() }
     });
+    // Lives outside the signed-in section, which re-renders when the account reloads, so
+    // the answer of a redemption stays on screen after the balance refreshes.
+    let redeem = ServerAction::<RedeemGiftCode>::new();
+    let account = expect_context::<AccountResource>();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = redeem.value().get() {
+            account.refetch();
+        }
+    });
     view! {
         <Title text="Credits" />
         <header class="page-header">
@@ -34,7 +46,7 @@ pub fn CreditsPage() -> impl IntoView {
                 let account = account.clone();
                 match active.get().as_str() {
                     "transactions" => view! { <TabPanel slug="transactions"><TransactionsTab /></TabPanel> }.into_any(),
-                    "gift-codes" => view! { <TabPanel slug="gift-codes"><GiftCodesSoon /></TabPanel> }.into_any(),
+                    "gift-codes" => view! { <TabPanel slug="gift-codes"><GiftCodesTab redeem /></TabPanel> }.into_any(),
                     _ => view! { <TabPanel slug="balance"><BalanceTab account /></TabPanel> }.into_any(),
                 }
             }}
@@ -69,11 +81,24 @@ fn BalanceTab(account: AccountSummary) -> impl IntoView {
 }
 
 #[component]
-fn GiftCodesSoon() -> impl IntoView {
+fn GiftCodesTab(redeem: ServerAction<RedeemGiftCode>) -> impl IntoView {
+    let result = redeem.value();
     view! {
-        <section class="card coming-soon" aria-labelledby="gift-title">
+        <section class="card" aria-labelledby="gift-title">
             <h2 id="gift-title">"Gift codes"</h2>
-            <p class="muted">"Redeeming gift codes is coming soon."</p>
+            <p class="muted">"Have a gift code? Redeem it to add its credits to your balance."</p>
+            <ActionForm action=redeem attr:class="form form--inline" attr:novalidate=true>
+                <FormError message=form_error(result, &["code"]) />
+                <Field label="Gift code" name="code" hint="Like TG-ABCD-EFGH-JKMN. Case, spaces and dashes do not matter." error=field_error(result, "code") />
+                <button type="submit" class="btn btn--primary" disabled=move || redeem.pending().get()>
+                    {move || if redeem.pending().get() { "Redeeming…" } else { "Redeem" }}
+                </button>
+            </ActionForm>
+            <div role="status">
+                {move || result.get().and_then(Result::ok).map(|added| view! {
+                    <p class="notice notice--ok">{format!("{} was added to your balance.", added.format())}</p>
+                })}
+            </div>
         </section>
     }
 }

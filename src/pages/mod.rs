@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod admin;
 pub mod auth;
 pub mod credits;
 pub mod home;

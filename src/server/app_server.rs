@@ -22,6 +22,8 @@ pub enum StartError {
     Installation(sqlx::Error),
     #[error("database: cannot open the ledger: {0}")]
     Ledger(#[from] LedgerError),
+    #[error("{0}")]
+    Secret(super::config::ConfigError),
     #[error("site_addr: cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -50,6 +52,7 @@ impl AppServer {
         );
         let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
         let ledger = Ledger::new(db.clone(), Clock::System).await?;
+        let secret_key = Arc::new(config.load_secret_key().map_err(StartError::Secret)?);
         // The first unknown-email sign-in must not be the one that pays for this.
         tokio::task::spawn_blocking(super::auth::passwords::warm_up);
         let listener = TcpListener::bind(config.site_addr)
@@ -61,6 +64,7 @@ impl AppServer {
             db,
             ledger,
             installation,
+            secret_key,
             started_at: Instant::now(),
         };
         Ok(Self { listener, state })

@@ -68,6 +68,33 @@ pub enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Gift codes.
+    GiftCodes {
+        #[command(subcommand)]
+        command: GiftCodesCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum GiftCodesCommand {
+    /// Make a batch of codes and print them as CSV (the only time they are shown).
+    Create {
+        /// What each code is worth, in dollars, e.g. 10 or 12.50.
+        #[arg(long)]
+        amount: String,
+        /// How many codes to make.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// How many people can redeem each code.
+        #[arg(long, default_value_t = 1)]
+        max_uses: u32,
+        /// Last day the codes can be redeemed (YYYY-MM-DD, UTC); they never expire without it.
+        #[arg(long)]
+        expires: Option<String>,
+        /// A note for the admin list, e.g. the campaign.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 /// Runs one command to completion and says how it went.
@@ -81,6 +108,9 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
         }
         Command::Admin { command: AdminCommand::Audit } => audit(config).await,
         Command::Admin { command: AdminCommand::CreateAdmin { email } } => create_admin(config, &email).await,
+        Command::Admin { command: AdminCommand::GiftCodes { command: GiftCodesCommand::Create { amount, count, max_uses, expires, note } } } => {
+            create_gift_codes(config, &amount, count, max_uses, expires.as_deref(), note).await
+        }
     }
 }
 
@@ -154,6 +184,46 @@ async fn create_admin(config: Config, email: &str) -> ExitCode {
     }
 }
 
+async fn create_gift_codes(config: Config, amount: &str, count: u32, max_uses: u32, expires: Option<&str>, note: String) -> ExitCode {
+    use super::gifts::{create_batch, NewBatch};
+    use super::installation::now_ms;
+    let amount = match crate::money::Micros::parse_positive(amount) {
+        Ok(a) => a,
+        Err(e) => return fail(&format!("--amount: {e}")),
+    };
+    let expires_at_ms = match expires.map(crate::format::parse_utc_date) {
+        None => None,
+        // Valid through the whole of the last day.
+        Some(Some(start)) => Some(start + 86_400_000),
+        Some(None) => return fail(&"--expires: use a date like 2027-01-01"),
+    };
+    let key = match config.load_secret_key() {
+        Ok(k) => k,
+        Err(e) => return fail(&e),
+    };
+    let db = match Db::connect(&config.database, 2).await {
+        Ok(db) => db,
+        Err(e) => return fail(&format!("database: {e}")),
+    };
+    if let Err(e) = db.migrate().await {
+        return fail(&format!("database: {e}"));
+    }
+    let batch = NewBatch { amount, count, max_uses, expires_at_ms, note, created_by: "cli".into() };
+    let made = create_batch(&db, &key, &batch, now_ms()).await;
+    db.close().await;
+    match made {
+        Ok(codes) => {
+            let expiry = expires.unwrap_or("");
+            println!("code,amount_usd,max_uses,expires");
+            for code in codes {
+                println!("{code},{},{max_uses},{expiry}", amount.format().trim_start_matches('$').replace(',', ""));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("gift-codes: {e}")),
+    }
+}
+
 async fn audit(config: Config) -> ExitCode {
     let db = match Db::connect(&config.database, 2).await {
         Ok(db) => db,
@@ -202,6 +272,10 @@ fn print_config(config: &Config) {
     println!("signup_credit_expiry_days {expiry}");
     println!("session_idle_hours        {}", config.session_idle_hours);
     println!("session_max_days          {}", config.session_max_days);
+    println!("low_balance_usd           {}", config.low_balance);
+    println!("behind_proxy              {}", config.behind_proxy);
+    let key = if config.secret_key.is_some() { "(set, hidden)".to_string() } else { format!("(kept in {})", config.data_dir.join("secret.key").display()) };
+    println!("secret_key                {key}");
 }
 
 /// Reports a failure as the one line on standard error.

@@ -31,6 +31,7 @@ const KEYS: &[&str] = &[
     "session_max_days",
     "behind_proxy",
     "low_balance_usd",
+    "secret_key",
 ];
 
 #[derive(Clone, Debug)]
@@ -59,7 +60,20 @@ pub struct Config {
     pub behind_proxy: bool,
     /// Under this available balance, people are warned.
     pub low_balance: crate::money::Micros,
+    /// Keys the hashes that protect gift codes. Empty: kept in `<data_dir>/secret.key`,
+    /// made on first start (SQLite only: instances sharing PostgreSQL must share it).
+    pub secret_key: Option<SecretKey>,
 }
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(***)")
+    }
+}
+
+/// The server's secret, never printed.
+#[derive(Clone)]
+pub struct SecretKey(pub Vec<u8>);
 
 /// Which database to use, decided from `database_url`.
 #[derive(Clone, PartialEq, Eq)]
@@ -220,6 +234,21 @@ impl Config {
             _ => Err(format!("`{v}` is not a number of days from 1 to 365")),
         })?;
         let behind_proxy = layers.parse("behind_proxy", false, parse_bool)?;
+        let secret_key = match layers.get("secret_key") {
+            Some(raw) if !raw.value.trim().is_empty() => {
+                if raw.value.trim().len() < 32 {
+                    return Err(ConfigError::new(raw.origin, "must be at least 32 characters (e.g. `openssl rand -hex 32`)"));
+                }
+                Some(SecretKey(raw.value.trim().as_bytes().to_vec()))
+            }
+            _ if database.is_postgres() => {
+                return Err(ConfigError::new(
+                    "TOLLGATE_SECRET_KEY",
+                    "required with PostgreSQL, and the same on every instance (e.g. `openssl rand -hex 32`)",
+                ));
+            }
+            _ => None,
+        };
         let low_balance = layers.parse("low_balance_usd", crate::money::Micros::from_usd(1), |v| {
             crate::money::Micros::parse(v)
                 .map_err(|e| format!("`{v}`: {e}"))
@@ -241,7 +270,31 @@ impl Config {
             session_max_days,
             behind_proxy,
             low_balance,
+            secret_key,
         })
+    }
+
+    /// The secret key: the setting, or the key file under the data directory, made with
+    /// fresh randomness the first time.
+    pub fn load_secret_key(&self) -> Result<SecretKey, ConfigError> {
+        if let Some(key) = &self.secret_key {
+            return Ok(key.clone());
+        }
+        let path = self.data_dir.join("secret.key");
+        let problem = |e: std::io::Error| ConfigError::new(path.display().to_string(), format!("cannot use the key file ({e})"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text.trim().len() >= 32 => return Ok(SecretKey(text.trim().as_bytes().to_vec())),
+            Ok(_) => return Err(ConfigError::new(path.display().to_string(), "the key file is too short; delete it to make a new one")),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(problem(e)),
+            Err(_) => {}
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(problem)?;
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| ConfigError::new("secret_key", format!("no randomness available ({e})")))?;
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        write_private(&path, &hex).map_err(problem)?;
+        tracing::info!(path = %path.display(), "made a new secret key");
+        Ok(SecretKey(hex.into_bytes()))
     }
 
     pub fn session_max_age_ms(&self) -> i64 {
@@ -286,6 +339,19 @@ fn read_settings_file(path: &Path, required: bool) -> Result<BTreeMap<String, St
         values.insert(key, text);
     }
     Ok(values)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 fn one_line(s: &str) -> String {

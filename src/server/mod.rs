@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod credits;
 pub mod db;
+pub mod gifts;
 pub mod http;
 pub mod installation;
 pub mod ledger;

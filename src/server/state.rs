@@ -19,6 +19,7 @@ pub struct AppState {
     pub db: Db,
     pub ledger: Ledger,
     pub installation: Installation,
+    pub secret_key: Arc<super::config::SecretKey>,
     pub started_at: Instant,
 }
 

@@ -50,6 +50,7 @@ fn an_unreachable_database_stops_with_one_line_and_no_password() {
     let out = tollgate(dir.path())
         .args(["migrate"])
         .env("TOLLGATE_DATABASE_URL", "postgres://tollgate:s3cret@127.0.0.1:9/tollgate")
+        .env("TOLLGATE_SECRET_KEY", "0123456789abcdef0123456789abcdef")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -189,4 +190,24 @@ fn create_admin_makes_a_new_administrator_or_promotes_an_existing_account() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.trim(), "tollgate: create-admin: Use at least 8 characters.");
+}
+
+#[test]
+fn gift_codes_are_made_from_the_command_line_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tollgate(dir.path())
+        .args(["admin", "gift-codes", "create", "--amount", "10", "--count", "3", "--max-uses", "2", "--expires", "2099-01-01"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "code,amount_usd,max_uses,expires");
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].starts_with("TG-") && lines[1].ends_with(",10.00,2,2099-01-01"), "{}", lines[1]);
+    assert!(dir.path().join("data/secret.key").is_file(), "the key that hashes the codes was made");
+
+    let bad = tollgate(dir.path()).args(["admin", "gift-codes", "create", "--amount", "10", "--expires", "2027-02-30"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(String::from_utf8(bad.stderr).unwrap().trim(), "tollgate: --expires: use a date like 2027-01-01");
 }

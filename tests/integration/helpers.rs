@@ -33,7 +33,7 @@ macro_rules! backend_tests {
 }
 
 /// The newest migration under migrations/.
-pub const LATEST_SCHEMA_VERSION: i64 = 3;
+pub const LATEST_SCHEMA_VERSION: i64 = 4;
 
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
@@ -98,6 +98,7 @@ pub fn test_config(db: &TestDatabase, extra: &[(&str, &str)]) -> Config {
         ("TOLLGATE_DATABASE_URL".into(), db.url.clone()),
         ("TOLLGATE_LOG_LEVEL".into(), "warn".into()),
         ("TOLLGATE_DATABASE_MAX_CONNECTIONS".into(), "4".into()),
+        ("TOLLGATE_SECRET_KEY".into(), "test-secret-key-0123456789abcdef0123456789".into()),
     ]);
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());

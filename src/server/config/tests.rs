@@ -36,15 +36,17 @@ fn environment_overrides_the_settings_file() {
 }
 
 #[test]
-fn a_postgres_url_selects_postgres() {
-    let cfg = Config::load(
-        Some(file_with("").path()),
-        &env_of(&[("TOLLGATE_DATABASE_URL", "postgres://u:secret@localhost:5432/tollgate")]),
-    )
-    .unwrap();
+fn a_postgres_url_selects_postgres_and_needs_a_shared_secret_key() {
+    let url = ("TOLLGATE_DATABASE_URL", "postgres://u:secret@localhost:5432/tollgate");
+    let err = Config::load(Some(file_with("").path()), &env_of(&[url])).unwrap_err();
+    assert_eq!(err.setting, "TOLLGATE_SECRET_KEY");
+    let key = ("TOLLGATE_SECRET_KEY", "0123456789abcdef0123456789abcdef");
+    let cfg = Config::load(Some(file_with("").path()), &env_of(&[url, key])).unwrap();
     assert!(cfg.database.is_postgres());
     assert_eq!(cfg.database.to_string(), "postgres://u:***@localhost:5432/tollgate");
-    assert!(!format!("{:?}", cfg).contains("secret"), "the password must never be printed");
+    let shown = format!("{cfg:?}");
+    assert!(!shown.contains(":secret@"), "the password must never be printed");
+    assert!(!shown.contains("0123456789abcdef"), "nor the secret key");
 }
 
 #[test]

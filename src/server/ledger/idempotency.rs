@@ -57,6 +57,29 @@ pub(super) async fn claim(
     Ok(Claim::Replay(result))
 }
 
+/// Claims `key` inside a transaction the caller already holds. `false` when the key was
+/// used before (or is being used by a transaction not yet finished, once it commits).
+pub(super) async fn claim_in(
+    tx: &mut Transaction<'_, Any>,
+    key: &str,
+    operation: &str,
+    request: &str,
+    now_ms: i64,
+) -> Result<bool, LedgerError> {
+    let inserted = sqlx::query(
+        "insert into idempotency_key (key, operation, request, result, created_at_ms) \
+         values ($1, $2, $3, '', $4) on conflict (key) do nothing",
+    )
+    .bind(key)
+    .bind(operation)
+    .bind(request)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
 /// Stores the answer under the claimed key; the caller commits.
 pub(super) async fn finish<T: Serialize>(
     tx: &mut Transaction<'_, Any>,

@@ -126,28 +126,47 @@ impl Ledger {
         require_key(&req.idempotency_key)?;
         require_positive(req.amount)?;
         require_object(&req.metadata)?;
-        idempotent!(self, &req.idempotency_key, "credit", req, |tx| {
-            let now_ms = self.clock.now_ms();
-            let after = credit_wallet(&mut tx, req.wallet, req.amount).await?;
-            let receipt = insert_transfer(&mut tx, NewTransfer {
-                debit: self.system_account(req.kind.source()),
-                credit: req.wallet,
-                amount: req.amount,
-                code: req.kind.code(),
-                idempotency_key: &req.idempotency_key,
-                description: &req.description,
-                metadata: &req.metadata,
-                wallet: req.wallet,
-                wallet_balance_after: after,
-                hold_id: None,
-                reverses: None,
-                now_ms,
-            })
-            .await?;
-            let code = req.kind.code().as_str();
-            lots::create(&mut tx, req.wallet, receipt.transfer_id, code, req.kind.promotional(), req.amount, req.expires_at_ms, now_ms).await?;
-            receipt
+        idempotent!(self, &req.idempotency_key, "credit", req, |tx| { self.write_credit(&mut tx, req).await? })
+    }
+
+    /// Credits inside the caller's write transaction, so the credit and the caller's own
+    /// writes (a gift code's use, say) commit together or not at all. The caller commits.
+    /// Here the key guards against doing it twice: one used before is refused with
+    /// `IdempotencyConflict`, and the caller's transaction should be rolled back.
+    pub async fn credit_in(&self, tx: &mut crate::server::db::WriteTx, req: &CreditRequest) -> Result<TransferReceipt, LedgerError> {
+        require_key(&req.idempotency_key)?;
+        require_positive(req.amount)?;
+        require_object(&req.metadata)?;
+        let request = super::idempotency::canonical(req);
+        if !super::idempotency::claim_in(tx, &req.idempotency_key, "credit", &request, self.clock.now_ms()).await? {
+            return Err(LedgerError::IdempotencyConflict(req.idempotency_key.clone()));
+        }
+        let receipt = self.write_credit(tx, req).await?;
+        super::idempotency::finish(tx, &req.idempotency_key, &receipt).await?;
+        Ok(receipt)
+    }
+
+    async fn write_credit(&self, tx: &mut Transaction<'_, Any>, req: &CreditRequest) -> Result<TransferReceipt, LedgerError> {
+        let now_ms = self.clock.now_ms();
+        let after = credit_wallet(tx, req.wallet, req.amount).await?;
+        let receipt = insert_transfer(tx, NewTransfer {
+            debit: self.system_account(req.kind.source()),
+            credit: req.wallet,
+            amount: req.amount,
+            code: req.kind.code(),
+            idempotency_key: &req.idempotency_key,
+            description: &req.description,
+            metadata: &req.metadata,
+            wallet: req.wallet,
+            wallet_balance_after: after,
+            hold_id: None,
+            reverses: None,
+            now_ms,
         })
+        .await?;
+        let code = req.kind.code().as_str();
+        lots::create(tx, req.wallet, receipt.transfer_id, code, req.kind.promotional(), req.amount, req.expires_at_ms, now_ms).await?;
+        Ok(receipt)
     }
 
     /// Takes money out of a wallet's available funds, or fails with `InsufficientFunds`
