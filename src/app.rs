@@ -11,6 +11,7 @@ use crate::components::frame::{SiteFooter, SiteHeader};
 use crate::error::AppError;
 use crate::pages::admin::AdminGiftCodesPage;
 use crate::pages::auth::{SignInPage, SignUpPage};
+use crate::pages::buy::SandboxCheckoutPage;
 use crate::pages::credits::CreditsPage;
 use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
@@ -90,6 +91,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/settings/api-keys") view=ApiKeysPage />
                         <Route path=path!("/settings/api-tokens") view=ApiTokensPage />
                         <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage />
+                        <Route path=path!("/sandbox/checkout/:id") view=SandboxCheckoutPage />
                         <Route path=StaticSegment("signin") view=SignInPage />
                         <Route path=StaticSegment("signup") view=SignUpPage />
                     </Routes>

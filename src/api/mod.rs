@@ -3,5 +3,6 @@
 
 pub mod auth;
 pub mod credits;
+pub mod purchases;
 pub mod status;
 pub mod tokens;

@@ -10,6 +10,7 @@ use crate::app::AccountResource;
 use crate::components::forms::{field_error, form_error, Field, FormError};
 use crate::components::frame::SignedIn;
 use crate::components::tabs::{Tab, TabList, TabPanel};
+use crate::pages::buy::{BuyCredits, CheckoutNotice};
 use crate::pages::transactions::TransactionsTab;
 
 const TABS: &[Tab] = &[
@@ -41,6 +42,7 @@ pub fn CreditsPage() -> impl IntoView {
             <p class="lead">"Your prepaid balance for AI generation."</p>
         </header>
         <SignedIn here="/credits" children=move |account| view! {
+            <CheckoutNotice />
             <TabList label="Credits" base="/credits" tabs=TABS active=active />
             {move || {
                 let account = account.clone();
@@ -69,14 +71,11 @@ fn BalanceTab(account: AccountSummary) -> impl IntoView {
             })}
             {account.low_balance.then(|| view! {
                 <p class="notice notice--warn" role="status">
-                    "Your balance is low. Add credits to keep generating without interruption."
+                    "Your balance is low. " <a href="#field-amount">"Add credits"</a> " to keep generating without interruption."
                 </p>
             })}
         </section>
-        <section class="card coming-soon" aria-labelledby="buy-title">
-            <h2 id="buy-title">"Buy credits"</h2>
-            <p class="muted">"Buying credits through Stripe Checkout is coming soon."</p>
-        </section>
+        <BuyCredits />
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod buy;
 pub mod credits;
 pub mod home;
 pub mod not_found;

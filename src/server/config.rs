@@ -32,6 +32,11 @@ const KEYS: &[&str] = &[
     "behind_proxy",
     "low_balance_usd",
     "secret_key",
+    "purchase_min_usd",
+    "purchase_max_usd",
+    "purchase_bonus_threshold_usd",
+    "purchase_bonus_percent",
+    "stripe_webhook_secret",
 ];
 
 #[derive(Clone, Debug)]
@@ -63,6 +68,13 @@ pub struct Config {
     /// Keys the hashes that protect gift codes. Empty: kept in `<data_dir>/secret.key`,
     /// made on first start (SQLite only: instances sharing PostgreSQL must share it).
     pub secret_key: Option<SecretKey>,
+    pub purchase_min: crate::money::Micros,
+    pub purchase_max: crate::money::Micros,
+    pub purchase_bonus_threshold: crate::money::Micros,
+    pub purchase_bonus_percent: u32,
+    /// The signing secret of the Stripe webhook endpoint (whsec_...). Empty: one derived
+    /// from the secret key, which is what the sandbox signs with.
+    pub stripe_webhook_secret: Option<SecretKey>,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -254,6 +266,23 @@ impl Config {
                 .map_err(|e| format!("`{v}`: {e}"))
                 .and_then(|m| if m.is_negative() { Err(format!("`{v}` must not be negative")) } else { Ok(m) })
         })?;
+        let dollars = |key: &str, default: i64| {
+            layers.parse(key, crate::money::Micros::from_usd(default), |v| {
+                crate::money::Micros::parse_positive(v).map_err(|e| format!("`{v}`: {e}"))
+            })
+        };
+        let purchase_min = dollars("purchase_min_usd", 5)?;
+        let purchase_max = dollars("purchase_max_usd", 1000)?;
+        if purchase_max < purchase_min {
+            return Err(ConfigError::new("purchase_max_usd", "must not be less than purchase_min_usd"));
+        }
+        let purchase_bonus_threshold = dollars("purchase_bonus_threshold_usd", 50)?;
+        let purchase_bonus_percent = layers.parse("purchase_bonus_percent", 10, |v| match v.parse::<u32>() {
+            Ok(n) if n <= 100 => Ok(n),
+            _ => Err(format!("`{v}` is not a percentage from 0 to 100")),
+        })?;
+        let stripe_webhook_secret =
+            layers.get("stripe_webhook_secret").map(|r| r.value.trim().to_string()).filter(|v| !v.is_empty()).map(|v| SecretKey(v.into_bytes()));
         Ok(Self {
             site_addr,
             public_url,
@@ -271,6 +300,11 @@ impl Config {
             behind_proxy,
             low_balance,
             secret_key,
+            purchase_min,
+            purchase_max,
+            purchase_bonus_threshold,
+            purchase_bonus_percent,
+            stripe_webhook_secret,
         })
     }
 

@@ -10,6 +10,8 @@ pub mod db;
 pub mod gifts;
 pub mod http;
 pub mod installation;
+pub mod purchases;
 pub mod ledger;
 pub mod state;
+pub mod stripe;
 pub mod telemetry;

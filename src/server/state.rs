@@ -30,6 +30,27 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    pub fn purchase_rules(&self) -> crate::api::purchases::PurchaseRules {
+        crate::api::purchases::PurchaseRules {
+            min: self.config.purchase_min,
+            max: self.config.purchase_max,
+            bonus_threshold: self.config.purchase_bonus_threshold,
+            bonus_percent: self.config.purchase_bonus_percent,
+            sandbox: true,
+        }
+    }
+
+    /// The secret Stripe webhook deliveries are signed with.
+    pub fn webhook_secret(&self) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        if let Some(secret) = &self.config.stripe_webhook_secret {
+            return secret.0.clone();
+        }
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.secret_key.0).expect("HMAC takes keys of any length");
+        mac.update(b"sandbox-stripe-webhook");
+        mac.finalize().into_bytes().to_vec()
+    }
+
 
     /// The state inside a server function or SSR render. Its absence is a wiring bug,
     /// reported as an internal error rather than a panic in a request.

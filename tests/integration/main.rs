@@ -16,6 +16,7 @@ mod ledger_concurrency;
 mod ledger_helpers;
 mod ledger_model;
 mod pages;
+mod purchases;
 mod server_fns;
 mod storage;
 mod tokens;

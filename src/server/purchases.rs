@@ -1,0 +1,94 @@
+//! Buying credits: checkout sessions, and the sandbox that stands in for Stripe Checkout
+//! when no Stripe account is configured.
+
+use sqlx::Row;
+
+use super::auth::users::User;
+use super::installation::now_ms;
+use super::state::AppState;
+use crate::api::purchases::{CheckoutState, Quote};
+use crate::error::AppError;
+use crate::money::Micros;
+
+/// Opens a checkout for the amount typed and returns where to send the browser.
+pub async fn start_checkout(state: &AppState, user: &User, amount: &str) -> Result<String, AppError> {
+    let quote = state.purchase_rules().quote(amount)?;
+    // Only the sandbox takes payments in this version: the session is ours alone.
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| AppError::internal("starting a checkout", e))?;
+    let id = format!("cs_sandbox_{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    sqlx::query(
+        "insert into checkout_session (id, user_id, provider, amount_micros, bonus_micros, status, created_at_ms) \
+         values ($1, $2, 'sandbox', $3, $4, 'open', $5)",
+    )
+    .bind(&id)
+    .bind(&user.id)
+    .bind(quote.pay.get())
+    .bind(quote.bonus.get())
+    .bind(now_ms())
+    .execute(state.db.pool())
+    .await
+    .map_err(|e| AppError::internal("starting a checkout", e))?;
+    tracing::info!(user_id = %user.id, session = %id, amount_micros = quote.pay.get(), "checkout started");
+    Ok(format!("/sandbox/checkout/{id}"))
+}
+
+/// The user's own session: (status, quote). Someone else's is "not found".
+async fn own_session(state: &AppState, user: &User, session: &str) -> Result<(String, String, Quote), AppError> {
+    let row = sqlx::query("select status, provider, amount_micros, bonus_micros from checkout_session where id = $1 and user_id = $2")
+        .bind(session)
+        .bind(&user.id)
+        .fetch_optional(state.db.pool())
+        .await
+        .map_err(|e| AppError::internal("reading a checkout", e))?
+        .ok_or_else(|| AppError::not_found("The checkout"))?;
+    let get = |i| row.try_get::<i64, _>(i).map_err(|e| AppError::internal("reading a checkout", e));
+    let (pay, bonus) = (Micros(get(2)?), Micros(get(3)?));
+    let status: String = row.try_get(0).map_err(|e| AppError::internal("reading a checkout", e))?;
+    let provider: String = row.try_get(1).map_err(|e| AppError::internal("reading a checkout", e))?;
+    Ok((status, provider, Quote { pay, bonus, get: Micros(pay.get() + bonus.get()) }))
+}
+
+pub async fn checkout_state(state: &AppState, user: &User, session: &str) -> Result<CheckoutState, AppError> {
+    let (status, _, quote) = own_session(state, user, session).await?;
+    Ok(if status == "completed" { CheckoutState::Completed { get: quote.get } } else { CheckoutState::Processing })
+}
+
+/// What the sandbox checkout page shows: the quote of an open sandbox session.
+pub async fn sandbox_quote(state: &AppState, user: &User, session: &str) -> Result<Quote, AppError> {
+    let (status, provider, quote) = own_session(state, user, session).await?;
+    if provider != "sandbox" {
+        return Err(AppError::not_found("The checkout"));
+    }
+    if status != "open" {
+        return Err(AppError::Conflict { message: "This checkout is already paid.".into() });
+    }
+    Ok(quote)
+}
+
+/// Pays a sandbox session: builds the event Stripe would send, signs it with the webhook
+/// secret and hands it to the webhook handler, so the sandbox proves the real path.
+pub async fn sandbox_pay(state: &AppState, user: &User, session: &str) -> Result<(), AppError> {
+    let quote = sandbox_quote(state, user, session).await?;
+    let cents = quote.pay.to_cents_exact().ok_or_else(|| AppError::internal("sandbox payment", "amount in fractions of a cent"))?;
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| AppError::internal("sandbox payment", e))?;
+    let event = serde_json::json!({
+        "id": format!("evt_sandbox_{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        "type": "checkout.session.completed",
+        "data": { "object": {
+            "id": session,
+            "object": "checkout.session",
+            "mode": "payment",
+            "payment_status": "paid",
+            "amount_total": cents,
+            "currency": "usd",
+            "client_reference_id": user.id,
+        } }
+    });
+    let body = serde_json::to_vec(&event).map_err(|e| AppError::internal("sandbox payment", e))?;
+    let now = now_ms();
+    let header = super::stripe::sign(&state.webhook_secret(), now / 1000, &body);
+    super::stripe::handle(state, Some(&header), &body, now).await?;
+    Ok(())
+}

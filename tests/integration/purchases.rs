@@ -1,0 +1,145 @@
+//! Buying credits: the sandbox checkout and the signed Stripe webhook path.
+
+use tollgate::server::db::Backend;
+use tollgate::server::installation::now_ms;
+use tollgate::server::stripe::sign;
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+backend_tests!(
+    buying_fifty_dollars_in_the_sandbox_adds_fifty_five_as_two_transactions,
+    amounts_outside_the_limits_are_refused_and_start_nothing,
+    webhooks_credit_once_however_often_and_in_whatever_order_they_arrive,
+    forged_stale_and_unknown_webhooks_are_refused_and_credit_nothing,
+    nobody_can_pay_or_read_someone_elses_checkout,
+);
+
+const WHSEC: &str = "whsec_test_0123456789";
+
+async fn app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC)]).await
+}
+
+/// Starts a checkout and returns the session id from the redirect.
+async fn checkout(app: &TestApp, client: &reqwest::Client, amount: &str) -> String {
+    let res = app.call(client, "checkout_start", &[("amount", amount)]).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    location.strip_prefix("/sandbox/checkout/").expect("the sandbox checkout page").to_string()
+}
+
+fn event(id: &str, session: &str, cents: i64) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "id": id,
+        "type": "checkout.session.completed",
+        "data": { "object": { "id": session, "payment_status": "paid", "amount_total": cents } }
+    }))
+    .unwrap()
+}
+
+async fn deliver(app: &TestApp, body: &[u8], signature: Option<String>) -> u16 {
+    let mut req = app.client.post(app.url("/webhooks/stripe")).body(body.to_vec()).header("content-type", "application/json");
+    if let Some(s) = signature {
+        req = req.header("stripe-signature", s);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+fn signed(body: &[u8]) -> Option<String> {
+    Some(sign(WHSEC.as_bytes(), now_ms() / 1000, body))
+}
+
+async fn balance(app: &TestApp, client: &reqwest::Client) -> i64 {
+    app.me(client).await.1["balance"]["available_micros"].as_i64().unwrap()
+}
+
+async fn buying_fifty_dollars_in_the_sandbox_adds_fifty_five_as_two_transactions(backend: Backend) {
+    let app = app(backend).await;
+    let client = app.signed_up("buyer@example.com", "a good password").await;
+    let session = checkout(&app, &client, "50").await;
+    let state: serde_json::Value = app.call(&client, "checkout_state", &[("session", &session)]).await.json().await.unwrap();
+    assert_eq!(state, serde_json::json!("Processing"), "not paid yet");
+    let quote: serde_json::Value = app.call(&client, "sandbox_checkout", &[("session", &session)]).await.json().await.unwrap();
+    assert_eq!(quote, serde_json::json!({ "pay": 50_000_000, "bonus": 5_000_000, "get": 55_000_000 }));
+
+    let paid = app.call(&client, "sandbox_pay", &[("session", &session)]).await;
+    assert_eq!(paid.status(), 200);
+    assert_eq!(paid.headers()["location"], format!("/credits?checkout=success&session={session}"));
+    assert_eq!(balance(&app, &client).await, 60_000_000, "five to start, fifty-five bought");
+    let state: serde_json::Value = app.call(&client, "checkout_state", &[("session", &session)]).await.json().await.unwrap();
+    assert_eq!(state, serde_json::json!({ "Completed": { "get": 55_000_000 } }));
+    let rows: serde_json::Value = app.call(&client, "transactions", &[("filter", "purchases")]).await.json().await.unwrap();
+    let codes: Vec<&str> = rows["rows"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, vec!["purchase_bonus", "purchase"], "the bonus is its own transaction");
+    // Paying twice does nothing more.
+    assert_eq!(app.call(&client, "sandbox_pay", &[("session", &session)]).await.status(), 409);
+    assert_eq!(balance(&app, &client).await, 60_000_000);
+}
+
+async fn amounts_outside_the_limits_are_refused_and_start_nothing(backend: Backend) {
+    let app = app(backend).await;
+    let client = app.signed_up("limits@example.com", "a good password").await;
+    for bad in ["4.99", "1000.01", "ten", "10.001", "-5"] {
+        let res = app.call(&client, "checkout_start", &[("amount", bad)]).await;
+        assert_eq!(res.status(), 422, "{bad}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["field"], "amount");
+    }
+    let sessions: i64 = sqlx::query_scalar("select count(*) from checkout_session").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(sessions, 0);
+    assert_eq!(app.call(&app.browser(), "checkout_start", &[("amount", "10")]).await.status(), 401);
+}
+
+async fn webhooks_credit_once_however_often_and_in_whatever_order_they_arrive(backend: Backend) {
+    let app = app(backend).await;
+    let client = app.signed_up("hooks@example.com", "a good password").await;
+    let first = checkout(&app, &client, "10").await;
+    let second = checkout(&app, &client, "100").await;
+    // The later checkout's confirmation arrives first; each is then replayed ten times.
+    let second_event = event("evt_second", &second, 10_000);
+    let first_event = event("evt_first", &first, 1_000);
+    for body in [&second_event, &first_event] {
+        for _ in 0..10 {
+            assert_eq!(deliver(&app, body, signed(body)).await, 200);
+        }
+    }
+    // Stripe may also send a new event id for a session already credited.
+    let again = event("evt_first_again", &first, 1_000);
+    assert_eq!(deliver(&app, &again, signed(&again)).await, 200);
+    assert_eq!(balance(&app, &client).await, 5_000_000 + 10_000_000 + 110_000_000);
+    let transfers: i64 = sqlx::query_scalar("select count(*) from transfer where code in ('purchase', 'purchase_bonus')")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(transfers, 3, "two purchases and one bonus");
+}
+
+async fn forged_stale_and_unknown_webhooks_are_refused_and_credit_nothing(backend: Backend) {
+    let app = app(backend).await;
+    let client = app.signed_up("forged@example.com", "a good password").await;
+    let session = checkout(&app, &client, "20").await;
+    let body = event("evt_1", &session, 2_000);
+    assert_eq!(deliver(&app, &body, None).await, 400, "unsigned");
+    assert_eq!(deliver(&app, &body, Some(sign(b"whsec_wrong", now_ms() / 1000, &body))).await, 400, "wrong secret");
+    assert_eq!(deliver(&app, &body, Some(sign(WHSEC.as_bytes(), now_ms() / 1000 - 600, &body))).await, 400, "ten minutes old");
+    let tampered = event("evt_1", &session, 200_000);
+    assert_eq!(deliver(&app, &tampered, signed(&tampered)).await, 400, "paid a different amount");
+    let unknown = event("evt_2", "cs_not_ours", 2_000);
+    assert_eq!(deliver(&app, &unknown, signed(&unknown)).await, 400, "unknown session");
+    let other_type = serde_json::to_vec(&serde_json::json!({ "id": "evt_3", "type": "charge.refunded", "data": { "object": {} } })).unwrap();
+    assert_eq!(deliver(&app, &other_type, signed(&other_type)).await, 400, "unhandled type");
+    assert_eq!(balance(&app, &client).await, 5_000_000, "nothing was credited");
+    assert_eq!(deliver(&app, &body, signed(&body)).await, 200, "the genuine event still works");
+    assert_eq!(balance(&app, &client).await, 25_000_000);
+}
+
+async fn nobody_can_pay_or_read_someone_elses_checkout(backend: Backend) {
+    let app = app(backend).await;
+    let alice = app.signed_up("alice@example.com", "a good password").await;
+    let mallory = app.signed_up("mallory@example.com", "a good password").await;
+    let session = checkout(&app, &alice, "30").await;
+    assert_eq!(app.call(&mallory, "sandbox_pay", &[("session", &session)]).await.status(), 404);
+    assert_eq!(app.call(&mallory, "checkout_state", &[("session", &session)]).await.status(), 404);
+    assert_eq!(balance(&app, &alice).await, 5_000_000);
+    assert_eq!(balance(&app, &mallory).await, 5_000_000);
+}
