@@ -64,7 +64,8 @@ pub async fn sign_up(email: String, password: String, next: Option<String>) -> R
         let state = AppState::from_context()?;
         let session = guard::current_session().await?;
         if let Some(ip) = guard::client_ip(&state).await {
-            throttle::attempt(&state.db, &throttle::sign_up_key(ip), throttle::SIGN_UP_PER_ADDRESS, now_ms()).await?;
+            let limit = throttle::Limit { free_attempts: i64::from(state.config.sign_ups_per_address) };
+            throttle::attempt(&state.db, &throttle::sign_up_key(ip), limit, now_ms()).await?;
         }
         let user = users::create(&state.db, &email, &password, users::Role::User, state.config.signup_credit).await?;
         users::ensure_signup_grant(&state.ledger, &user, state.config.signup_credit_expiry_days).await?;

@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::purchases::{
     get_checkout_state, get_purchase_rules, get_sandbox_checkout, CheckoutState, SandboxPay, StartCheckout, PRESETS_USD,
 };
+use crate::app::AccountResource;
 use crate::components::error_page::ErrorPage;
 use crate::components::forms::{field_error, form_error, FormError};
 use crate::components::frame::SignedIn;
@@ -95,6 +96,15 @@ pub fn CheckoutNotice() -> impl IntoView {
             Some(s) => Some(get_checkout_state(s).await),
             None => None,
         }
+    });
+    // The credits are in: show them in the balance and the header.
+    let account = expect_context::<AccountResource>();
+    Effect::new(move |done: Option<bool>| {
+        let completed = matches!(state.get(), Some(Some(Ok(CheckoutState::Completed { .. }))));
+        if completed && done != Some(true) {
+            account.refetch();
+        }
+        completed || done == Some(true)
     });
     view! {
         {move || match outcome().as_deref() {

@@ -41,8 +41,10 @@ pub fn CreditsPage() -> impl IntoView {
             <h1>"Credits"</h1>
             <p class="lead">"Your prepaid balance for AI generation."</p>
         </header>
+        // Outside the signed-in section: it reloads the account when a payment has landed,
+        // which re-renders that section but not this notice.
+        <CheckoutNotice />
         <SignedIn here="/credits" children=move |account| view! {
-            <CheckoutNotice />
             <TabList label="Credits" base="/credits" tabs=TABS active=active />
             {move || {
                 let account = account.clone();

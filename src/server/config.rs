@@ -37,6 +37,7 @@ const KEYS: &[&str] = &[
     "purchase_bonus_threshold_usd",
     "purchase_bonus_percent",
     "stripe_webhook_secret",
+    "sign_ups_per_address",
 ];
 
 #[derive(Clone, Debug)]
@@ -75,6 +76,8 @@ pub struct Config {
     /// The signing secret of the Stripe webhook endpoint (whsec_...). Empty: one derived
     /// from the secret key, which is what the sandbox signs with.
     pub stripe_webhook_secret: Option<SecretKey>,
+    /// Sign-ups one client address may make before being slowed (per 15 minutes).
+    pub sign_ups_per_address: u32,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -283,6 +286,10 @@ impl Config {
         })?;
         let stripe_webhook_secret =
             layers.get("stripe_webhook_secret").map(|r| r.value.trim().to_string()).filter(|v| !v.is_empty()).map(|v| SecretKey(v.into_bytes()));
+        let sign_ups_per_address = layers.parse("sign_ups_per_address", 10, |v| match v.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!("`{v}` is not a whole number of at least 1")),
+        })?;
         Ok(Self {
             site_addr,
             public_url,
@@ -305,6 +312,7 @@ impl Config {
             purchase_bonus_threshold,
             purchase_bonus_percent,
             stripe_webhook_secret,
+            sign_ups_per_address,
         })
     }
 

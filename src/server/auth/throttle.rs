@@ -25,7 +25,6 @@ pub struct Limit {
 
 pub const SIGN_IN_PER_EMAIL: Limit = Limit { free_attempts: 5 };
 pub const SIGN_IN_PER_ADDRESS: Limit = Limit { free_attempts: 20 };
-pub const SIGN_UP_PER_ADDRESS: Limit = Limit { free_attempts: 10 };
 
 pub fn email_key(email: &str) -> String {
     format!("email:{email}")
