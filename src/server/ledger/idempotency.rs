@@ -31,18 +31,7 @@ pub(super) async fn claim(
     now_ms: i64,
 ) -> Result<Claim, LedgerError> {
     let mut tx = db.begin_write().await?;
-    let inserted = sqlx::query(
-        "insert into idempotency_key (key, operation, request, result, created_at_ms) \
-         values ($1, $2, $3, '', $4) on conflict (key) do nothing",
-    )
-    .bind(key)
-    .bind(operation)
-    .bind(request)
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if inserted == 1 {
+    if claim_in(&mut tx, key, operation, request, now_ms).await? {
         return Ok(Claim::Fresh(tx));
     }
     tx.rollback().await?;
