@@ -334,9 +334,25 @@ impl Config {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| ConfigError::new("secret_key", format!("no randomness available ({e})")))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        write_private(&path, &hex).map_err(problem)?;
-        tracing::info!(path = %path.display(), "made a new secret key");
-        Ok(SecretKey(hex.into_bytes()))
+        // Written whole to a private temporary file, then linked into place: a crash
+        // leaves no half-written key, and when two processes start together the second
+        // finds the first one's key and uses it.
+        let tmp = self.data_dir.join(format!(".secret.key.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        write_private(&tmp, &hex).map_err(problem)?;
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "made a new secret key");
+                Ok(SecretKey(hex.into_bytes()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(&path).map_err(problem)?;
+                Ok(SecretKey(text.trim().as_bytes().to_vec()))
+            }
+            Err(e) => Err(problem(e)),
+        }
     }
 
     pub fn session_max_age_ms(&self) -> i64 {
@@ -393,7 +409,9 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?.write_all(text.as_bytes())
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 fn one_line(s: &str) -> String {

@@ -84,7 +84,11 @@ fn decimal(micros: i64) -> String {
 
 /// Quotes a field when needed, and defuses text a spreadsheet would run as a formula.
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '@', '\t', '\r']) || (s.starts_with('-') && s.parse::<f64>().is_err()) {
+    let first = s.trim_start();
+    let s = if s.starts_with(['\t', '\r', '\n'])
+        || first.starts_with(['=', '+', '@'])
+        || (first.starts_with('-') && s.parse::<f64>().is_err())
+    {
         format!("'{s}")
     } else {
         s.to_string()
@@ -104,6 +108,8 @@ mod tests {
         assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_field("-0.003"), "-0.003");
         assert_eq!(csv_field("-cmd"), "'-cmd");
+        assert_eq!(csv_field("  =1+1"), "'  =1+1");
+        assert_eq!(csv_field("\n=1+1"), "\"'\n=1+1\"");
     }
 
     #[test]

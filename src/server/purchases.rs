@@ -12,8 +12,12 @@ use crate::money::Micros;
 
 /// Opens a checkout for the amount typed and returns where to send the browser.
 pub async fn start_checkout(state: &AppState, user: &User, amount: &str) -> Result<String, AppError> {
+    // Only the sandbox takes payments in this version. Outside sandbox mode there is no
+    // way to pay yet, and the sandbox must never stand in for real payments.
+    if !state.config.sandbox {
+        return Err(AppError::Conflict { message: "Buying credits is not available on this server yet.".into() });
+    }
     let quote = state.purchase_rules().quote(amount)?;
-    // Only the sandbox takes payments in this version: the session is ours alone.
     let mut random = [0u8; 12];
     getrandom::fill(&mut random).map_err(|e| AppError::internal("starting a checkout", e))?;
     let id = format!("cs_sandbox_{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>());
@@ -57,7 +61,7 @@ pub async fn checkout_state(state: &AppState, user: &User, session: &str) -> Res
 /// What the sandbox checkout page shows: the quote of an open sandbox session.
 pub async fn sandbox_quote(state: &AppState, user: &User, session: &str) -> Result<Quote, AppError> {
     let (status, provider, quote) = own_session(state, user, session).await?;
-    if provider != "sandbox" {
+    if provider != "sandbox" || !state.config.sandbox {
         return Err(AppError::not_found("The checkout"));
     }
     if status != "open" {

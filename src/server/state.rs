@@ -36,7 +36,7 @@ impl AppState {
             max: self.config.purchase_max,
             bonus_threshold: self.config.purchase_bonus_threshold,
             bonus_percent: self.config.purchase_bonus_percent,
-            sandbox: true,
+            sandbox: self.config.sandbox,
         }
     }
 

@@ -73,7 +73,7 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now_secs: i64) -
     if signatures.is_empty() {
         return Err(WebhookError::Unsigned);
     }
-    if (now_secs - timestamp).abs() > TOLERANCE_SECS {
+    if now_secs.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(WebhookError::Stale);
     }
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
@@ -111,7 +111,15 @@ pub async fn handle(state: &AppState, header: Option<&str>, body: &[u8], now_ms:
         return Err(WebhookError::NotPaid(session.to_string()));
     }
     let paid_cents = object["amount_total"].as_i64().ok_or(WebhookError::Malformed)?;
-    complete(state, id, session, paid_cents, now_ms).await
+    if object["currency"].as_str().is_some_and(|c| !c.eq_ignore_ascii_case("usd")) {
+        return Err(WebhookError::Malformed);
+    }
+    let outcome = complete(state, id, session, paid_cents, now_ms).await;
+    if let Err(e @ (WebhookError::UnknownSession(_) | WebhookError::AmountMismatch { .. })) = &outcome {
+        // Signed by Stripe, so money may have moved: someone must look at it.
+        tracing::error!(event_id = id, error = %e, "a paid checkout could not be credited; needs review");
+    }
+    outcome
 }
 
 /// Credits a paid session once: the event id and the session's status are written in the
@@ -151,10 +159,15 @@ async fn complete(state: &AppState, event_id: &str, session: &str, paid_cents: i
         .await
         .map_err(|e| internal(&e))?
         .rows_affected();
-    if fresh == 0 || opened == 0 {
-        // Keep the record of a new event id for a session already credited.
+    if opened == 0 {
+        // The session was credited before: keep the record of a new event id, if it is one.
         tx.commit().await.map_err(|e| internal(&e))?;
         return Ok(Handled::AlreadyDone);
+    }
+    if fresh == 0 {
+        // A known event for a session still open cannot happen; change nothing.
+        tracing::error!(event_id, session, "event seen before but its session is still open");
+        return Err(WebhookError::Internal);
     }
     let meta = serde_json::json!({ "checkout_session": session, "stripe_event": event_id });
     let purchase = CreditRequest {
@@ -231,6 +244,7 @@ mod tests {
         assert_eq!(verify(secret, None, body, 1_000_000), Err(WebhookError::Unsigned));
         assert_eq!(verify(secret, Some("t=1000000"), body, 1_000_000), Err(WebhookError::Unsigned));
         assert_eq!(verify(secret, Some("v1=abcd"), body, 1_000_000), Err(WebhookError::Unsigned));
+        assert_eq!(verify(secret, Some("t=-9223372036854775808,v1=00"), body, 1_000_000), Err(WebhookError::Stale));
         // Several v1 signatures (a rolled secret): any one may match.
         let both = format!("{},v1=00ff", header);
         assert_eq!(verify(secret, Some(&both), body, 1_000_000), Ok(()));

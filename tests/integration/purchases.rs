@@ -143,3 +143,20 @@ async fn nobody_can_pay_or_read_someone_elses_checkout(backend: Backend) {
     assert_eq!(balance(&app, &alice).await, 5_000_000);
     assert_eq!(balance(&app, &mallory).await, 5_000_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_sandbox_mode_the_sandbox_cannot_be_used_to_pay() {
+    let app = spawn_app_with(tollgate::server::db::Backend::Sqlite, &[("TOLLGATE_SANDBOX", "false")]).await;
+    let client = app.signed_up("live@example.com", "a good password").await;
+    let res = app.call(&client, "checkout_start", &[("amount", "50")]).await;
+    assert_eq!(res.status(), 409);
+    // Even a session left over from sandbox days cannot be paid through the sandbox.
+    let user = tollgate::server::auth::users::find_by_email(&app.db, "live@example.com").await.unwrap().unwrap();
+    sqlx::query("insert into checkout_session (id, user_id, provider, amount_micros, bonus_micros, status, created_at_ms) values ('cs_sandbox_old', $1, 'sandbox', 50000000, 5000000, 'open', 0)")
+        .bind(&user.id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(app.call(&client, "sandbox_pay", &[("session", "cs_sandbox_old")]).await.status(), 404);
+    assert_eq!(balance(&app, &client).await, 5_000_000);
+}
