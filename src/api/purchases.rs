@@ -17,6 +17,8 @@ pub struct PurchaseRules {
     pub bonus_percent: u32,
     /// Payments are simulated locally.
     pub sandbox: bool,
+    /// Credits can be bought on this server (through Stripe or the sandbox).
+    pub available: bool,
 }
 
 /// What a purchase costs and gives.
@@ -130,6 +132,7 @@ mod tests {
             bonus_threshold: Micros::from_usd(50),
             bonus_percent: 10,
             sandbox: true,
+            available: true,
         }
     }
 

@@ -27,7 +27,7 @@ pub fn BuyCredits() -> impl IntoView {
                     let Ok(rules) = rules.await else {
                         return view! { <p class="notice notice--error">"Buying is unavailable right now."</p> }.into_any();
                     };
-                    if !rules.sandbox {
+                    if !rules.available {
                         return view! { <p class="muted">"Buying credits is not available on this server yet."</p> }.into_any();
                     }
                     let quote = move || rules.quote(&amount.get());

@@ -38,6 +38,8 @@ const KEYS: &[&str] = &[
     "purchase_bonus_percent",
     "stripe_webhook_secret",
     "sign_ups_per_address",
+    "stripe_secret_key",
+    "stripe_api_base",
 ];
 
 #[derive(Clone, Debug)]
@@ -78,6 +80,11 @@ pub struct Config {
     pub stripe_webhook_secret: Option<SecretKey>,
     /// Sign-ups one client address may make before being slowed (per 15 minutes).
     pub sign_ups_per_address: u32,
+    /// A Stripe secret key (sk_...). With one, purchases go through Stripe Checkout and
+    /// the sandbox checkout is off.
+    pub stripe_secret_key: Option<SecretKey>,
+    /// Where the Stripe API is (tests point it at a local stand-in).
+    pub stripe_api_base: Url,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -290,6 +297,9 @@ impl Config {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(format!("`{v}` is not a whole number of at least 1")),
         })?;
+        let stripe_secret_key =
+            layers.get("stripe_secret_key").map(|r| r.value.trim().to_string()).filter(|v| !v.is_empty()).map(|v| SecretKey(v.into_bytes()));
+        let stripe_api_base = layers.parse("stripe_api_base", Url::parse("https://api.stripe.com/").expect("valid"), parse_public_url)?;
         Ok(Self {
             site_addr,
             public_url,
@@ -313,6 +323,8 @@ impl Config {
             purchase_bonus_percent,
             stripe_webhook_secret,
             sign_ups_per_address,
+            stripe_secret_key,
+            stripe_api_base,
         })
     }
 

@@ -14,4 +14,5 @@ pub mod purchases;
 pub mod ledger;
 pub mod state;
 pub mod stripe;
+pub mod stripe_checkout;
 pub mod telemetry;

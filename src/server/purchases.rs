@@ -12,29 +12,45 @@ use crate::money::Micros;
 
 /// Opens a checkout for the amount typed and returns where to send the browser.
 pub async fn start_checkout(state: &AppState, user: &User, amount: &str) -> Result<String, AppError> {
-    // Only the sandbox takes payments in this version. Outside sandbox mode there is no
-    // way to pay yet, and the sandbox must never stand in for real payments.
-    if !state.config.sandbox {
+    let rules = state.purchase_rules();
+    if !rules.available {
         return Err(AppError::Conflict { message: "Buying credits is not available on this server yet.".into() });
     }
-    let quote = state.purchase_rules().quote(amount)?;
+    let quote = rules.quote(amount)?;
+    if let Some(key) = &state.config.stripe_secret_key {
+        let key = String::from_utf8_lossy(&key.0).into_owned();
+        let session =
+            super::stripe_checkout::create_session(state.config.stripe_api_base.as_str(), &key, &state.config.public_url, user, &quote)
+                .await?;
+        record_session(state, user, &session.id, "stripe", &quote).await?;
+        return Ok(session.url);
+    }
+    // The sandbox stands in only when there is no Stripe account and sandbox mode is on.
     let mut random = [0u8; 12];
     getrandom::fill(&mut random).map_err(|e| AppError::internal("starting a checkout", e))?;
     let id = format!("cs_sandbox_{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    record_session(state, user, &id, "sandbox", &quote).await?;
+    Ok(format!("/sandbox/checkout/{id}"))
+}
+
+/// Remembers what a session is worth, so the webhook credits what was priced here and
+/// never what a browser says.
+async fn record_session(state: &AppState, user: &User, id: &str, provider: &str, quote: &Quote) -> Result<(), AppError> {
     sqlx::query(
         "insert into checkout_session (id, user_id, provider, amount_micros, bonus_micros, status, created_at_ms) \
-         values ($1, $2, 'sandbox', $3, $4, 'open', $5)",
+         values ($1, $2, $3, $4, $5, 'open', $6)",
     )
-    .bind(&id)
+    .bind(id)
     .bind(&user.id)
+    .bind(provider)
     .bind(quote.pay.get())
     .bind(quote.bonus.get())
     .bind(now_ms())
     .execute(state.db.pool())
     .await
     .map_err(|e| AppError::internal("starting a checkout", e))?;
-    tracing::info!(user_id = %user.id, session = %id, amount_micros = quote.pay.get(), "checkout started");
-    Ok(format!("/sandbox/checkout/{id}"))
+    tracing::info!(user_id = %user.id, session = %id, provider, amount_micros = quote.pay.get(), "checkout started");
+    Ok(())
 }
 
 /// The user's own session: (status, quote). Someone else's is "not found".
@@ -61,7 +77,7 @@ pub async fn checkout_state(state: &AppState, user: &User, session: &str) -> Res
 /// What the sandbox checkout page shows: the quote of an open sandbox session.
 pub async fn sandbox_quote(state: &AppState, user: &User, session: &str) -> Result<Quote, AppError> {
     let (status, provider, quote) = own_session(state, user, session).await?;
-    if provider != "sandbox" || !state.config.sandbox {
+    if provider != "sandbox" || !state.purchase_rules().sandbox {
         return Err(AppError::not_found("The checkout"));
     }
     if status != "open" {

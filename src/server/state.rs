@@ -36,7 +36,8 @@ impl AppState {
             max: self.config.purchase_max,
             bonus_threshold: self.config.purchase_bonus_threshold,
             bonus_percent: self.config.purchase_bonus_percent,
-            sandbox: self.config.sandbox,
+            sandbox: self.config.stripe_secret_key.is_none() && self.config.sandbox,
+            available: self.config.stripe_secret_key.is_some() || self.config.sandbox,
         }
     }
 

@@ -19,4 +19,5 @@ mod pages;
 mod purchases;
 mod server_fns;
 mod storage;
+mod stripe_standin;
 mod tokens;

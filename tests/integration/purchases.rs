@@ -12,6 +12,8 @@ backend_tests!(
     webhooks_credit_once_however_often_and_in_whatever_order_they_arrive,
     forged_stale_and_unknown_webhooks_are_refused_and_credit_nothing,
     nobody_can_pay_or_read_someone_elses_checkout,
+    with_a_stripe_key_checkout_goes_to_stripe_and_its_webhook_credits_once,
+    a_stripe_error_starts_no_checkout,
 );
 
 const WHSEC: &str = "whsec_test_0123456789";
@@ -159,4 +161,58 @@ async fn outside_sandbox_mode_the_sandbox_cannot_be_used_to_pay() {
         .unwrap();
     assert_eq!(app.call(&client, "sandbox_pay", &[("session", "cs_sandbox_old")]).await.status(), 404);
     assert_eq!(balance(&app, &client).await, 5_000_000);
+}
+
+async fn stripe_app(backend: Backend, key: &str) -> (TestApp, crate::stripe_standin::StandIn) {
+    let (standin, addr) = crate::stripe_standin::StandIn::start().await;
+    let base = format!("http://{addr}/");
+    let app = spawn_app_with(
+        backend,
+        &[("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC), ("TOLLGATE_STRIPE_SECRET_KEY", key), ("TOLLGATE_STRIPE_API_BASE", &base)],
+    )
+    .await;
+    (app, standin)
+}
+
+
+async fn with_a_stripe_key_checkout_goes_to_stripe_and_its_webhook_credits_once(backend: Backend) {
+    let (app, standin) = stripe_app(backend, crate::stripe_standin::KEY).await;
+    let client = app.signed_up("stripe@example.com", "a good password").await;
+    let res = app.call(&client, "checkout_start", &[("amount", "50")]).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    assert_eq!(res.headers()["location"], "https://checkout.stripe.test/c/pay/cs_test_standin_1");
+
+    // What async-stripe sent, as Stripe would receive it.
+    let user = tollgate::server::auth::users::find_by_email(&app.db, "stripe@example.com").await.unwrap().unwrap();
+    assert_eq!(standin.field(0, "mode").as_deref(), Some("payment"));
+    assert_eq!(standin.field(0, "client_reference_id"), Some(user.id.clone()));
+    assert_eq!(standin.field(0, "line_items[0][price_data][unit_amount]").as_deref(), Some("5000"));
+    assert_eq!(standin.field(0, "line_items[0][price_data][currency]").as_deref(), Some("usd"));
+    assert_eq!(standin.field(0, "line_items[0][quantity]").as_deref(), Some("1"));
+    let success = standin.field(0, "success_url").unwrap();
+    assert!(success.ends_with("/credits?checkout=success&session={CHECKOUT_SESSION_ID}"), "{success}");
+    assert!(standin.field(0, "cancel_url").unwrap().ends_with("/credits?checkout=cancel"));
+
+    // With a key, the sandbox is off.
+    assert_eq!(app.call(&client, "sandbox_pay", &[("session", "cs_test_standin_1")]).await.status(), 404);
+    let rules: serde_json::Value = app.call(&client, "purchase_rules", &[]).await.json().await.unwrap();
+    assert_eq!((rules["sandbox"].as_bool(), rules["available"].as_bool()), (Some(false), Some(true)));
+
+    let body = event("evt_stripe_1", "cs_test_standin_1", 5_000);
+    for _ in 0..3 {
+        assert_eq!(deliver(&app, &body, signed(&body)).await, 200);
+    }
+    assert_eq!(balance(&app, &client).await, 60_000_000);
+}
+
+async fn a_stripe_error_starts_no_checkout(backend: Backend) {
+    let (app, standin) = stripe_app(backend, "sk_test_wrong_key").await;
+    let client = app.signed_up("stripe-err@example.com", "a good password").await;
+    let res = app.call(&client, "checkout_start", &[("amount", "50")]).await;
+    assert_eq!(res.status(), 500);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(!body.to_string().contains("sk_test"), "no key in the answer: {body}");
+    assert!(standin.requests.lock().unwrap().is_empty());
+    let sessions: i64 = sqlx::query_scalar("select count(*) from checkout_session").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(sessions, 0);
 }
