@@ -64,7 +64,11 @@ async fn main() {
             admin_exec(admin, &format!("create database {name}")).await;
             let mut url = url::Url::parse(admin).unwrap();
             url.set_path(&name);
-            backends.push(("PostgreSQL", DatabaseSetting::Postgres { url: url.to_string() }, Some((admin.clone(), name))));
+            backends.push((
+                "PostgreSQL",
+                DatabaseSetting::Postgres { url: url.to_string() },
+                Some((admin.clone(), name)),
+            ));
         }
         None => println!("PostgreSQL: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL to include it)"),
     }
@@ -87,8 +91,16 @@ async fn main() {
                 let ratio = ledger_run.per_sec / raw_run.per_sec;
                 println!(
                     "{:<11} {:>5}  {:<13} {:>12.0} {:>12.0} {:>6.0}%   {:>7.2} / {:>7.2}   {:>7.2} / {:>7.2}",
-                    label, tasks, op.name(), ledger_run.per_sec, raw_run.per_sec, ratio * 100.0,
-                    ledger_run.p50_ms, ledger_run.p99_ms, raw_run.p50_ms, raw_run.p99_ms
+                    label,
+                    tasks,
+                    op.name(),
+                    ledger_run.per_sec,
+                    raw_run.per_sec,
+                    ratio * 100.0,
+                    ledger_run.p50_ms,
+                    ledger_run.p99_ms,
+                    raw_run.p50_ms,
+                    raw_run.p99_ms
                 );
                 rows.push(json!({
                     "backend": label, "tasks": tasks, "operation": op.name(), "operations": per_task * tasks,
@@ -172,7 +184,8 @@ async fn run(ledger: &Ledger, tasks: usize, per_task: usize, op: Op, raw: bool) 
     }
     let elapsed = start.elapsed();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    let pct =
+        |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
     Sample { per_sec: latencies.len() as f64 / elapsed.as_secs_f64(), p50_ms: pct(0.50), p99_ms: pct(0.99) }
 }
 

@@ -1,12 +1,12 @@
 //! The document shell, the app frame (header, main, footer) and the routes.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Redirect, Route, Router, Routes};
-use leptos_router::{path, StaticSegment};
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{StaticSegment, path};
 
-use crate::api::auth::{get_account, AccountSummary, SignIn, SignOut, SignUp};
-use crate::api::status::{get_site_info, SiteInfo};
+use crate::api::auth::{AccountSummary, SignIn, SignOut, SignUp, get_account};
+use crate::api::status::{SiteInfo, get_site_info};
 use crate::components::frame::{SiteFooter, SiteHeader};
 use crate::error::AppError;
 use crate::pages::admin::AdminGiftCodesPage;
@@ -57,7 +57,8 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let info: SiteInfoResource = OnceResource::new(get_site_info());
     provide_context(info);
-    let auth = AuthActions { sign_in: ServerAction::new(), sign_up: ServerAction::new(), sign_out: ServerAction::new() };
+    let auth =
+        AuthActions { sign_in: ServerAction::new(), sign_up: ServerAction::new(), sign_out: ServerAction::new() };
     provide_context(auth);
     // Blocking, so a page that needs a signed-in user can still answer with a redirect
     // before the server starts sending it.
@@ -87,7 +88,6 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFound /> }>
                         <Route path=StaticSegment("") view=HomePage />
                         <Route path=StaticSegment("credits") view=CreditsPage />
-                        <Route path=path!("/settings") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                         <Route path=path!("/settings/api-keys") view=ApiKeysPage />
                         <Route path=path!("/settings/api-tokens") view=ApiTokensPage />
                         <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage />

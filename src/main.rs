@@ -7,11 +7,11 @@ use tollgate::server::telemetry;
 
 fn main() -> ExitCode {
     // `.env` fills in variables the environment does not already set.
-    if let Err(e) = dotenvy::dotenv() {
-        if !e.not_found() {
-            eprintln!("tollgate: .env: {}", e.to_string().split_whitespace().collect::<Vec<_>>().join(" "));
-            return ExitCode::from(EXIT_BAD_SETTINGS);
-        }
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("tollgate: .env: {}", e.to_string().split_whitespace().collect::<Vec<_>>().join(" "));
+        return ExitCode::from(EXIT_BAD_SETTINGS);
     }
     let args = Cli::parse();
     let config = match Config::load(args.config.as_deref(), &|key| std::env::var(key).ok()) {

@@ -126,7 +126,7 @@ impl Micros {
         let dollars = abs / MICROS_PER_USD as u64;
         let frac = abs % MICROS_PER_USD as u64;
         let mut frac_text = format!("{frac:06}");
-        let min_places = if frac % MICROS_PER_CENT as u64 == 0 { 2 } else { 4 };
+        let min_places = if frac.is_multiple_of(MICROS_PER_CENT as u64) { 2 } else { 4 };
         while frac_text.len() > min_places && frac_text.ends_with('0') {
             frac_text.pop();
         }
@@ -176,7 +176,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -58,22 +58,25 @@ pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
 pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::{guard, users};
     use crate::server::state::AppState;
-    guard::respond(async {
-        use crate::server::auth::throttle;
-        use crate::server::installation::now_ms;
-        let state = AppState::from_context()?;
-        let session = guard::current_session().await?;
-        if let Some(ip) = guard::client_ip(&state).await {
-            let limit = throttle::Limit { free_attempts: i64::from(state.config.sign_ups_per_address) };
-            throttle::attempt(&state.db, &throttle::sign_up_key(ip), limit, now_ms()).await?;
+    guard::respond(
+        async {
+            use crate::server::auth::throttle;
+            use crate::server::installation::now_ms;
+            let state = AppState::from_context()?;
+            let session = guard::current_session().await?;
+            if let Some(ip) = guard::client_ip(&state).await {
+                let limit = throttle::Limit { free_attempts: i64::from(state.config.sign_ups_per_address) };
+                throttle::attempt(&state.db, &throttle::sign_up_key(ip), limit, now_ms()).await?;
+            }
+            let user =
+                users::create(&state.db, &email, &password, users::Role::User, state.config.signup_credit).await?;
+            users::ensure_signup_grant(&state.ledger, &user, state.config.signup_credit_expiry_days).await?;
+            guard::start_session(&session, &user).await?;
+            leptos_axum::redirect(&safe_next(next.as_deref()));
+            Ok(())
         }
-        let user = users::create(&state.db, &email, &password, users::Role::User, state.config.signup_credit).await?;
-        users::ensure_signup_grant(&state.ledger, &user, state.config.signup_credit_expiry_days).await?;
-        guard::start_session(&session, &user).await?;
-        leptos_axum::redirect(&safe_next(next.as_deref()));
-        Ok(())
-    }
-    .await)
+        .await,
+    )
 }
 
 #[server(endpoint = "sign_in")]

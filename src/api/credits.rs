@@ -20,8 +20,16 @@ pub enum TxFilter {
 }
 
 impl TxFilter {
-    pub const ALL: [Self; 8] =
-        [Self::All, Self::Purchases, Self::Usage, Self::Gifts, Self::Grants, Self::Adjustments, Self::Refunds, Self::Expiry];
+    pub const ALL: [Self; 8] = [
+        Self::All,
+        Self::Purchases,
+        Self::Usage,
+        Self::Gifts,
+        Self::Grants,
+        Self::Adjustments,
+        Self::Refunds,
+        Self::Expiry,
+    ];
 
     pub fn slug(self) -> &'static str {
         match self {
@@ -122,11 +130,13 @@ pub async fn list_transactions(filter: String, before: Option<i64>) -> Result<Tx
 pub async fn redeem_gift_code(code: String) -> Result<Micros, AppError> {
     use crate::server::auth::guard;
     use crate::server::installation::now_ms;
-    guard::respond(async {
-        let (state, user) = guard::require_user().await?;
-        crate::server::gifts::redeem(&state, &state.secret_key, &user, &code, now_ms()).await
-    }
-    .await)
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            crate::server::gifts::redeem(&state, &state.secret_key, &user, &code, now_ms()).await
+        }
+        .await,
+    )
 }
 
 /// A batch of gift codes as the admin page shows it.
@@ -146,25 +156,27 @@ pub struct GiftBatch {
 #[server(endpoint = "admin_gift_batches")]
 pub async fn list_gift_batches() -> Result<Vec<GiftBatch>, AppError> {
     use crate::server::auth::{guard, users::Role};
-    guard::respond(async {
-        let (state, user) = guard::require_user().await?;
-        if user.role != Role::Admin {
-            return Err(AppError::Forbidden);
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            if user.role != Role::Admin {
+                return Err(AppError::Forbidden);
+            }
+            let batches = crate::server::gifts::list_batches(&state.db).await?;
+            Ok(batches
+                .into_iter()
+                .map(|b| GiftBatch {
+                    id: b.id,
+                    amount: b.amount,
+                    codes: b.codes,
+                    max_uses: b.max_uses,
+                    redemptions: b.redemptions,
+                    expires_at_ms: b.expires_at_ms,
+                    note: b.note,
+                    created_at_ms: b.created_at_ms,
+                })
+                .collect())
         }
-        let batches = crate::server::gifts::list_batches(&state.db).await?;
-        Ok(batches
-            .into_iter()
-            .map(|b| GiftBatch {
-                id: b.id,
-                amount: b.amount,
-                codes: b.codes,
-                max_uses: b.max_uses,
-                redemptions: b.redemptions,
-                expires_at_ms: b.expires_at_ms,
-                note: b.note,
-                created_at_ms: b.created_at_ms,
-            })
-            .collect())
-    }
-    .await)
+        .await,
+    )
 }

@@ -68,13 +68,15 @@ pub async fn get_purchase_rules() -> Result<PurchaseRules, AppError> {
 #[server(endpoint = "checkout_start")]
 pub async fn start_checkout(amount: String) -> Result<(), AppError> {
     use crate::server::auth::guard;
-    guard::respond(async {
-        let (state, user) = guard::require_user().await?;
-        let url = crate::server::purchases::start_checkout(&state, &user, &amount).await?;
-        leptos_axum::redirect(&url);
-        Ok(())
-    }
-    .await)
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            let url = crate::server::purchases::start_checkout(&state, &user, &amount).await?;
+            leptos_axum::redirect(&url);
+            Ok(())
+        }
+        .await,
+    )
 }
 
 /// Where a checkout the person came back from stands.
@@ -89,22 +91,26 @@ pub enum CheckoutState {
 #[server(endpoint = "checkout_state")]
 pub async fn get_checkout_state(session: String) -> Result<CheckoutState, AppError> {
     use crate::server::auth::guard;
-    guard::respond(async {
-        let (state, user) = guard::require_user().await?;
-        crate::server::purchases::checkout_state(&state, &user, &session).await
-    }
-    .await)
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            crate::server::purchases::checkout_state(&state, &user, &session).await
+        }
+        .await,
+    )
 }
 
 /// The open sandbox checkout the sandbox payment page shows.
 #[server(endpoint = "sandbox_checkout")]
 pub async fn get_sandbox_checkout(session: String) -> Result<Quote, AppError> {
     use crate::server::auth::guard;
-    guard::respond(async {
-        let (state, user) = guard::require_user().await?;
-        crate::server::purchases::sandbox_quote(&state, &user, &session).await
-    }
-    .await)
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            crate::server::purchases::sandbox_quote(&state, &user, &session).await
+        }
+        .await,
+    )
 }
 
 /// The sandbox's "Pay" button: completes the checkout through the same signed webhook
@@ -112,13 +118,15 @@ pub async fn get_sandbox_checkout(session: String) -> Result<Quote, AppError> {
 #[server(endpoint = "sandbox_pay")]
 pub async fn sandbox_pay(session: String) -> Result<(), AppError> {
     use crate::server::auth::guard;
-    guard::respond(async {
-        let (state, user) = guard::require_user().await?;
-        crate::server::purchases::sandbox_pay(&state, &user, &session).await?;
-        leptos_axum::redirect(&format!("/credits?checkout=success&session={session}"));
-        Ok(())
-    }
-    .await)
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            crate::server::purchases::sandbox_pay(&state, &user, &session).await?;
+            leptos_axum::redirect(&format!("/credits?checkout=success&session={session}"));
+            Ok(())
+        }
+        .await,
+    )
 }
 
 #[cfg(test)]
@@ -139,7 +147,10 @@ mod tests {
     #[test]
     fn purchases_of_fifty_dollars_or_more_get_ten_percent_on_top() {
         let q = rules().quote("100").unwrap();
-        assert_eq!((q.pay.format(), q.bonus.format(), q.get.format()), ("$100.00".into(), "$10.00".into(), "$110.00".into()));
+        assert_eq!(
+            (q.pay.format(), q.bonus.format(), q.get.format()),
+            ("$100.00".into(), "$10.00".into(), "$110.00".into())
+        );
         assert_eq!(rules().quote("$50").unwrap().get, Micros::from_usd(55));
         assert_eq!(rules().quote("49.99").unwrap().bonus, Micros::ZERO);
         assert_eq!(rules().quote("50.05").unwrap().bonus, Micros::from_cents(500), "rounded down to the cent");

@@ -32,20 +32,24 @@ pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {
 #[server(endpoint = "tokens_create")]
 pub async fn create_token(name: String) -> Result<NewToken, AppError> {
     use crate::server::auth::{guard, tokens};
-    guard::respond(async {
-        let (state, user) = guard::require_user().await?;
-        let (secret, info) = tokens::create(&state.db, &user, &name).await?;
-        Ok(NewToken { secret, info })
-    }
-    .await)
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            let (secret, info) = tokens::create(&state.db, &user, &name).await?;
+            Ok(NewToken { secret, info })
+        }
+        .await,
+    )
 }
 
 #[server(endpoint = "tokens_revoke")]
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
     use crate::server::auth::{guard, tokens};
-    guard::respond(async {
-        let (state, user) = guard::require_user().await?;
-        tokens::revoke(&state.db, &user, &id).await
-    }
-    .await)
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            tokens::revoke(&state.db, &user, &id).await
+        }
+        .await,
+    )
 }

@@ -22,7 +22,10 @@ fn parses_what_people_type() {
 
 #[test]
 fn refuses_text_that_is_not_an_amount() {
-    for bad in ["abc", "NaN", "nan", "inf", "-inf", "Infinity", "1e5", "0x10", "12.5.1", "$", ".", "-", "1 2", "+-1", "€5", "5$"] {
+    for bad in [
+        "abc", "NaN", "nan", "inf", "-inf", "Infinity", "1e5", "0x10", "12.5.1", "$", ".", "-", "1 2", "+-1", "€5",
+        "5$",
+    ] {
         assert!(matches!(Micros::parse(bad), Err(AmountError::NotANumber(_))), "{bad} should be refused");
     }
     assert_eq!(Micros::parse(""), Err(AmountError::Empty));

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::app::AuthActions;
-use crate::components::forms::{field_error, form_error, Field, FormError};
+use crate::components::forms::{Field, FormError, field_error, form_error};
 
 const FIELDS: &[&str] = &["email", "password"];
 

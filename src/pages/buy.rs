@@ -6,11 +6,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::purchases::{
-    get_checkout_state, get_purchase_rules, get_sandbox_checkout, CheckoutState, SandboxPay, StartCheckout, PRESETS_USD,
+    CheckoutState, PRESETS_USD, SandboxPay, StartCheckout, get_checkout_state, get_purchase_rules, get_sandbox_checkout,
 };
 use crate::app::AccountResource;
 use crate::components::error_page::ErrorPage;
-use crate::components::forms::{field_error, form_error, FormError};
+use crate::components::forms::{FormError, field_error, form_error};
 use crate::components::frame::SignedIn;
 
 #[component]

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::auth::AccountSummary;
 use crate::api::credits::RedeemGiftCode;
 use crate::app::AccountResource;
-use crate::components::forms::{field_error, form_error, Field, FormError};
+use crate::components::forms::{Field, FormError, field_error, form_error};
 use crate::components::frame::SignedIn;
 use crate::components::tabs::{Tab, TabList, TabPanel};
 use crate::pages::buy::{BuyCredits, CheckoutNotice};

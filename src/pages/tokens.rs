@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::tokens::{list_tokens, CreateToken, RevokeToken, TokenInfo};
-use crate::components::forms::{field_error, form_error, Field, FormError};
+use crate::api::tokens::{CreateToken, RevokeToken, TokenInfo, list_tokens};
+use crate::components::forms::{Field, FormError, field_error, form_error};
 use crate::components::frame::SignedIn;
 use crate::format::utc_minute;
 use crate::pages::settings::SettingsNav;

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::api::credits::{code_label, list_transactions, TxFilter, TxRow};
+use crate::api::credits::{TxFilter, TxRow, code_label, list_transactions};
 use crate::format::utc_minute;
 
 #[component]
@@ -14,10 +14,14 @@ pub fn TransactionsTab() -> impl IntoView {
     // Pages after the first, fetched with "Load more"; cleared when the filter changes.
     let more = RwSignal::new(Vec::<TxRow>::new());
     let more_next = RwSignal::new(None::<Option<i64>>);
-    Effect::watch(move || filter.get(), move |_, _, _| {
-        more.set(Vec::new());
-        more_next.set(None);
-    }, false);
+    Effect::watch(
+        move || filter.get(),
+        move |_, _, _| {
+            more.set(Vec::new());
+            more_next.set(None);
+        },
+        false,
+    );
     let load_more = Action::new(move |before: &i64| {
         let before = *before;
         async move { list_transactions(filter.get_untracked().slug().to_string(), Some(before)).await }
@@ -118,9 +122,18 @@ fn TxTable(#[prop(into)] rows: Signal<Vec<TxRow>>) -> impl IntoView {
 fn TxLine(r: TxRow) -> impl IntoView {
     let incoming = r.amount.get() >= 0;
     // The sign is in the text, not only in the colour.
-    let amount = if incoming { format!("+{}", r.amount.format()) } else { format!("\u{2212}{}", r.amount.format().trim_start_matches('-')) };
-    let usage = [r.provider.clone(), r.model.clone(), r.operation.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · ");
-    let label = if r.reversal { format!("{} (reversed)", code_label(&r.code)) } else { code_label(&r.code).to_string() };
+    let amount = if incoming {
+        format!("+{}", r.amount.format())
+    } else {
+        format!("\u{2212}{}", r.amount.format().trim_start_matches('-'))
+    };
+    let usage = [r.provider.clone(), r.model.clone(), r.operation.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let label =
+        if r.reversal { format!("{} (reversed)", code_label(&r.code)) } else { code_label(&r.code).to_string() };
     view! {
         <tr data-code=r.code.clone()>
             <td>{utc_minute(r.created_at_ms)}</td>

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::auth::guard::{ApiAdmin, ApiError, ApiUser};
 use super::auth::users::Role;
@@ -75,7 +75,8 @@ async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Jso
 /// The ledger audit, for operators.
 async fn audit(State(state): State<AppState>, ApiAdmin(_): ApiAdmin) -> Result<Json<Value>, ApiError> {
     let report = state.ledger.audit().await.map_err(|e| ApiError(e.into()))?;
-    let findings: Vec<Value> = report.findings.iter().map(|f| json!({ "check": f.check, "detail": f.detail })).collect();
+    let findings: Vec<Value> =
+        report.findings.iter().map(|f| json!({ "check": f.check, "detail": f.detail })).collect();
     Ok(Json(json!({
         "clean": report.is_clean(),
         "checks_run": report.checks_run,

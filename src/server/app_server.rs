@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use super::config::Config;
 use super::db::{Db, DbError};
-use super::ledger::{spawn_sweeper, Clock, Ledger, LedgerError};
+use super::ledger::{Clock, Ledger, LedgerError, spawn_sweeper};
 use super::state::AppState;
 use super::{http, installation};
 
@@ -137,7 +137,8 @@ fn spawn_session_cleanup(db: Db) -> tokio::task::JoinHandle<()> {
 /// `LEPTOS_*` variables; a deployed binary uses the defaults or `site_root`.
 fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let site_root = config.site_root.clone().or_else(|| var("LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
+    let site_root =
+        config.site_root.clone().or_else(|| var("LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
     let env = match var("LEPTOS_ENV").as_deref() {
         Some("PROD" | "prod" | "production") => Env::PROD,
         Some(_) => Env::DEV,
@@ -160,7 +161,7 @@ fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         let interrupt = signal(SignalKind::interrupt());
         let terminate = signal(SignalKind::terminate());
         async move {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use super::app_server::{shutdown_signal, AppServer};
+use super::app_server::{AppServer, shutdown_signal};
 use super::config::Config;
 use super::db::Db;
 use super::ledger::{Clock, Ledger};
@@ -108,9 +108,10 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
         }
         Command::Admin { command: AdminCommand::Audit } => audit(config).await,
         Command::Admin { command: AdminCommand::CreateAdmin { email } } => create_admin(config, &email).await,
-        Command::Admin { command: AdminCommand::GiftCodes { command: GiftCodesCommand::Create { amount, count, max_uses, expires, note } } } => {
-            create_gift_codes(config, &amount, count, max_uses, expires.as_deref(), note).await
-        }
+        Command::Admin {
+            command:
+                AdminCommand::GiftCodes { command: GiftCodesCommand::Create { amount, count, max_uses, expires, note } },
+        } => create_gift_codes(config, &amount, count, max_uses, expires.as_deref(), note).await,
     }
 }
 
@@ -184,8 +185,15 @@ async fn create_admin(config: Config, email: &str) -> ExitCode {
     }
 }
 
-async fn create_gift_codes(config: Config, amount: &str, count: u32, max_uses: u32, expires: Option<&str>, note: String) -> ExitCode {
-    use super::gifts::{create_batch, NewBatch};
+async fn create_gift_codes(
+    config: Config,
+    amount: &str,
+    count: u32,
+    max_uses: u32,
+    expires: Option<&str>,
+    note: String,
+) -> ExitCode {
+    use super::gifts::{NewBatch, create_batch};
     use super::installation::now_ms;
     let amount = match crate::money::Micros::parse_positive(amount) {
         Ok(a) => a,
@@ -274,7 +282,11 @@ fn print_config(config: &Config) {
     println!("session_max_days          {}", config.session_max_days);
     println!("low_balance_usd           {}", config.low_balance);
     println!("behind_proxy              {}", config.behind_proxy);
-    let key = if config.secret_key.is_some() { "(set, hidden)".to_string() } else { format!("(kept in {})", config.data_dir.join("secret.key").display()) };
+    let key = if config.secret_key.is_some() {
+        "(set, hidden)".to_string()
+    } else {
+        format!("(kept in {})", config.data_dir.join("secret.key").display())
+    };
     println!("secret_key                {key}");
 }
 

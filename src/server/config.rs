@@ -101,8 +101,12 @@ pub struct SecretKey(pub Vec<u8>);
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseSetting {
     /// The embedded default: a SQLite file (a path, or `sqlite:` URL as given).
-    Sqlite { url: String },
-    Postgres { url: String },
+    Sqlite {
+        url: String,
+    },
+    Postgres {
+        url: String,
+    },
 }
 
 impl DatabaseSetting {
@@ -169,18 +173,10 @@ impl Layers<'_> {
         if let Some(value) = (self.env)(&var) {
             return Some(Raw { value, origin: var });
         }
-        self.file.get(key).map(|value| Raw {
-            value: value.clone(),
-            origin: format!("{key} in {}", self.file_name),
-        })
+        self.file.get(key).map(|value| Raw { value: value.clone(), origin: format!("{key} in {}", self.file_name) })
     }
 
-    fn parse<T>(
-        &self,
-        key: &str,
-        default: T,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
+    fn parse<T>(&self, key: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(raw) => parse(raw.value.trim()).map_err(|problem| ConfigError::new(raw.origin, problem)),
@@ -217,11 +213,9 @@ impl Config {
             }
             _ => DatabaseSetting::Sqlite { url: sqlite_url_for(&data_dir) },
         };
-        let database_max_connections = layers.parse("database_max_connections", 10, |v| {
-            match v.parse::<u32>() {
-                Ok(n) if (1..=1000).contains(&n) => Ok(n),
-                _ => Err(format!("`{v}` is not a whole number from 1 to 1000")),
-            }
+        let database_max_connections = layers.parse("database_max_connections", 10, |v| match v.parse::<u32>() {
+            Ok(n) if (1..=1000).contains(&n) => Ok(n),
+            _ => Err(format!("`{v}` is not a whole number from 1 to 1000")),
         })?;
         let sandbox = layers.parse("sandbox", true, parse_bool)?;
         let log_format = layers.parse("log_format", LogFormat::Pretty, |v| match v.to_ascii_lowercase().as_str() {
@@ -242,11 +236,12 @@ impl Config {
             }
             Ok(m)
         })?;
-        let signup_credit_expiry_days = layers.parse("signup_credit_expiry_days", Some(90), |v| match v.parse::<u32>() {
-            Ok(0) => Ok(None),
-            Ok(n) if n <= 3650 => Ok(Some(n)),
-            _ => Err(format!("`{v}` is not a number of days from 0 (never) to 3650")),
-        })?;
+        let signup_credit_expiry_days =
+            layers.parse("signup_credit_expiry_days", Some(90), |v| match v.parse::<u32>() {
+                Ok(0) => Ok(None),
+                Ok(n) if n <= 3650 => Ok(Some(n)),
+                _ => Err(format!("`{v}` is not a number of days from 0 (never) to 3650")),
+            })?;
         let session_idle_hours = layers.parse("session_idle_hours", 24 * 7, |v| match v.parse::<u32>() {
             Ok(n) if (1..=24 * 365).contains(&n) => Ok(n),
             _ => Err(format!("`{v}` is not a number of hours from 1 to 8760")),
@@ -259,7 +254,10 @@ impl Config {
         let secret_key = match layers.get("secret_key") {
             Some(raw) if !raw.value.trim().is_empty() => {
                 if raw.value.trim().len() < 32 {
-                    return Err(ConfigError::new(raw.origin, "must be at least 32 characters (e.g. `openssl rand -hex 32`)"));
+                    return Err(ConfigError::new(
+                        raw.origin,
+                        "must be at least 32 characters (e.g. `openssl rand -hex 32`)",
+                    ));
                 }
                 Some(SecretKey(raw.value.trim().as_bytes().to_vec()))
             }
@@ -291,15 +289,22 @@ impl Config {
             Ok(n) if n <= 100 => Ok(n),
             _ => Err(format!("`{v}` is not a percentage from 0 to 100")),
         })?;
-        let stripe_webhook_secret =
-            layers.get("stripe_webhook_secret").map(|r| r.value.trim().to_string()).filter(|v| !v.is_empty()).map(|v| SecretKey(v.into_bytes()));
+        let stripe_webhook_secret = layers
+            .get("stripe_webhook_secret")
+            .map(|r| r.value.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(|v| SecretKey(v.into_bytes()));
         let sign_ups_per_address = layers.parse("sign_ups_per_address", 10, |v| match v.parse::<u32>() {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(format!("`{v}` is not a whole number of at least 1")),
         })?;
-        let stripe_secret_key =
-            layers.get("stripe_secret_key").map(|r| r.value.trim().to_string()).filter(|v| !v.is_empty()).map(|v| SecretKey(v.into_bytes()));
-        let stripe_api_base = layers.parse("stripe_api_base", Url::parse("https://api.stripe.com/").expect("valid"), parse_public_url)?;
+        let stripe_secret_key = layers
+            .get("stripe_secret_key")
+            .map(|r| r.value.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(|v| SecretKey(v.into_bytes()));
+        let stripe_api_base =
+            layers.parse("stripe_api_base", Url::parse("https://api.stripe.com/").expect("valid"), parse_public_url)?;
         Ok(Self {
             site_addr,
             public_url,
@@ -335,16 +340,23 @@ impl Config {
             return Ok(key.clone());
         }
         let path = self.data_dir.join("secret.key");
-        let problem = |e: std::io::Error| ConfigError::new(path.display().to_string(), format!("cannot use the key file ({e})"));
+        let problem =
+            |e: std::io::Error| ConfigError::new(path.display().to_string(), format!("cannot use the key file ({e})"));
         match std::fs::read_to_string(&path) {
             Ok(text) if text.trim().len() >= 32 => return Ok(SecretKey(text.trim().as_bytes().to_vec())),
-            Ok(_) => return Err(ConfigError::new(path.display().to_string(), "the key file is too short; delete it to make a new one")),
+            Ok(_) => {
+                return Err(ConfigError::new(
+                    path.display().to_string(),
+                    "the key file is too short; delete it to make a new one",
+                ));
+            }
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(problem(e)),
             Err(_) => {}
         }
         std::fs::create_dir_all(&self.data_dir).map_err(problem)?;
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| ConfigError::new("secret_key", format!("no randomness available ({e})")))?;
+        getrandom::fill(&mut bytes)
+            .map_err(|e| ConfigError::new("secret_key", format!("no randomness available ({e})")))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         // Written whole to a private temporary file, then linked into place: a crash
         // leaves no half-written key, and when two processes start together the second

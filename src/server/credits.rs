@@ -3,7 +3,7 @@
 use super::auth::users::User;
 use super::ledger::{HistoryEntry, TransferCode};
 use super::state::AppState;
-use crate::api::credits::{code_label, TxFilter, TxPage, TxRow};
+use crate::api::credits::{TxFilter, TxPage, TxRow, code_label};
 use crate::error::AppError;
 use crate::format::utc_minute;
 
@@ -44,7 +44,9 @@ pub const CSV_MAX_ROWS: usize = 10_000;
 
 /// All of the user's transactions under `filter`, as CSV.
 pub async fn transactions_csv(state: &AppState, user: &User, filter: TxFilter) -> Result<String, AppError> {
-    let mut out = String::from("date_utc,type,description,provider,model,operation,amount_usd,balance_after_usd,transaction_id\n");
+    let mut out = String::from(
+        "date_utc,type,description,provider,model,operation,amount_usd,balance_after_usd,transaction_id\n",
+    );
     let mut before = None;
     let mut written = 0;
     loop {

@@ -18,7 +18,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::config::{redact_url, DatabaseSetting};
+use super::config::{DatabaseSetting, redact_url};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -112,9 +112,8 @@ impl Db {
             DatabaseSetting::Postgres { url } => (Backend::Postgres, url.clone()),
         };
         let options = AnyConnectOptions::from_str(&url).map_err(connect_err)?;
-        let pool_options = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10));
+        let pool_options =
+            AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10));
         let pool_options = match backend {
             Backend::Sqlite => pool_options.after_connect(|conn, _meta| {
                 Box::pin(async move {
@@ -189,9 +188,8 @@ impl Db {
     }
 
     async fn applied_migrations(&self) -> Result<usize, sqlx::Error> {
-        let n: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
-            .fetch_one(&self.pool)
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from _sqlx_migrations where success").fetch_one(&self.pool).await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -217,11 +215,10 @@ fn sqlite_url_creating_dir(url: &str) -> Result<String, DbError> {
     let rest = url.strip_prefix("sqlite:").unwrap_or(url);
     let rest = rest.strip_prefix("//").unwrap_or(rest);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path != ":memory:" {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
-        }
+    if path != ":memory:"
+        && let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::DataDir { path: dir.display().to_string(), source })?;
     }
     let mut query = query.to_string();
     if !query.split('&').any(|kv| kv.starts_with("mode=")) {

@@ -27,15 +27,19 @@ const REDEEM_LIMIT: throttle::Limit = throttle::Limit { free_attempts: 10 };
 /// What a person typed, reduced to the code's characters: case, spaces, dashes and the
 /// `TG` prefix do not matter, and letters that look like digits read as those digits.
 pub fn normalize(input: &str) -> Option<String> {
-    let mut s: String = input.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_ascii_uppercase();
+    let mut s: String =
+        input.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_ascii_uppercase();
     if s.len() == CODE_CHARS + 2 && s.starts_with("TG") {
         s.drain(..2);
     }
-    let s: String = s.chars().map(|c| match c {
-        'O' => '0',
-        'I' | 'L' => '1',
-        other => other,
-    }).collect();
+    let s: String = s
+        .chars()
+        .map(|c| match c {
+            'O' => '0',
+            'I' | 'L' => '1',
+            other => other,
+        })
+        .collect();
     (s.len() == CODE_CHARS && s.bytes().all(|b| ALPHABET.contains(&b))).then_some(s)
 }
 
@@ -68,7 +72,12 @@ pub struct NewBatch {
 }
 
 /// Makes a batch of codes; returns them in full (the only time they exist in the clear).
-pub async fn create_batch(db: &super::db::Db, key: &SecretKey, batch: &NewBatch, now_ms: i64) -> Result<Vec<String>, AppError> {
+pub async fn create_batch(
+    db: &super::db::Db,
+    key: &SecretKey,
+    batch: &NewBatch,
+    now_ms: i64,
+) -> Result<Vec<String>, AppError> {
     if !batch.amount.is_positive() || batch.amount > Micros::from_usd(10_000) {
         return Err(AppError::validation("amount", "A gift code is worth more than $0 and at most $10,000."));
     }
@@ -123,7 +132,13 @@ pub async fn create_batch(db: &super::db::Db, key: &SecretKey, batch: &NewBatch,
 
 /// Redeems a code for `user`: exactly once per person, never beyond the code's uses, and
 /// the credit and the use are one transaction.
-pub async fn redeem(state: &AppState, key: &SecretKey, user: &User, input: &str, now_ms: i64) -> Result<Micros, AppError> {
+pub async fn redeem(
+    state: &AppState,
+    key: &SecretKey,
+    user: &User,
+    input: &str,
+    now_ms: i64,
+) -> Result<Micros, AppError> {
     let throttle_key = format!("gift:{}", user.id);
     throttle::attempt(&state.db, &throttle_key, REDEEM_LIMIT, now_ms).await?;
     let outcome = try_redeem(state, key, user, input, now_ms).await;
@@ -133,10 +148,20 @@ pub async fn redeem(state: &AppState, key: &SecretKey, user: &User, input: &str,
     outcome
 }
 
-async fn try_redeem(state: &AppState, key: &SecretKey, user: &User, input: &str, now_ms: i64) -> Result<Micros, AppError> {
+async fn try_redeem(
+    state: &AppState,
+    key: &SecretKey,
+    user: &User,
+    input: &str,
+    now_ms: i64,
+) -> Result<Micros, AppError> {
     let unknown = || AppError::validation("code", "This code is not valid. Check it and try again.");
     let Some(code) = normalize(input) else {
-        return Err(if input.trim().is_empty() { AppError::validation("code", "Enter a gift code.") } else { unknown() });
+        return Err(if input.trim().is_empty() {
+            AppError::validation("code", "Enter a gift code.")
+        } else {
+            unknown()
+        });
     };
     let err = |e: sqlx::Error| AppError::internal("redeeming a gift code", e);
     let row = sqlx::query(
@@ -153,12 +178,13 @@ async fn try_redeem(state: &AppState, key: &SecretKey, user: &User, input: &str,
     if let Some(t) = expires_at.filter(|t| *t <= now_ms) {
         return Err(AppError::validation("code", format!("This code expired on {}.", utc_date(t - 1))));
     }
-    let already: Option<i64> = sqlx::query_scalar("select transfer_id from gift_redemption where gift_code_id = $1 and user_id = $2")
-        .bind(code_id)
-        .bind(&user.id)
-        .fetch_optional(state.db.pool())
-        .await
-        .map_err(err)?;
+    let already: Option<i64> =
+        sqlx::query_scalar("select transfer_id from gift_redemption where gift_code_id = $1 and user_id = $2")
+            .bind(code_id)
+            .bind(&user.id)
+            .fetch_optional(state.db.pool())
+            .await
+            .map_err(err)?;
     if already.is_some() {
         return Err(already_redeemed());
     }
@@ -189,17 +215,19 @@ async fn try_redeem(state: &AppState, key: &SecretKey, user: &User, input: &str,
         Err(LedgerError::IdempotencyConflict(_)) => return Err(already_redeemed()),
         Err(e) => return Err(e.into()),
     };
-    sqlx::query("insert into gift_redemption (gift_code_id, user_id, transfer_id, created_at_ms) values ($1, $2, $3, $4)")
-        .bind(code_id)
-        .bind(&user.id)
-        .bind(receipt.transfer_id)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => already_redeemed(),
-            _ => err(e),
-        })?;
+    sqlx::query(
+        "insert into gift_redemption (gift_code_id, user_id, transfer_id, created_at_ms) values ($1, $2, $3, $4)",
+    )
+    .bind(code_id)
+    .bind(&user.id)
+    .bind(receipt.transfer_id)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => already_redeemed(),
+        _ => err(e),
+    })?;
     tx.commit().await.map_err(err)?;
     tracing::info!(user_id = %user.id, gift_code_id = code_id, amount_micros = amount, "gift code redeemed");
     Ok(Micros(amount))

@@ -9,17 +9,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use serde_json::json;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 
 use super::auth::{csrf, session_store::DbSessionStore};
 use super::state::AppState;
-use crate::app::{shell, App};
+use crate::app::{App, shell};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const SESSION_COOKIE: &str = "tollgate_session";
@@ -50,6 +50,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        // Settings has no page of its own: its first tab is the place to land.
+        .route("/settings", get(|| async { axum::response::Redirect::to("/settings/api-keys") }))
         .merge(super::api_v1::routes())
         .route("/webhooks/stripe", axum::routing::post(super::stripe::webhook_route))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))

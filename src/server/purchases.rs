@@ -19,9 +19,14 @@ pub async fn start_checkout(state: &AppState, user: &User, amount: &str) -> Resu
     let quote = rules.quote(amount)?;
     if let Some(key) = &state.config.stripe_secret_key {
         let key = String::from_utf8_lossy(&key.0).into_owned();
-        let session =
-            super::stripe_checkout::create_session(state.config.stripe_api_base.as_str(), &key, &state.config.public_url, user, &quote)
-                .await?;
+        let session = super::stripe_checkout::create_session(
+            state.config.stripe_api_base.as_str(),
+            &key,
+            &state.config.public_url,
+            user,
+            &quote,
+        )
+        .await?;
         record_session(state, user, &session.id, "stripe", &quote).await?;
         return Ok(session.url);
     }
@@ -35,7 +40,13 @@ pub async fn start_checkout(state: &AppState, user: &User, amount: &str) -> Resu
 
 /// Remembers what a session is worth, so the webhook credits what was priced here and
 /// never what a browser says.
-async fn record_session(state: &AppState, user: &User, id: &str, provider: &str, quote: &Quote) -> Result<(), AppError> {
+async fn record_session(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    provider: &str,
+    quote: &Quote,
+) -> Result<(), AppError> {
     sqlx::query(
         "insert into checkout_session (id, user_id, provider, amount_micros, bonus_micros, status, created_at_ms) \
          values ($1, $2, $3, $4, $5, 'open', $6)",
@@ -55,13 +66,15 @@ async fn record_session(state: &AppState, user: &User, id: &str, provider: &str,
 
 /// The user's own session: (status, quote). Someone else's is "not found".
 async fn own_session(state: &AppState, user: &User, session: &str) -> Result<(String, String, Quote), AppError> {
-    let row = sqlx::query("select status, provider, amount_micros, bonus_micros from checkout_session where id = $1 and user_id = $2")
-        .bind(session)
-        .bind(&user.id)
-        .fetch_optional(state.db.pool())
-        .await
-        .map_err(|e| AppError::internal("reading a checkout", e))?
-        .ok_or_else(|| AppError::not_found("The checkout"))?;
+    let row = sqlx::query(
+        "select status, provider, amount_micros, bonus_micros from checkout_session where id = $1 and user_id = $2",
+    )
+    .bind(session)
+    .bind(&user.id)
+    .fetch_optional(state.db.pool())
+    .await
+    .map_err(|e| AppError::internal("reading a checkout", e))?
+    .ok_or_else(|| AppError::not_found("The checkout"))?;
     let get = |i| row.try_get::<i64, _>(i).map_err(|e| AppError::internal("reading a checkout", e));
     let (pay, bonus) = (Micros(get(2)?), Micros(get(3)?));
     let status: String = row.try_get(0).map_err(|e| AppError::internal("reading a checkout", e))?;
@@ -90,7 +103,10 @@ pub async fn sandbox_quote(state: &AppState, user: &User, session: &str) -> Resu
 /// secret and hands it to the webhook handler, so the sandbox proves the real path.
 pub async fn sandbox_pay(state: &AppState, user: &User, session: &str) -> Result<(), AppError> {
     let quote = sandbox_quote(state, user, session).await?;
-    let cents = quote.pay.to_cents_exact().ok_or_else(|| AppError::internal("sandbox payment", "amount in fractions of a cent"))?;
+    let cents = quote
+        .pay
+        .to_cents_exact()
+        .ok_or_else(|| AppError::internal("sandbox payment", "amount in fractions of a cent"))?;
     let mut random = [0u8; 12];
     getrandom::fill(&mut random).map_err(|e| AppError::internal("sandbox payment", e))?;
     let event = serde_json::json!({

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::FromRef;
-use leptos::prelude::{use_context, LeptosOptions};
+use leptos::prelude::{LeptosOptions, use_context};
 
 use super::config::Config;
 use super::db::Db;
@@ -51,7 +51,6 @@ impl AppState {
         mac.update(b"sandbox-stripe-webhook");
         mac.finalize().into_bytes().to_vec()
     }
-
 
     /// The state inside a server function or SSR render. Its absence is a wiring bug,
     /// reported as an internal error rather than a panic in a request.

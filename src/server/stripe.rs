@@ -43,7 +43,10 @@ pub enum WebhookError {
 /// What a handled delivery did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Handled {
-    Credited { session: String, total: Micros },
+    Credited {
+        session: String,
+        total: Micros,
+    },
     /// Seen before (same event, or another event for a session already credited).
     AlreadyDone,
 }
@@ -90,7 +93,7 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now_secs: i64) -
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -124,7 +127,13 @@ pub async fn handle(state: &AppState, header: Option<&str>, body: &[u8], now_ms:
 
 /// Credits a paid session once: the event id and the session's status are written in the
 /// same transaction as the credits.
-async fn complete(state: &AppState, event_id: &str, session: &str, paid_cents: i64, now_ms: i64) -> Result<Handled, WebhookError> {
+async fn complete(
+    state: &AppState,
+    event_id: &str,
+    session: &str,
+    paid_cents: i64,
+    now_ms: i64,
+) -> Result<Handled, WebhookError> {
     let internal = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "stripe webhook failed");
         WebhookError::Internal
@@ -135,8 +144,11 @@ async fn complete(state: &AppState, event_id: &str, session: &str, paid_cents: i
         .await
         .map_err(|e| internal(&e))?
         .ok_or_else(|| WebhookError::UnknownSession(session.to_string()))?;
-    let (user_id, amount, bonus): (String, i64, i64) =
-        (row.try_get(0).map_err(|e| internal(&e))?, row.try_get(1).map_err(|e| internal(&e))?, row.try_get(2).map_err(|e| internal(&e))?);
+    let (user_id, amount, bonus): (String, i64, i64) = (
+        row.try_get(0).map_err(|e| internal(&e))?,
+        row.try_get(1).map_err(|e| internal(&e))?,
+        row.try_get(2).map_err(|e| internal(&e))?,
+    );
     // The amount comes from our own record of the session, never from the browser; the
     // provider's total must agree with it.
     let expected_cents = amount / 10_000;
@@ -152,13 +164,15 @@ async fn complete(state: &AppState, event_id: &str, session: &str, paid_cents: i
         .await
         .map_err(|e| internal(&e))?
         .rows_affected();
-    let opened = sqlx::query("update checkout_session set status = 'completed', completed_at_ms = $1 where id = $2 and status = 'open'")
-        .bind(now_ms)
-        .bind(session)
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| internal(&e))?
-        .rows_affected();
+    let opened = sqlx::query(
+        "update checkout_session set status = 'completed', completed_at_ms = $1 where id = $2 and status = 'open'",
+    )
+    .bind(now_ms)
+    .bind(session)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| internal(&e))?
+    .rows_affected();
     if opened == 0 {
         // The session was credited before: keep the record of a new event id, if it is one.
         tx.commit().await.map_err(|e| internal(&e))?;
@@ -216,7 +230,8 @@ pub async fn webhook_route(
         }
         Err(e) => {
             tracing::warn!(error = %e, "stripe webhook refused");
-            (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "error": e.to_string() }))).into_response()
+            (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "error": e.to_string() })))
+                .into_response()
         }
     }
 }

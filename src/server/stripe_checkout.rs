@@ -25,9 +25,14 @@ pub async fn create_session(
     user: &User,
     quote: &Quote,
 ) -> Result<StripeSession, AppError> {
-    let cents = quote.pay.to_cents_exact().ok_or_else(|| AppError::internal("stripe checkout", "amount in fractions of a cent"))?;
+    let cents = quote
+        .pay
+        .to_cents_exact()
+        .ok_or_else(|| AppError::internal("stripe checkout", "amount in fractions of a cent"))?;
     let client = Client::from_url(api_base, secret_key);
-    let success = public_url.join("credits?checkout=success&session={CHECKOUT_SESSION_ID}").map_err(|e| AppError::internal("stripe checkout", e))?;
+    let success = public_url
+        .join("credits?checkout=success&session={CHECKOUT_SESSION_ID}")
+        .map_err(|e| AppError::internal("stripe checkout", e))?;
     let cancel = public_url.join("credits?checkout=cancel").map_err(|e| AppError::internal("stripe checkout", e))?;
     let mut params = CreateCheckoutSession::new();
     params.mode = Some(CheckoutSessionMode::Payment);
@@ -56,6 +61,8 @@ pub async fn create_session(
         // The secret key never appears in these errors; Stripe's message may help.
         AppError::internal("stripe checkout", e)
     })?;
-    let url = session.url.ok_or_else(|| AppError::internal("stripe checkout", "Stripe returned a session without a payment page"))?;
+    let url = session
+        .url
+        .ok_or_else(|| AppError::internal("stripe checkout", "Stripe returned a session without a payment page"))?;
     Ok(StripeSession { id: session.id.to_string(), url })
 }

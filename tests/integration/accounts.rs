@@ -35,7 +35,10 @@ async fn signing_up_creates_an_account_with_five_dollars_and_signs_in(backend: B
     assert_eq!(me["balance"]["available_micros"], 5_000_000);
     assert_eq!(me["balance"]["available"], "$5.00");
     let history = app.db.pool();
-    let grants: i64 = sqlx::query_scalar("select count(*) from transfer where code = 'signup_grant'").fetch_one(history).await.unwrap();
+    let grants: i64 = sqlx::query_scalar("select count(*) from transfer where code = 'signup_grant'")
+        .fetch_one(history)
+        .await
+        .unwrap();
     assert_eq!(grants, 1);
 }
 
@@ -58,7 +61,8 @@ async fn sign_up_refuses_bad_input_and_taken_emails_and_writes_nothing(backend: 
     assert_eq!(users, 0);
 
     app.signed_up("bob@example.com", "long enough pw").await;
-    let res = app.call(&app.browser(), "sign_up", &[("email", "BOB@example.com"), ("password", "another long pw")]).await;
+    let res =
+        app.call(&app.browser(), "sign_up", &[("email", "BOB@example.com"), ("password", "another long pw")]).await;
     assert_eq!(res.status(), 422);
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(body["message"].as_str().unwrap().contains("already exists"), "{body}");
@@ -128,7 +132,8 @@ async fn failed_sign_ins_are_slowed_then_refused_with_429_but_not_forever(backen
     assert!((1..=30).contains(&wait), "{body}");
     // Other accounts are not affected.
     app.signed_up("other@example.com", "other password").await;
-    let ok = app.call(&app.browser(), "sign_in", &[("email", "other@example.com"), ("password", "other password")]).await;
+    let ok =
+        app.call(&app.browser(), "sign_in", &[("email", "other@example.com"), ("password", "other password")]).await;
     assert_eq!(ok.status(), 200);
     // When the block runs out, the owner gets in.
     sqlx::query("update auth_throttle set blocked_until_ms = 0").execute(app.db.pool()).await.unwrap();
@@ -141,10 +146,17 @@ async fn cross_site_state_changes_are_refused(backend: Backend) {
     let client = app.signed_up("csrf@example.com", "a good password").await;
     let evil = client.post(app.url("/api/sign_out")).header("origin", "https://evil.example").send().await.unwrap();
     assert_eq!(evil.status(), 403);
-    let evil = client.post(app.url("/api/tokens_create")).header("sec-fetch-site", "cross-site").form(&[("name", "x")]).send().await.unwrap();
+    let evil = client
+        .post(app.url("/api/tokens_create"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("name", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(evil.status(), 403);
     assert_eq!(app.me(&client).await.0, 200, "still signed in");
-    let own = client.post(app.url("/api/sign_out")).header("origin", format!("http://{}", app.addr)).send().await.unwrap();
+    let own =
+        client.post(app.url("/api/sign_out")).header("origin", format!("http://{}", app.addr)).send().await.unwrap();
     assert_eq!(own.status(), 200);
     assert_eq!(app.me(&client).await.0, 401);
 }
@@ -153,7 +165,8 @@ async fn the_sign_up_credit_is_granted_exactly_once_under_concurrent_retries(bac
     let app = spawn_app(backend).await;
     let five = tollgate::money::Micros::from_usd(5);
     let user = users::create(&app.db, "grant@example.com", "a good password", users::Role::User, five).await.unwrap();
-    let ledger = tollgate::server::ledger::Ledger::new(app.db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
+    let ledger =
+        tollgate::server::ledger::Ledger::new(app.db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
     let tasks: Vec<_> = (0..16)
         .map(|_| {
             let (ledger, user) = (ledger.clone(), user.clone());
@@ -164,25 +177,41 @@ async fn the_sign_up_credit_is_granted_exactly_once_under_concurrent_retries(bac
         t.await.unwrap().unwrap();
     }
     for _ in 0..2 {
-        let res = app.call(&app.browser(), "sign_in", &[("email", "grant@example.com"), ("password", "a good password")]).await;
+        let res = app
+            .call(&app.browser(), "sign_in", &[("email", "grant@example.com"), ("password", "a good password")])
+            .await;
         assert_eq!(res.status(), 200);
     }
     let wallet = ledger.find_wallet(&user.id).await.unwrap().unwrap();
     assert_eq!(ledger.balance(wallet).await.unwrap().posted, tollgate::money::Micros::from_usd(5));
-    let lot_expiry: Option<i64> = sqlx::query_scalar("select expires_at_ms from credit_lot").fetch_one(app.db.pool()).await.unwrap();
+    let lot_expiry: Option<i64> =
+        sqlx::query_scalar("select expires_at_ms from credit_lot").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(lot_expiry, Some(user.created_at_ms + 90 * 86_400_000), "a promotional lot that expires");
 }
 
 async fn session_cookies_are_http_only_same_site_lax_and_secure_on_https(backend: Backend) {
     let app = spawn_app(backend).await;
     let res = app.call(&app.browser(), "sign_up", &[("email", "c@example.com"), ("password", "a good password")]).await;
-    let cookie = res.headers().get_all("set-cookie").iter().find_map(|v| v.to_str().ok().filter(|c| c.starts_with("tollgate_session="))).unwrap().to_string();
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| v.to_str().ok().filter(|c| c.starts_with("tollgate_session=")))
+        .unwrap()
+        .to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http in tests: {cookie}");
 
     let https = spawn_app_with(backend, &[("TOLLGATE_PUBLIC_URL", "https://billing.example.com")]).await;
-    let res = https.call(&https.browser(), "sign_up", &[("email", "c@example.com"), ("password", "a good password")]).await;
-    let cookie = res.headers().get_all("set-cookie").iter().find_map(|v| v.to_str().ok().filter(|c| c.starts_with("tollgate_session="))).unwrap().to_string();
+    let res =
+        https.call(&https.browser(), "sign_up", &[("email", "c@example.com"), ("password", "a good password")]).await;
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| v.to_str().ok().filter(|c| c.starts_with("tollgate_session=")))
+        .unwrap()
+        .to_string();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
 
@@ -191,10 +220,16 @@ async fn sessions_end_at_their_absolute_lifetime(backend: Backend) {
     let client = app.signed_up("old@example.com", "a good password").await;
     assert_eq!(app.me(&client).await.0, 200);
     // Pretend the sign-in happened 31 days ago (the limit is 30).
-    let (id, data): (String, String) = sqlx::query_as("select id, data from session").fetch_one(app.db.pool()).await.unwrap();
+    let (id, data): (String, String) =
+        sqlx::query_as("select id, data from session").fetch_one(app.db.pool()).await.unwrap();
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
     data["signed_in_at_ms"] = serde_json::json!(tollgate::server::installation::now_ms() - 31 * 86_400_000);
-    sqlx::query("update session set data = $1 where id = $2").bind(data.to_string()).bind(&id).execute(app.db.pool()).await.unwrap();
+    sqlx::query("update session set data = $1 where id = $2")
+        .bind(data.to_string())
+        .bind(&id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
     assert_eq!(app.me(&client).await.0, 401);
 }
 
@@ -279,7 +314,8 @@ async fn sign_ups_from_one_address_are_limited(backend: Backend) {
     for i in 0..11 {
         app.signed_up(&format!("farm{i}@example.com"), "a good password").await;
     }
-    let res = app.call(&app.browser(), "sign_up", &[("email", "farm11@example.com"), ("password", "a good password")]).await;
+    let res =
+        app.call(&app.browser(), "sign_up", &[("email", "farm11@example.com"), ("password", "a good password")]).await;
     assert_eq!(res.status(), 429);
     let users: i64 = sqlx::query_scalar("select count(*) from app_user").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(users, 11);
@@ -289,7 +325,8 @@ async fn turning_the_sign_up_credit_on_later_pays_no_existing_account(backend: B
     let app = spawn_app_with(backend, &[("TOLLGATE_SIGNUP_CREDIT_USD", "0")]).await;
     app.signed_up("early@example.com", "a good password").await;
     // The same database, now served with the credit turned on.
-    let later = crate::helpers::AppServer::build(crate::helpers::test_config(&app.database_handle(), &[])).await.unwrap();
+    let later =
+        crate::helpers::AppServer::build(crate::helpers::test_config(app.database_handle(), &[])).await.unwrap();
     assert_eq!(later.state().config.signup_credit, tollgate::money::Micros::from_usd(5));
     let user = users::find_by_email(&app.db, "early@example.com").await.unwrap().unwrap();
     users::ensure_signup_grant(&later.state().ledger, &user, Some(90)).await.unwrap();
@@ -301,7 +338,8 @@ async fn an_active_session_is_kept_alive_past_its_idle_timeout(backend: Backend)
     let app = spawn_app_with(backend, &[("TOLLGATE_SESSION_IDLE_HOURS", "1")]).await;
     let client = app.signed_up("active@example.com", "a good password").await;
     // Forty minutes later (seen long enough ago to be written back), still active.
-    let (id, data): (String, String) = sqlx::query_as("select id, data from session").fetch_one(app.db.pool()).await.unwrap();
+    let (id, data): (String, String) =
+        sqlx::query_as("select id, data from session").fetch_one(app.db.pool()).await.unwrap();
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
     let now = tollgate::server::installation::now_ms();
     data["seen_at_ms"] = serde_json::json!(now - 40 * 60_000);

@@ -32,10 +32,8 @@ fn help_lists_every_subcommand() {
 #[test]
 fn a_broken_database_url_stops_with_one_line_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let out = tollgate(dir.path())
-        .env("TOLLGATE_DATABASE_URL", "mysql://root:hunter2@localhost/tollgate")
-        .output()
-        .unwrap();
+    let out =
+        tollgate(dir.path()).env("TOLLGATE_DATABASE_URL", "mysql://root:hunter2@localhost/tollgate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "one line, got: {err}");
@@ -94,7 +92,11 @@ fn migrate_creates_the_embedded_database_and_is_idempotent() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     assert!(dir.path().join("data/tollgate.db").is_file(), "the SQLite file is under the data directory");
     let text = String::from_utf8(first.stdout).unwrap();
-    assert!(text.contains("SQLite database") && text.contains(&format!("schema version {}", crate::helpers::LATEST_SCHEMA_VERSION)), "{text}");
+    assert!(
+        text.contains("SQLite database")
+            && text.contains(&format!("schema version {}", crate::helpers::LATEST_SCHEMA_VERSION)),
+        "{text}"
+    );
     let second = tollgate(dir.path()).arg("migrate").output().unwrap();
     assert!(String::from_utf8(second.stdout).unwrap().contains("0 migration(s) applied now"));
 }
@@ -143,7 +145,8 @@ async fn admin_audit_passes_on_good_books_and_fails_precisely_on_tampered_ones()
         url: format!("sqlite://{}", dir.path().join("data/tollgate.db").display()),
     };
     let db = tollgate::server::db::Db::connect(&setting, 1).await.unwrap();
-    let ledger = tollgate::server::ledger::Ledger::new(db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
+    let ledger =
+        tollgate::server::ledger::Ledger::new(db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
     let w = ledger.open_wallet("someone").await.unwrap();
     ledger.credit(&crate::ledger_helpers::purchase("p", w, "5")).await.unwrap();
     sqlx::query("update account set posted_micros = 1 where id = $1").bind(w.0).execute(db.pool()).await.unwrap();
@@ -154,7 +157,10 @@ async fn admin_audit_passes_on_good_books_and_fails_precisely_on_tampered_ones()
     let text = String::from_utf8(dirty.stdout).unwrap();
     assert!(text.starts_with("ledger audit: FAILED, 3 problem(s):"), "{text}");
     assert!(
-        text.contains(&format!("[wallet balance equals its transfers] wallet {}: posted 1 but transfers sum to 5000000", w.0)),
+        text.contains(&format!(
+            "[wallet balance equals its transfers] wallet {}: posted 1 but transfers sum to 5000000",
+            w.0
+        )),
         "{text}"
     );
 }
@@ -196,7 +202,19 @@ fn create_admin_makes_a_new_administrator_or_promotes_an_existing_account() {
 fn gift_codes_are_made_from_the_command_line_as_csv() {
     let dir = tempfile::tempdir().unwrap();
     let out = tollgate(dir.path())
-        .args(["admin", "gift-codes", "create", "--amount", "10", "--count", "3", "--max-uses", "2", "--expires", "2099-01-01"])
+        .args([
+            "admin",
+            "gift-codes",
+            "create",
+            "--amount",
+            "10",
+            "--count",
+            "3",
+            "--max-uses",
+            "2",
+            "--expires",
+            "2099-01-01",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -207,7 +225,10 @@ fn gift_codes_are_made_from_the_command_line_as_csv() {
     assert!(lines[1].starts_with("TG-") && lines[1].ends_with(",10.00,2,2099-01-01"), "{}", lines[1]);
     assert!(dir.path().join("data/secret.key").is_file(), "the key that hashes the codes was made");
 
-    let bad = tollgate(dir.path()).args(["admin", "gift-codes", "create", "--amount", "10", "--expires", "2027-02-30"]).output().unwrap();
+    let bad = tollgate(dir.path())
+        .args(["admin", "gift-codes", "create", "--amount", "10", "--expires", "2027-02-30"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(String::from_utf8(bad.stderr).unwrap().trim(), "tollgate: --expires: use a date like 2027-01-01");
 }

@@ -5,7 +5,7 @@ use tollgate::server::auth::users;
 use tollgate::server::db::Backend;
 use tollgate::server::ledger::{Clock, DebitKind, DebitRequest, Ledger};
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{TestApp, spawn_app};
 
 backend_tests!(
     each_tab_has_its_own_address_and_aria_roles,
@@ -36,11 +36,16 @@ async fn spend(app: &TestApp, email: &str, n: usize, amount: Micros) {
 async fn each_tab_has_its_own_address_and_aria_roles(backend: Backend) {
     let app = spawn_app(backend).await;
     let client = app.signed_up("tabs@example.com", "a good password").await;
-    for (tab, marker) in [("balance", "Available balance"), ("transactions", "Download CSV"), ("gift-codes", "Gift codes")] {
+    for (tab, marker) in
+        [("balance", "Available balance"), ("transactions", "Download CSV"), ("gift-codes", "Gift codes")]
+    {
         let html = client.get(app.url(&format!("/credits?tab={tab}"))).send().await.unwrap().text().await.unwrap();
         assert!(html.contains(r#"role="tablist""#), "{tab}");
         assert!(html.contains(&format!(r#"id="tab-{tab}""#)), "{tab}");
-        assert!(html.contains(&format!(r#"role="tabpanel" id="panel-{tab}""#)), "{tab}: the panel is the selected tab's");
+        assert!(
+            html.contains(&format!(r#"role="tabpanel" id="panel-{tab}""#)),
+            "{tab}: the panel is the selected tab's"
+        );
         assert!(html.contains(marker), "{tab} shows {marker}");
         assert_eq!(html.matches(r#"aria-selected="true""#).count(), 1, "{tab}: one selected tab");
     }
@@ -61,16 +66,22 @@ async fn transactions_page_newest_first_filter_by_type_and_carry_usage_details(b
     assert_eq!(rows[0]["model"], "fal-ai/flux/schnell");
     assert_eq!(rows[0]["balance_after"], 5_000_000 - 30 * 3_000);
     let before = first["next_before"].as_i64().expect("more pages");
-    let second: serde_json::Value =
-        app.call(&client, "transactions", &[("filter", "all"), ("before", &before.to_string())]).await.json().await.unwrap();
+    let second: serde_json::Value = app
+        .call(&client, "transactions", &[("filter", "all"), ("before", &before.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
     let rows2 = second["rows"].as_array().unwrap();
     assert_eq!(rows2.len(), 6, "five more usages and the sign-up credit");
     assert_eq!(rows2.last().unwrap()["code"], "signup_grant");
     assert!(second["next_before"].is_null());
 
-    let grants: serde_json::Value = app.call(&client, "transactions", &[("filter", "grants")]).await.json().await.unwrap();
+    let grants: serde_json::Value =
+        app.call(&client, "transactions", &[("filter", "grants")]).await.json().await.unwrap();
     assert_eq!(grants["rows"].as_array().unwrap().len(), 1);
-    let purchases: serde_json::Value = app.call(&client, "transactions", &[("filter", "purchases")]).await.json().await.unwrap();
+    let purchases: serde_json::Value =
+        app.call(&client, "transactions", &[("filter", "purchases")]).await.json().await.unwrap();
     assert_eq!(purchases["rows"], serde_json::json!([]));
 
     // The JSON API says the same, with a bearer token.
@@ -89,7 +100,10 @@ async fn transactions_page_newest_first_filter_by_type_and_carry_usage_details(b
     assert!(api["next_before"].is_i64());
 
     let html = client.get(app.url("/credits?tab=transactions&type=usage")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("fal.ai · fal-ai/flux/schnell · generateImage"), "usage rows show provider, model and operation");
+    assert!(
+        html.contains("fal.ai · fal-ai/flux/schnell · generateImage"),
+        "usage rows show provider, model and operation"
+    );
     assert!(html.contains("\u{2212}$0.0030"), "amounts carry a sign, not only a colour");
 }
 
@@ -105,9 +119,16 @@ async fn transactions_download_as_csv_for_the_caller_only(backend: Backend) {
     assert!(res.headers()["content-disposition"].to_str().unwrap().contains("tollgate-transactions-usage.csv"));
     let csv = res.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "date_utc,type,description,provider,model,operation,amount_usd,balance_after_usd,transaction_id");
+    assert_eq!(
+        lines[0],
+        "date_utc,type,description,provider,model,operation,amount_usd,balance_after_usd,transaction_id"
+    );
     assert_eq!(lines.len(), 3);
-    assert!(lines[1].contains(",Usage,\"A red fox, watercolor\",fal.ai,fal-ai/flux/schnell,generateImage,-0.025,4.95,"), "{}", lines[1]);
+    assert!(
+        lines[1].contains(",Usage,\"A red fox, watercolor\",fal.ai,fal-ai/flux/schnell,generateImage,-0.025,4.95,"),
+        "{}",
+        lines[1]
+    );
 
     let theirs = other.get(app.url("/api/v1/transactions.csv")).send().await.unwrap().text().await.unwrap();
     assert!(!theirs.contains("red fox"), "another person's export has only their own rows");

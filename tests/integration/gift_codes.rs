@@ -4,10 +4,10 @@ use tollgate::money::Micros;
 use tollgate::server::auth::users;
 use tollgate::server::config::SecretKey;
 use tollgate::server::db::Backend;
-use tollgate::server::gifts::{create_batch, NewBatch};
+use tollgate::server::gifts::{NewBatch, create_batch};
 use tollgate::server::installation::now_ms;
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{TestApp, spawn_app};
 
 backend_tests!(
     a_code_adds_its_credit_once_per_person_and_every_refusal_says_why,
@@ -21,7 +21,14 @@ fn key() -> SecretKey {
 }
 
 async fn make(app: &TestApp, amount: i64, count: u32, max_uses: u32, expires_at_ms: Option<i64>) -> Vec<String> {
-    let batch = NewBatch { amount: Micros::from_usd(amount), count, max_uses, expires_at_ms, note: "test".into(), created_by: "test".into() };
+    let batch = NewBatch {
+        amount: Micros::from_usd(amount),
+        count,
+        max_uses,
+        expires_at_ms,
+        note: "test".into(),
+        created_by: "test".into(),
+    };
     create_batch(&app.db, &key(), &batch, now_ms()).await.unwrap()
 }
 
@@ -78,7 +85,9 @@ async fn two_people_taking_the_last_use_at_once_exactly_one_wins(backend: Backen
             .iter()
             .map(|c| {
                 let (c, url, code) = (c.clone(), app.url("/api/gift_redeem"), code.clone());
-                tokio::spawn(async move { c.post(url).form(&[("code", code.as_str())]).send().await.unwrap().status().as_u16() })
+                tokio::spawn(async move {
+                    c.post(url).form(&[("code", code.as_str())]).send().await.unwrap().status().as_u16()
+                })
             })
             .collect();
         let mut statuses = Vec::new();
@@ -88,12 +97,15 @@ async fn two_people_taking_the_last_use_at_once_exactly_one_wins(backend: Backen
         assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{code}: {statuses:?}");
         assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 7, "{code}: {statuses:?}");
     }
-    let total: i64 = sqlx::query_scalar("select coalesce(cast(sum(amount_micros) as bigint), 0) from transfer where code = 'gift_code'")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
+    let total: i64 = sqlx::query_scalar(
+        "select coalesce(cast(sum(amount_micros) as bigint), 0) from transfer where code = 'gift_code'",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
     assert_eq!(total, 4 * 3_000_000, "four codes, four credits");
-    let ledger = tollgate::server::ledger::Ledger::new(app.db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
+    let ledger =
+        tollgate::server::ledger::Ledger::new(app.db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
     assert!(ledger.audit().await.unwrap().is_clean());
 }
 

@@ -158,10 +158,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
     tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
     TestApp { addr, client, db, _database: database, stop: Some(stop) }
 }
 
@@ -190,7 +187,11 @@ impl TestLedger {
         Self::open(&self.database, &self.clock, 8).await
     }
 
-    async fn open(database: &TestDatabase, clock: &tollgate::server::ledger::Clock, pool: u32) -> tollgate::server::ledger::Ledger {
+    async fn open(
+        database: &TestDatabase,
+        clock: &tollgate::server::ledger::Clock,
+        pool: u32,
+    ) -> tollgate::server::ledger::Ledger {
         let config = test_config(database, &[]);
         let db = Db::connect(&config.database, pool).await.expect("connect");
         db.migrate().await.expect("migrate");

@@ -4,7 +4,7 @@ use tollgate::money::Micros;
 use tollgate::server::db::Backend;
 use tollgate::server::ledger::*;
 
-use crate::helpers::{TestLedger, DAY_MS, T0_MS};
+use crate::helpers::{DAY_MS, T0_MS, TestLedger};
 use crate::ledger_helpers::*;
 
 backend_tests!(
@@ -105,16 +105,25 @@ async fn bad_input_gets_a_typed_error_and_writes_nothing(backend: Backend) {
     let mut negative = usage("k1", w, "1");
     negative.amount = Micros(-5);
     assert!(matches!(t.ledger.debit(&negative).await, Err(LedgerError::NonPositiveAmount(-5))));
-    assert!(matches!(t.ledger.credit(&purchase("k2", AccountId(999_999), "1")).await, Err(LedgerError::UnknownAccount(_))));
+    assert!(matches!(
+        t.ledger.credit(&purchase("k2", AccountId(999_999), "1")).await,
+        Err(LedgerError::UnknownAccount(_))
+    ));
     assert!(matches!(t.ledger.credit(&purchase("k3", system, "1")).await, Err(LedgerError::NotAWallet(_))));
     assert!(matches!(t.ledger.debit(&usage("k4", system, "1")).await, Err(LedgerError::NotAWallet(_))));
-    assert!(matches!(t.ledger.create_hold(&hold("k5", AccountId(999_999), "1", 1000)).await, Err(LedgerError::UnknownAccount(_))));
+    assert!(matches!(
+        t.ledger.create_hold(&hold("k5", AccountId(999_999), "1", 1000)).await,
+        Err(LedgerError::UnknownAccount(_))
+    ));
     assert!(matches!(t.ledger.credit(&purchase("", w, "1")).await, Err(LedgerError::Invalid(_))));
     let mut not_object = purchase("k6", w, "1");
     not_object.metadata = serde_json::json!([1, 2]);
     assert!(matches!(t.ledger.credit(&not_object).await, Err(LedgerError::Invalid(_))));
     assert!(matches!(t.ledger.create_hold(&hold("k7", w, "1", 0)).await, Err(LedgerError::Invalid(_))));
-    assert!(matches!(t.ledger.capture_hold(&capture("k8", 424_242, "1")).await, Err(LedgerError::UnknownHold(424_242))));
+    assert!(matches!(
+        t.ledger.capture_hold(&capture("k8", 424_242, "1")).await,
+        Err(LedgerError::UnknownHold(424_242))
+    ));
     assert!(matches!(t.ledger.void_hold(424_242).await, Err(LedgerError::UnknownHold(424_242))));
     assert!(matches!(t.ledger.reverse("k9", 424_242, "oops").await, Err(LedgerError::UnknownTransfer(424_242))));
     assert_eq!((t.count("transfer").await, t.count("credit_lot").await, t.count("hold").await), (0, 0, 0));
@@ -142,7 +151,10 @@ async fn a_hold_reserves_funds_and_capture_charges_the_real_cost(backend: Backen
         Balance { posted: usd("1"), reserved: usd("0.50"), available: usd("0.50") }
     );
     assert!(matches!(t.ledger.debit(&usage("d", w, "0.60")).await, Err(LedgerError::InsufficientFunds { .. })));
-    assert!(matches!(t.ledger.create_hold(&hold("h2", w, "0.51", 60_000)).await, Err(LedgerError::InsufficientFunds { .. })));
+    assert!(matches!(
+        t.ledger.create_hold(&hold("h2", w, "0.51", 60_000)).await,
+        Err(LedgerError::InsufficientFunds { .. })
+    ));
     let c = t.ledger.capture_hold(&capture("c", h.id, "0.30")).await.unwrap();
     assert_eq!((c.charged, c.uncollected), (usd("0.30"), Micros::ZERO));
     assert_eq!(c.transfer.as_ref().unwrap().wallet_balance_after, usd("0.70"));
@@ -204,12 +216,18 @@ async fn voided_and_expired_holds_release_funds_and_cannot_be_captured(backend: 
     assert_eq!(t.ledger.balance(w).await.unwrap().reserved, usd("0.30"), "reserved until swept");
     assert_eq!(t.ledger.expire_holds().await.unwrap(), 1);
     assert_eq!(t.ledger.expire_holds().await.unwrap(), 0);
-    assert_eq!(t.ledger.balance(w).await.unwrap(), Balance { posted: usd("1"), reserved: Micros::ZERO, available: usd("1") });
+    assert_eq!(
+        t.ledger.balance(w).await.unwrap(),
+        Balance { posted: usd("1"), reserved: Micros::ZERO, available: usd("1") }
+    );
     assert!(matches!(
         t.ledger.capture_hold(&capture("c3", stale.id, "0.10")).await,
         Err(LedgerError::HoldNotOpen { status: HoldStatus::Expired, .. })
     ));
-    assert!(matches!(t.ledger.void_hold(stale.id).await, Err(LedgerError::HoldNotOpen { status: HoldStatus::Expired, .. })));
+    assert!(matches!(
+        t.ledger.void_hold(stale.id).await,
+        Err(LedgerError::HoldNotOpen { status: HoldStatus::Expired, .. })
+    ));
     assert_eq!(t.count("transfer").await, 1, "nothing was charged");
     t.assert_audit_clean().await;
 }
@@ -222,10 +240,7 @@ async fn spending_draws_promotional_lots_first_then_earliest_expiry(backend: Bac
     t.ledger.credit(&credit("gift", w, "1", CreditKind::GiftCode, Some(T0_MS + DAY_MS))).await.unwrap();
     t.ledger.debit(&usage("u1", w, "1.5")).await.unwrap();
     let lots = lot_remaining(&t, w).await;
-    assert_eq!(
-        lots,
-        vec![("purchase".into(), 5_000_000), ("signup_grant".into(), 1_500_000), ("gift_code".into(), 0)]
-    );
+    assert_eq!(lots, vec![("purchase".into(), 5_000_000), ("signup_grant".into(), 1_500_000), ("gift_code".into(), 0)]);
     t.ledger.debit(&usage("u2", w, "2")).await.unwrap();
     assert_eq!(lot_remaining(&t, w).await[..2], [("purchase".into(), 4_500_000), ("signup_grant".into(), 0)]);
     t.assert_audit_clean().await;
@@ -241,7 +256,10 @@ async fn expiry_moves_out_unspent_credit_but_not_what_a_hold_reserved(backend: B
     // Available is 0.50: only that much of the expired grant can go now.
     let first = t.ledger.sweep().await.unwrap();
     assert_eq!((first.lots_expired, first.expired), (1, usd("0.50")));
-    assert_eq!(t.ledger.balance(w).await.unwrap(), Balance { posted: usd("2.5"), reserved: usd("2.5"), available: Micros::ZERO });
+    assert_eq!(
+        t.ledger.balance(w).await.unwrap(),
+        Balance { posted: usd("2.5"), reserved: usd("2.5"), available: Micros::ZERO }
+    );
     let done = t.ledger.capture_hold(&capture("done", job.id, "1")).await.unwrap();
     assert_eq!(done.charged, usd("1"), "the expired grant paid for the running job first");
     let second = t.ledger.sweep().await.unwrap();
@@ -265,7 +283,10 @@ async fn reversing_a_transfer_restores_the_balance_and_its_lots(backend: Backend
     assert_eq!((undo.code, undo.wallet_balance_after), (TransferCode::Usage, usd("6")));
     assert_eq!(lot_remaining(&t, w).await, vec![("purchase".into(), 5_000_000), ("signup_grant".into(), 1_000_000)]);
     assert_eq!(t.ledger.reverse("undo-u1", spent.transfer_id, "Provider failed").await.unwrap(), undo, "replay");
-    assert!(matches!(t.ledger.reverse("undo-again", spent.transfer_id, "x").await, Err(LedgerError::AlreadyReversed(_))));
+    assert!(matches!(
+        t.ledger.reverse("undo-again", spent.transfer_id, "x").await,
+        Err(LedgerError::AlreadyReversed(_))
+    ));
     assert!(matches!(t.ledger.reverse("undo-undo", undo.transfer_id, "x").await, Err(LedgerError::NotReversible(_))));
 
     // Reversing a purchase takes the money back out of that purchase's lot first.
@@ -330,7 +351,10 @@ async fn the_audit_finds_a_tampered_balance(backend: Backend) {
         .unwrap();
     let report = t.ledger.audit().await.unwrap();
     let checks: Vec<&str> = report.findings.iter().map(|f| f.check).collect();
-    assert_eq!(checks, vec!["books sum to zero", "wallet balance equals its transfers", "credit lots sum to the balance"]);
+    assert_eq!(
+        checks,
+        vec!["books sum to zero", "wallet balance equals its transfers", "credit lots sum to the balance"]
+    );
     assert!(report.findings[1].detail.contains(&format!("wallet {}", w.0)), "{:?}", report.findings);
     assert!(report.findings[1].detail.contains("posted 5000001 but transfers sum to 5000000"), "{:?}", report.findings);
 }
@@ -344,7 +368,13 @@ async fn transfers_cannot_be_changed_or_deleted(backend: Backend) {
     assert!(sqlx::query("delete from transfer").execute(pool).await.is_err());
     assert_eq!(t.count("transfer").await, 1);
     // And the database itself refuses an overdrawn wallet, whatever the code does.
-    assert!(sqlx::query("update account set reserved_micros = posted_micros + 1 where id = $1").bind(w.0).execute(pool).await.is_err());
+    assert!(
+        sqlx::query("update account set reserved_micros = posted_micros + 1 where id = $1")
+            .bind(w.0)
+            .execute(pool)
+            .await
+            .is_err()
+    );
 }
 
 async fn opening_a_wallet_twice_gives_the_same_wallet(backend: Backend) {

@@ -7,7 +7,13 @@ pub fn usd(text: &str) -> Micros {
     Micros::parse(text).unwrap()
 }
 
-pub fn credit(key: &str, wallet: AccountId, amount: &str, kind: CreditKind, expires_at_ms: Option<i64>) -> CreditRequest {
+pub fn credit(
+    key: &str,
+    wallet: AccountId,
+    amount: &str,
+    kind: CreditKind,
+    expires_at_ms: Option<i64>,
+) -> CreditRequest {
     CreditRequest {
         idempotency_key: key.into(),
         wallet,

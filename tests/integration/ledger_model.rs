@@ -11,8 +11,13 @@ use tollgate::server::ledger::*;
 use crate::helpers::TestLedger;
 
 const HOUR_MS: i64 = 3_600_000;
-const KINDS: [CreditKind; 5] =
-    [CreditKind::Purchase, CreditKind::PurchaseBonus, CreditKind::SignupGrant, CreditKind::GiftCode, CreditKind::Adjustment];
+const KINDS: [CreditKind; 5] = [
+    CreditKind::Purchase,
+    CreditKind::PurchaseBonus,
+    CreditKind::SignupGrant,
+    CreditKind::GiftCode,
+    CreditKind::Adjustment,
+];
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -120,7 +125,11 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 };
                 let receipt = t.ledger.credit(&req).await.unwrap();
                 m.posted += amount;
-                m.lots.push(MLot { promotional: kind.promotional(), expires_at_ms: req.expires_at_ms, remaining: amount });
+                m.lots.push(MLot {
+                    promotional: kind.promotional(),
+                    expires_at_ms: req.expires_at_ms,
+                    remaining: amount,
+                });
                 last_credit = Some((req, receipt));
             }
             Op::Debit { amount } => {
@@ -138,7 +147,10 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     m.posted -= amount;
                     m.draw(amount);
                 } else {
-                    prop_assert!(matches!(result, Err(LedgerError::InsufficientFunds { .. })), "step {step}: {result:?}");
+                    prop_assert!(
+                        matches!(result, Err(LedgerError::InsufficientFunds { .. })),
+                        "step {step}: {result:?}"
+                    );
                 }
             }
             Op::Hold { amount, ttl_hours } => {
@@ -154,9 +166,17 @@ async fn run_case(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if m.available() >= amount {
                     let h = result.unwrap();
                     m.reserved += amount;
-                    m.holds.push(MHold { id: h.id, amount, expires_at_ms: now + ttl_hours * HOUR_MS, status: HoldStatus::Open });
+                    m.holds.push(MHold {
+                        id: h.id,
+                        amount,
+                        expires_at_ms: now + ttl_hours * HOUR_MS,
+                        status: HoldStatus::Open,
+                    });
                 } else {
-                    prop_assert!(matches!(result, Err(LedgerError::InsufficientFunds { .. })), "step {step}: {result:?}");
+                    prop_assert!(
+                        matches!(result, Err(LedgerError::InsufficientFunds { .. })),
+                        "step {step}: {result:?}"
+                    );
                 }
             }
             Op::Capture { which, actual } => {
@@ -234,7 +254,5 @@ fn random_operation_sequences_match_the_model_after_every_step() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let cases = std::env::var("LEDGER_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
-    runner
-        .run(&proptest::collection::vec(op(), 1..40), |ops| rt.block_on(run_case(ops)))
-        .unwrap();
+    runner.run(&proptest::collection::vec(op(), 1..40), |ops| rt.block_on(run_case(ops))).unwrap();
 }

@@ -4,7 +4,7 @@ use tollgate::server::db::Backend;
 use tollgate::server::installation::now_ms;
 use tollgate::server::stripe::sign;
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{TestApp, spawn_app_with};
 
 backend_tests!(
     buying_fifty_dollars_in_the_sandbox_adds_fifty_five_as_two_transactions,
@@ -40,7 +40,8 @@ fn event(id: &str, session: &str, cents: i64) -> Vec<u8> {
 }
 
 async fn deliver(app: &TestApp, body: &[u8], signature: Option<String>) -> u16 {
-    let mut req = app.client.post(app.url("/webhooks/stripe")).body(body.to_vec()).header("content-type", "application/json");
+    let mut req =
+        app.client.post(app.url("/webhooks/stripe")).body(body.to_vec()).header("content-type", "application/json");
     if let Some(s) = signature {
         req = req.header("stripe-signature", s);
     }
@@ -59,18 +60,22 @@ async fn buying_fifty_dollars_in_the_sandbox_adds_fifty_five_as_two_transactions
     let app = app(backend).await;
     let client = app.signed_up("buyer@example.com", "a good password").await;
     let session = checkout(&app, &client, "50").await;
-    let state: serde_json::Value = app.call(&client, "checkout_state", &[("session", &session)]).await.json().await.unwrap();
+    let state: serde_json::Value =
+        app.call(&client, "checkout_state", &[("session", &session)]).await.json().await.unwrap();
     assert_eq!(state, serde_json::json!("Processing"), "not paid yet");
-    let quote: serde_json::Value = app.call(&client, "sandbox_checkout", &[("session", &session)]).await.json().await.unwrap();
+    let quote: serde_json::Value =
+        app.call(&client, "sandbox_checkout", &[("session", &session)]).await.json().await.unwrap();
     assert_eq!(quote, serde_json::json!({ "pay": 50_000_000, "bonus": 5_000_000, "get": 55_000_000 }));
 
     let paid = app.call(&client, "sandbox_pay", &[("session", &session)]).await;
     assert_eq!(paid.status(), 200);
     assert_eq!(paid.headers()["location"], format!("/credits?checkout=success&session={session}"));
     assert_eq!(balance(&app, &client).await, 60_000_000, "five to start, fifty-five bought");
-    let state: serde_json::Value = app.call(&client, "checkout_state", &[("session", &session)]).await.json().await.unwrap();
+    let state: serde_json::Value =
+        app.call(&client, "checkout_state", &[("session", &session)]).await.json().await.unwrap();
     assert_eq!(state, serde_json::json!({ "Completed": { "get": 55_000_000 } }));
-    let rows: serde_json::Value = app.call(&client, "transactions", &[("filter", "purchases")]).await.json().await.unwrap();
+    let rows: serde_json::Value =
+        app.call(&client, "transactions", &[("filter", "purchases")]).await.json().await.unwrap();
     let codes: Vec<&str> = rows["rows"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
     assert_eq!(codes, vec!["purchase_bonus", "purchase"], "the bonus is its own transaction");
     // Paying twice does nothing more.
@@ -87,7 +92,8 @@ async fn amounts_outside_the_limits_are_refused_and_start_nothing(backend: Backe
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["field"], "amount");
     }
-    let sessions: i64 = sqlx::query_scalar("select count(*) from checkout_session").fetch_one(app.db.pool()).await.unwrap();
+    let sessions: i64 =
+        sqlx::query_scalar("select count(*) from checkout_session").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(sessions, 0);
     assert_eq!(app.call(&app.browser(), "checkout_start", &[("amount", "10")]).await.status(), 401);
 }
@@ -109,10 +115,11 @@ async fn webhooks_credit_once_however_often_and_in_whatever_order_they_arrive(ba
     let again = event("evt_first_again", &first, 1_000);
     assert_eq!(deliver(&app, &again, signed(&again)).await, 200);
     assert_eq!(balance(&app, &client).await, 5_000_000 + 10_000_000 + 110_000_000);
-    let transfers: i64 = sqlx::query_scalar("select count(*) from transfer where code in ('purchase', 'purchase_bonus')")
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
+    let transfers: i64 =
+        sqlx::query_scalar("select count(*) from transfer where code in ('purchase', 'purchase_bonus')")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
     assert_eq!(transfers, 3, "two purchases and one bonus");
 }
 
@@ -123,12 +130,18 @@ async fn forged_stale_and_unknown_webhooks_are_refused_and_credit_nothing(backen
     let body = event("evt_1", &session, 2_000);
     assert_eq!(deliver(&app, &body, None).await, 400, "unsigned");
     assert_eq!(deliver(&app, &body, Some(sign(b"whsec_wrong", now_ms() / 1000, &body))).await, 400, "wrong secret");
-    assert_eq!(deliver(&app, &body, Some(sign(WHSEC.as_bytes(), now_ms() / 1000 - 600, &body))).await, 400, "ten minutes old");
+    assert_eq!(
+        deliver(&app, &body, Some(sign(WHSEC.as_bytes(), now_ms() / 1000 - 600, &body))).await,
+        400,
+        "ten minutes old"
+    );
     let tampered = event("evt_1", &session, 200_000);
     assert_eq!(deliver(&app, &tampered, signed(&tampered)).await, 400, "paid a different amount");
     let unknown = event("evt_2", "cs_not_ours", 2_000);
     assert_eq!(deliver(&app, &unknown, signed(&unknown)).await, 400, "unknown session");
-    let other_type = serde_json::to_vec(&serde_json::json!({ "id": "evt_3", "type": "charge.refunded", "data": { "object": {} } })).unwrap();
+    let other_type =
+        serde_json::to_vec(&serde_json::json!({ "id": "evt_3", "type": "charge.refunded", "data": { "object": {} } }))
+            .unwrap();
     assert_eq!(deliver(&app, &other_type, signed(&other_type)).await, 400, "unhandled type");
     assert_eq!(balance(&app, &client).await, 5_000_000, "nothing was credited");
     assert_eq!(deliver(&app, &body, signed(&body)).await, 200, "the genuine event still works");
@@ -168,12 +181,15 @@ async fn stripe_app(backend: Backend, key: &str) -> (TestApp, crate::stripe_stan
     let base = format!("http://{addr}/");
     let app = spawn_app_with(
         backend,
-        &[("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC), ("TOLLGATE_STRIPE_SECRET_KEY", key), ("TOLLGATE_STRIPE_API_BASE", &base)],
+        &[
+            ("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC),
+            ("TOLLGATE_STRIPE_SECRET_KEY", key),
+            ("TOLLGATE_STRIPE_API_BASE", &base),
+        ],
     )
     .await;
     (app, standin)
 }
-
 
 async fn with_a_stripe_key_checkout_goes_to_stripe_and_its_webhook_credits_once(backend: Backend) {
     let (app, standin) = stripe_app(backend, crate::stripe_standin::KEY).await;
@@ -213,6 +229,7 @@ async fn a_stripe_error_starts_no_checkout(backend: Backend) {
     let body: serde_json::Value = res.json().await.unwrap();
     assert!(!body.to_string().contains("sk_test"), "no key in the answer: {body}");
     assert!(standin.requests.lock().unwrap().is_empty());
-    let sessions: i64 = sqlx::query_scalar("select count(*) from checkout_session").fetch_one(app.db.pool()).await.unwrap();
+    let sessions: i64 =
+        sqlx::query_scalar("select count(*) from checkout_session").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(sessions, 0);
 }

@@ -2,12 +2,9 @@ use tollgate::server::app_server::AppServer;
 use tollgate::server::db::{Backend, Db};
 use tollgate::server::installation;
 
-use crate::helpers::{test_config, TestDatabase};
+use crate::helpers::{TestDatabase, test_config};
 
-backend_tests!(
-    migrating_twice_applies_nothing_the_second_time,
-    two_instances_on_one_database_share_one_installation,
-);
+backend_tests!(migrating_twice_applies_nothing_the_second_time, two_instances_on_one_database_share_one_installation,);
 
 async fn migrating_twice_applies_nothing_the_second_time(backend: Backend) {
     let database = TestDatabase::new(backend).await;
@@ -25,15 +22,14 @@ async fn migrating_twice_applies_nothing_the_second_time(backend: Backend) {
 
 async fn two_instances_on_one_database_share_one_installation(backend: Backend) {
     let database = TestDatabase::new(backend).await;
-    let (a, b) = tokio::join!(
-        AppServer::build(test_config(&database, &[])),
-        AppServer::build(test_config(&database, &[]))
-    );
+    let (a, b) =
+        tokio::join!(AppServer::build(test_config(&database, &[])), AppServer::build(test_config(&database, &[])));
     let (a, b) = (a.expect("first instance starts"), b.expect("second instance starts"));
     assert_ne!(a.local_addr(), b.local_addr());
     assert_eq!(a.state().installation, b.state().installation);
     let again = installation::ensure(&a.state().db).await.unwrap();
     assert_eq!(again, a.state().installation);
-    let rows: i64 = sqlx::query_scalar("select count(*) from installation").fetch_one(a.state().db.pool()).await.unwrap();
+    let rows: i64 =
+        sqlx::query_scalar("select count(*) from installation").fetch_one(a.state().db.pool()).await.unwrap();
     assert_eq!(rows, 1);
 }

@@ -36,7 +36,8 @@ impl StandIn {
 
 async fn create(State(standin): State<StandIn>, headers: HeaderMap, body: String) -> Response {
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {KEY}")) {
-        let error = serde_json::json!({ "error": { "type": "invalid_request_error", "message": "Invalid API Key provided" } });
+        let error =
+            serde_json::json!({ "error": { "type": "invalid_request_error", "message": "Invalid API Key provided" } });
         return (StatusCode::UNAUTHORIZED, Json(error)).into_response();
     }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();

@@ -58,7 +58,11 @@ async fn people_cannot_see_or_revoke_each_others_tokens(backend: Backend) {
     assert_eq!(bobs, serde_json::json!([]));
     let secret = made["secret"].as_str().unwrap();
     let me = app.client.get(app.url("/api/v1/me")).bearer_auth(secret).send().await.unwrap();
-    assert_eq!(me.json::<serde_json::Value>().await.unwrap()["email"], "alice@example.com", "still Alice's, still working");
+    assert_eq!(
+        me.json::<serde_json::Value>().await.unwrap()["email"],
+        "alice@example.com",
+        "still Alice's, still working"
+    );
     // A token for one user never reads another's balance.
     let (_, bob_me) = app.me(&bob).await;
     assert_eq!(bob_me["email"], "bob@example.com");

@@ -7,11 +7,11 @@
 //! else's account. Clients that are not browsers (scripts with bearer tokens, the CLI)
 //! send neither header and pass.
 
+use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::error::AppError;
 use crate::server::state::AppState;
@@ -20,7 +20,8 @@ pub async fn protect(State(state): State<AppState>, req: Request, next: Next) ->
     if is_cross_site(&req, &state) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-site request");
         let err = AppError::Forbidden;
-        let body = serde_json::json!({ "error": err, "message": "This request came from another site and was refused." });
+        let body =
+            serde_json::json!({ "error": err, "message": "This request came from another site and was refused." });
         return (StatusCode::FORBIDDEN, Json(body)).into_response();
     }
     next.run(req).await

@@ -1,16 +1,16 @@
 //! Who is calling: the signed-in user of a session, or the owner of a bearer token.
 //! Every server function and API route that touches an account starts here.
 
+use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use leptos::prelude::use_context;
 use tower_sessions::Session;
 
-use super::users::{self, Role, User};
 use super::tokens;
+use super::users::{self, Role, User};
 use crate::error::AppError;
 use crate::server::installation::now_ms;
 use crate::server::state::AppState;
@@ -86,10 +86,10 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::json!({ "error": self.0, "message": self.0.to_string() });
         let mut res = (status, Json(body)).into_response();
-        if let AppError::RateLimited { retry_after_secs } = self.0 {
-            if let Ok(v) = retry_after_secs.to_string().parse() {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let AppError::RateLimited { retry_after_secs } = self.0
+            && let Ok(v) = retry_after_secs.to_string().parse()
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if matches!(self.0, AppError::Unauthorized) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -140,10 +140,11 @@ impl FromRequestParts<AppState> for ApiAdmin {
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(e) = &result {
         crate::components::error_page::set_http_status(e.status_code());
-        if let AppError::RateLimited { retry_after_secs } = e {
-            if let (Some(res), Ok(v)) = (use_context::<leptos_axum::ResponseOptions>(), retry_after_secs.to_string().parse()) {
-                res.insert_header(header::RETRY_AFTER, v);
-            }
+        if let AppError::RateLimited { retry_after_secs } = e
+            && let (Some(res), Ok(v)) =
+                (use_context::<leptos_axum::ResponseOptions>(), retry_after_secs.to_string().parse())
+        {
+            res.insert_header(header::RETRY_AFTER, v);
         }
     }
     result
@@ -155,7 +156,7 @@ pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 pub async fn client_ip(state: &AppState) -> Option<std::net::IpAddr> {
     if state.config.behind_proxy {
         let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.ok()?;
-        let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).last()?;
+        let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).next_back()?;
         return forwarded.rsplit(',').next()?.trim().parse().ok();
     }
     leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await.ok().map(|c| c.0.ip())

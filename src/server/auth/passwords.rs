@@ -22,7 +22,10 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_blocking("not a real
 
 fn hash_blocking(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
-    hasher().hash_password(password.as_bytes(), &salt).expect("argon2 hashing cannot fail with valid params").to_string()
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashing cannot fail with valid params")
+        .to_string()
 }
 
 fn verify_blocking(password: &str, phc: &str) -> bool {
@@ -51,7 +54,10 @@ static HASH_SLOTS: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
     tokio::sync::Semaphore::new(cores.max(2))
 });
 
-async fn run_hashing<T: Send + 'static>(what: &'static str, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+async fn run_hashing<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
     let _slot = HASH_SLOTS.acquire().await.map_err(|e| AppError::internal(what, e))?;
     tokio::task::spawn_blocking(work).await.map_err(|e| AppError::internal(what, e))
 }

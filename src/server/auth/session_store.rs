@@ -22,7 +22,11 @@ impl DbSessionStore {
     /// Deletes expired records; returns how many.
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        Ok(sqlx::query("delete from session where expires_at_ms <= $1").bind(now).execute(self.db.pool()).await?.rows_affected())
+        Ok(sqlx::query("delete from session where expires_at_ms <= $1")
+            .bind(now)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected())
     }
 }
 
@@ -43,14 +47,16 @@ impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A fresh random id collides only in theory; if it does, draw another.
         loop {
-            let inserted = sqlx::query("insert into session (id, data, expires_at_ms) values ($1, $2, $3) on conflict (id) do nothing")
-                .bind(record.id.to_string())
-                .bind(encode(record)?)
-                .bind(expiry_ms(record))
-                .execute(self.db.pool())
-                .await
-                .map_err(backend)?
-                .rows_affected();
+            let inserted = sqlx::query(
+                "insert into session (id, data, expires_at_ms) values ($1, $2, $3) on conflict (id) do nothing",
+            )
+            .bind(record.id.to_string())
+            .bind(encode(record)?)
+            .bind(expiry_ms(record))
+            .execute(self.db.pool())
+            .await
+            .map_err(backend)?
+            .rows_affected();
             if inserted == 1 {
                 return Ok(());
             }
@@ -62,12 +68,12 @@ impl SessionStore for DbSessionStore {
     /// signed out must not bring the session back.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         sqlx::query("update session set data = $2, expires_at_ms = $3 where id = $1")
-        .bind(record.id.to_string())
-        .bind(encode(record)?)
-        .bind(expiry_ms(record))
-        .execute(self.db.pool())
-        .await
-        .map_err(backend)?;
+            .bind(record.id.to_string())
+            .bind(encode(record)?)
+            .bind(expiry_ms(record))
+            .execute(self.db.pool())
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -91,7 +97,11 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query("delete from session where id = $1").bind(id.to_string()).execute(self.db.pool()).await.map_err(backend)?;
+        sqlx::query("delete from session where id = $1")
+            .bind(id.to_string())
+            .execute(self.db.pool())
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 }

@@ -103,14 +103,15 @@ pub async fn list(db: &Db, user: &User) -> Result<Vec<TokenInfo>, AppError> {
 
 /// Revokes one of the user's own tokens. Someone else's token is "not found".
 pub async fn revoke(db: &Db, user: &User, token_id: &str) -> Result<(), AppError> {
-    let done = sqlx::query("update api_token set revoked_at_ms = $1 where id = $2 and user_id = $3 and revoked_at_ms is null")
-        .bind(now_ms())
-        .bind(token_id)
-        .bind(&user.id)
-        .execute(db.pool())
-        .await
-        .map_err(|e| AppError::internal("revoking a token", e))?
-        .rows_affected();
+    let done =
+        sqlx::query("update api_token set revoked_at_ms = $1 where id = $2 and user_id = $3 and revoked_at_ms is null")
+            .bind(now_ms())
+            .bind(token_id)
+            .bind(&user.id)
+            .execute(db.pool())
+            .await
+            .map_err(|e| AppError::internal("revoking a token", e))?
+            .rows_affected();
     if done == 0 {
         return Err(AppError::not_found("The token"));
     }
@@ -124,11 +125,13 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<User>, AppErro
         return Ok(None);
     }
     let err = |e: sqlx::Error| AppError::internal("checking a token", e);
-    let row = sqlx::query("select id, user_id, last_used_at_ms from api_token where token_hash = $1 and revoked_at_ms is null")
-        .bind(digest(secret))
-        .fetch_optional(db.pool())
-        .await
-        .map_err(err)?;
+    let row = sqlx::query(
+        "select id, user_id, last_used_at_ms from api_token where token_hash = $1 and revoked_at_ms is null",
+    )
+    .bind(digest(secret))
+    .fetch_optional(db.pool())
+    .await
+    .map_err(err)?;
     let Some(row) = row else { return Ok(None) };
     let (token_id, user_id, last_used): (String, String, Option<i64>) =
         (row.try_get(0).map_err(err)?, row.try_get(1).map_err(err)?, row.try_get(2).map_err(err)?);

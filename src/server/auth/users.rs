@@ -94,13 +94,7 @@ pub async fn create(db: &Db, email: &str, password: &str, role: Role, signup_cre
         return Err(taken());
     }
     let hash = passwords::hash(password.to_string()).await?;
-    let user = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        email,
-        role,
-        signup_credit,
-        created_at_ms: now_ms(),
-    };
+    let user = User { id: uuid::Uuid::new_v4().to_string(), email, role, signup_credit, created_at_ms: now_ms() };
     let role_text = match role {
         Role::User => "user",
         Role::Admin => "admin",
@@ -115,13 +109,13 @@ pub async fn create(db: &Db, email: &str, password: &str, role: Role, signup_cre
     .bind(role_text)
     .bind(user.signup_credit.get())
     .bind(user.created_at_ms)
-        .execute(db.pool())
-        .await
-        .map_err(|e| match &e {
-            // Two sign-ups with one email at the same moment: the unique index decides.
-            sqlx::Error::Database(d) if d.is_unique_violation() => taken(),
-            _ => AppError::internal("creating a user", e),
-        })?;
+    .execute(db.pool())
+    .await
+    .map_err(|e| match &e {
+        // Two sign-ups with one email at the same moment: the unique index decides.
+        sqlx::Error::Database(d) if d.is_unique_violation() => taken(),
+        _ => AppError::internal("creating a user", e),
+    })?;
     tracing::info!(user_id = %user.id, "account created");
     Ok(user)
 }
@@ -168,7 +162,11 @@ pub async fn set_role(db: &Db, user_id: &str, role: Role) -> Result<(), AppError
 /// Gives the account its sign-up credit once, however often it is called: the ledger's
 /// idempotency key is the user id, and the request is derived only from the account
 /// (its recorded amount and creation time) and the expiry setting.
-pub async fn ensure_signup_grant(ledger: &Ledger, user: &User, expires_after_days: Option<u32>) -> Result<(), AppError> {
+pub async fn ensure_signup_grant(
+    ledger: &Ledger,
+    user: &User,
+    expires_after_days: Option<u32>,
+) -> Result<(), AppError> {
     if !user.signup_credit.is_positive() {
         return Ok(());
     }
@@ -198,7 +196,18 @@ mod tests {
     #[test]
     fn emails_are_trimmed_lower_cased_and_checked() {
         assert_eq!(normalize_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
-        for bad in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@.com", "ada@ex..com", "a@b@c.com"] {
+        for bad in [
+            "",
+            "   ",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "ada@.com",
+            "ada@ex..com",
+            "a@b@c.com",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad:?} should be refused");
         }
     }

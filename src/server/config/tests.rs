@@ -26,11 +26,9 @@ fn defaults_use_the_embedded_sqlite_database_under_the_data_dir() {
 #[test]
 fn environment_overrides_the_settings_file() {
     let f = file_with("site_addr = \"127.0.0.1:4000\"\nsandbox = true\n");
-    let cfg = Config::load(
-        Some(f.path()),
-        &env_of(&[("TOLLGATE_SITE_ADDR", "0.0.0.0:5000"), ("TOLLGATE_SANDBOX", "false")]),
-    )
-    .unwrap();
+    let cfg =
+        Config::load(Some(f.path()), &env_of(&[("TOLLGATE_SITE_ADDR", "0.0.0.0:5000"), ("TOLLGATE_SANDBOX", "false")]))
+            .unwrap();
     assert_eq!(cfg.site_addr.to_string(), "0.0.0.0:5000");
     assert!(!cfg.sandbox);
 }
@@ -51,11 +49,9 @@ fn a_postgres_url_selects_postgres_and_needs_a_shared_secret_key() {
 
 #[test]
 fn a_bad_database_url_names_the_variable_and_hides_the_password() {
-    let err = Config::load(
-        Some(file_with("").path()),
-        &env_of(&[("TOLLGATE_DATABASE_URL", "mysql://root:hunter2@db/x")]),
-    )
-    .unwrap_err();
+    let err =
+        Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_DATABASE_URL", "mysql://root:hunter2@db/x")]))
+            .unwrap_err();
     assert_eq!(err.setting, "TOLLGATE_DATABASE_URL");
     assert!(err.problem.contains("unsupported database `mysql`"), "{}", err.problem);
     assert!(!err.to_string().contains("hunter2"));
@@ -127,11 +123,8 @@ fn bad_numbers_booleans_formats_and_filters_are_refused() {
 
 #[test]
 fn an_https_public_url_means_secure_cookies() {
-    let cfg = Config::load(
-        Some(file_with("public_url = \"https://billing.example.com\"").path()),
-        &env_of(&[]),
-    )
-    .unwrap();
+    let cfg =
+        Config::load(Some(file_with("public_url = \"https://billing.example.com\"").path()), &env_of(&[])).unwrap();
     assert!(cfg.is_https());
 }
 

@@ -3,10 +3,10 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::idempotency::idempotent;
-use super::transfers::{debit_wallet, insert_transfer, wallet_state, NewTransfer, WalletState};
+use super::transfers::{NewTransfer, WalletState, debit_wallet, insert_transfer, wallet_state};
 use super::{
-    lots, require_key, require_object, require_positive, AccountId, CaptureReceipt, CaptureRequest, Hold, HoldRequest,
-    HoldStatus, Ledger, LedgerError, SystemAccount, TransferCode,
+    AccountId, CaptureReceipt, CaptureRequest, Hold, HoldRequest, HoldStatus, Ledger, LedgerError, SystemAccount,
+    TransferCode, lots, require_key, require_object, require_positive,
 };
 use crate::money::Micros;
 
@@ -39,7 +39,14 @@ impl Ledger {
             .bind(now_ms)
             .fetch_one(&mut **tx)
             .await?;
-            Hold { id, wallet: req.wallet, amount: req.amount, status: HoldStatus::Open, expires_at_ms, created_at_ms: now_ms }
+            Hold {
+                id,
+                wallet: req.wallet,
+                amount: req.amount,
+                status: HoldStatus::Open,
+                expires_at_ms,
+                created_at_ms: now_ms,
+            }
         })
     }
 
@@ -62,20 +69,23 @@ impl Ledger {
             let uncollected = Micros(req.actual.get() - charged.get());
             let transfer = if charged.is_positive() {
                 let after = debit_wallet(&mut tx, wallet, charged).await?;
-                let receipt = insert_transfer(&mut tx, NewTransfer {
-                    debit: wallet,
-                    credit: self.system_account(SystemAccount::UsageRevenue),
-                    amount: charged,
-                    code: TransferCode::Usage,
-                    idempotency_key: &req.idempotency_key,
-                    description: &req.description,
-                    metadata: &req.metadata,
-                    wallet,
-                    wallet_balance_after: after,
-                    hold_id: Some(req.hold_id),
-                    reverses: None,
-                    now_ms,
-                })
+                let receipt = insert_transfer(
+                    &mut tx,
+                    NewTransfer {
+                        debit: wallet,
+                        credit: self.system_account(SystemAccount::UsageRevenue),
+                        amount: charged,
+                        code: TransferCode::Usage,
+                        idempotency_key: &req.idempotency_key,
+                        description: &req.description,
+                        metadata: &req.metadata,
+                        wallet,
+                        wallet_balance_after: after,
+                        hold_id: Some(req.hold_id),
+                        reverses: None,
+                        now_ms,
+                    },
+                )
                 .await?;
                 lots::draw(&mut tx, wallet, receipt.transfer_id, charged, None).await?;
                 Some(receipt)
@@ -113,11 +123,12 @@ impl Ledger {
     /// Expires open holds whose time is up, releasing their reservations. Returns how many.
     pub async fn expire_holds(&self) -> Result<usize, LedgerError> {
         let now_ms = self.clock.now_ms();
-        let due: Vec<i64> =
-            sqlx::query_scalar("select id from hold where status = 'open' and expires_at_ms <= $1 order by expires_at_ms limit 1000")
-                .bind(now_ms)
-                .fetch_all(self.db.pool())
-                .await?;
+        let due: Vec<i64> = sqlx::query_scalar(
+            "select id from hold where status = 'open' and expires_at_ms <= $1 order by expires_at_ms limit 1000",
+        )
+        .bind(now_ms)
+        .fetch_all(self.db.pool())
+        .await?;
         let mut expired = 0;
         for id in due {
             let mut tx = self.db.begin_write().await?;
@@ -145,11 +156,13 @@ impl Ledger {
     }
 
     pub async fn hold(&self, hold_id: i64) -> Result<Hold, LedgerError> {
-        let row = sqlx::query("select wallet_id, amount_micros, status, expires_at_ms, created_at_ms from hold where id = $1")
-            .bind(hold_id)
-            .fetch_optional(self.db.pool())
-            .await?
-            .ok_or(LedgerError::UnknownHold(hold_id))?;
+        let row = sqlx::query(
+            "select wallet_id, amount_micros, status, expires_at_ms, created_at_ms from hold where id = $1",
+        )
+        .bind(hold_id)
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or(LedgerError::UnknownHold(hold_id))?;
         Ok(Hold {
             id: hold_id,
             wallet: AccountId(row.try_get(0)?),

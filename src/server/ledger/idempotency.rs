@@ -6,8 +6,8 @@
 //! wrote nothing, does the work itself. On SQLite the claim also makes the transaction
 //! a writer from its first statement, so it queues for the lock instead of failing.
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sqlx::{Any, Row, Transaction};
 
 use crate::server::db::WriteTx;

@@ -55,11 +55,11 @@ pub(super) async fn draw(
         .iter()
         .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
         .collect::<Result<_, sqlx::Error>>()?;
-    if let Some(first) = first_lot {
-        if let Some(pos) = lots.iter().position(|(id, _)| *id == first) {
-            let lot = lots.remove(pos);
-            lots.insert(0, lot);
-        }
+    if let Some(first) = first_lot
+        && let Some(pos) = lots.iter().position(|(id, _)| *id == first)
+    {
+        let lot = lots.remove(pos);
+        lots.insert(0, lot);
     }
     let mut left = amount.get();
     for (lot_id, remaining) in lots {
@@ -133,7 +133,10 @@ pub(super) async fn restore(
 }
 
 /// The lot a credit transfer created.
-pub(super) async fn lot_of_transfer(tx: &mut Transaction<'_, Any>, transfer_id: i64) -> Result<Option<i64>, LedgerError> {
+pub(super) async fn lot_of_transfer(
+    tx: &mut Transaction<'_, Any>,
+    transfer_id: i64,
+) -> Result<Option<i64>, LedgerError> {
     Ok(sqlx::query_scalar("select id from credit_lot where transfer_id = $1")
         .bind(transfer_id)
         .fetch_optional(&mut **tx)

@@ -19,13 +19,13 @@ mod transfers;
 mod types;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use sqlx::Row;
 
 pub use audit::{AuditFinding, AuditReport};
-pub use sweeper::{spawn_sweeper, SweepReport};
+pub use sweeper::{SweepReport, spawn_sweeper};
 pub use types::*;
 
 use super::db::Db;
@@ -110,10 +110,8 @@ impl Ledger {
         .bind(self.clock.now_ms())
         .execute(self.db.pool())
         .await?;
-        let id: i64 = sqlx::query_scalar("select id from account where code = $1")
-            .bind(&code)
-            .fetch_one(self.db.pool())
-            .await?;
+        let id: i64 =
+            sqlx::query_scalar("select id from account where code = $1").bind(&code).fetch_one(self.db.pool()).await?;
         Ok(AccountId(id))
     }
 
@@ -140,9 +138,5 @@ fn require_key(key: &str) -> Result<(), LedgerError> {
 }
 
 fn require_object(metadata: &serde_json::Value) -> Result<(), LedgerError> {
-    if metadata.is_object() {
-        Ok(())
-    } else {
-        Err(LedgerError::Invalid("metadata must be a JSON object".into()))
-    }
+    if metadata.is_object() { Ok(()) } else { Err(LedgerError::Invalid("metadata must be a JSON object".into())) }
 }

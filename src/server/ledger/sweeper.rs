@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use sqlx::Row;
 
-use super::transfers::{debit_wallet, insert_transfer, NewTransfer};
-use super::{lots, AccountId, Ledger, LedgerError, SystemAccount, TransferCode};
+use super::transfers::{NewTransfer, debit_wallet, insert_transfer};
+use super::{AccountId, Ledger, LedgerError, SystemAccount, TransferCode, lots};
 use crate::money::Micros;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,11 +51,12 @@ impl Ledger {
         let mut tx = self.db.begin_write().await?;
         // A write first: it locks the wallet (PostgreSQL) or the database (SQLite) before
         // anything is read, and says what is available.
-        let available: i64 =
-            sqlx::query_scalar("update account set posted_micros = posted_micros where id = $1 returning posted_micros - reserved_micros")
-                .bind(wallet.0)
-                .fetch_one(&mut **tx)
-                .await?;
+        let available: i64 = sqlx::query_scalar(
+            "update account set posted_micros = posted_micros where id = $1 returning posted_micros - reserved_micros",
+        )
+        .bind(wallet.0)
+        .fetch_one(&mut **tx)
+        .await?;
         let remaining: i64 = sqlx::query_scalar("select remaining_micros from credit_lot where id = $1")
             .bind(lot_id)
             .fetch_one(&mut **tx)
@@ -68,20 +69,23 @@ impl Ledger {
         // The wallet's lock makes each expiry happen once; the key only has to be unique.
         let key = format!("expiry:lot:{lot_id}:{}", uuid::Uuid::new_v4().simple());
         let metadata = serde_json::json!({ "lot_id": lot_id });
-        let receipt = insert_transfer(&mut tx, NewTransfer {
-            debit: wallet,
-            credit: self.system_account(SystemAccount::ExpiredCredit),
-            amount: take,
-            code: TransferCode::Expiry,
-            idempotency_key: &key,
-            description: "Credits expired",
-            metadata: &metadata,
-            wallet,
-            wallet_balance_after: after,
-            hold_id: None,
-            reverses: None,
-            now_ms,
-        })
+        let receipt = insert_transfer(
+            &mut tx,
+            NewTransfer {
+                debit: wallet,
+                credit: self.system_account(SystemAccount::ExpiredCredit),
+                amount: take,
+                code: TransferCode::Expiry,
+                idempotency_key: &key,
+                description: "Credits expired",
+                metadata: &metadata,
+                wallet,
+                wallet_balance_after: after,
+                hold_id: None,
+                reverses: None,
+                now_ms,
+            },
+        )
         .await?;
         lots::take_from_lot(&mut tx, receipt.transfer_id, lot_id, take.get()).await?;
         tx.commit().await?;
@@ -106,7 +110,12 @@ pub fn spawn_sweeper(ledger: Ledger, every: Duration) -> tokio::task::JoinHandle
             tick.tick().await;
             match ledger.sweep().await {
                 Ok(r) if r.holds_expired > 0 || r.lots_expired > 0 => {
-                    tracing::info!(holds = r.holds_expired, lots = r.lots_expired, expired_micros = r.expired.get(), "ledger sweep");
+                    tracing::info!(
+                        holds = r.holds_expired,
+                        lots = r.lots_expired,
+                        expired_micros = r.expired.get(),
+                        "ledger sweep"
+                    );
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "ledger sweep failed; will retry"),

@@ -4,8 +4,8 @@ use sqlx::{Any, Row, Transaction};
 
 use super::idempotency::idempotent;
 use super::{
-    lots, require_key, require_object, require_positive, AccountId, CreditRequest, DebitRequest, Ledger, LedgerError,
-    TransferCode, TransferReceipt,
+    AccountId, CreditRequest, DebitRequest, Ledger, LedgerError, TransferCode, TransferReceipt, lots, require_key,
+    require_object, require_positive,
 };
 use crate::money::Micros;
 
@@ -25,7 +25,10 @@ pub(super) struct NewTransfer<'a> {
     pub now_ms: i64,
 }
 
-pub(super) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: NewTransfer<'_>) -> Result<TransferReceipt, LedgerError> {
+pub(super) async fn insert_transfer(
+    tx: &mut Transaction<'_, Any>,
+    t: NewTransfer<'_>,
+) -> Result<TransferReceipt, LedgerError> {
     let id: i64 = sqlx::query_scalar(
         "insert into transfer (debit_account_id, credit_account_id, amount_micros, code, idempotency_key, \
          description, metadata, wallet_id, wallet_balance_after_micros, hold_id, reverses_transfer_id, created_at_ms) \
@@ -61,7 +64,11 @@ pub(super) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: NewTransfe
 }
 
 /// Adds to a wallet's posted balance; returns the new balance.
-pub(super) async fn credit_wallet(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<Micros, LedgerError> {
+pub(super) async fn credit_wallet(
+    tx: &mut Transaction<'_, Any>,
+    wallet: AccountId,
+    amount: Micros,
+) -> Result<Micros, LedgerError> {
     let after: Option<i64> = sqlx::query_scalar(
         "update account set posted_micros = posted_micros + $1 \
          where id = $2 and kind = 'wallet' and posted_micros <= 9223372036854775807 - $1 returning posted_micros",
@@ -82,7 +89,11 @@ pub(super) async fn credit_wallet(tx: &mut Transaction<'_, Any>, wallet: Account
 
 /// Takes from a wallet's available funds, in the statement itself: the update matches
 /// no row when posted − reserved is less than the amount. Returns the new balance.
-pub(super) async fn debit_wallet(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<Micros, LedgerError> {
+pub(super) async fn debit_wallet(
+    tx: &mut Transaction<'_, Any>,
+    wallet: AccountId,
+    amount: Micros,
+) -> Result<Micros, LedgerError> {
     let after: Option<i64> = sqlx::query_scalar(
         "update account set posted_micros = posted_micros - $1 \
          where id = $2 and kind = 'wallet' and posted_micros - reserved_micros >= $1 returning posted_micros",
@@ -133,7 +144,11 @@ impl Ledger {
     /// writes (a gift code's use, say) commit together or not at all. The caller commits.
     /// Here the key guards against doing it twice: one used before is refused with
     /// `IdempotencyConflict`, and the caller's transaction should be rolled back.
-    pub async fn credit_in(&self, tx: &mut crate::server::db::WriteTx, req: &CreditRequest) -> Result<TransferReceipt, LedgerError> {
+    pub async fn credit_in(
+        &self,
+        tx: &mut crate::server::db::WriteTx,
+        req: &CreditRequest,
+    ) -> Result<TransferReceipt, LedgerError> {
         require_key(&req.idempotency_key)?;
         require_positive(req.amount)?;
         require_object(&req.metadata)?;
@@ -146,26 +161,43 @@ impl Ledger {
         Ok(receipt)
     }
 
-    async fn write_credit(&self, tx: &mut Transaction<'_, Any>, req: &CreditRequest) -> Result<TransferReceipt, LedgerError> {
+    async fn write_credit(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        req: &CreditRequest,
+    ) -> Result<TransferReceipt, LedgerError> {
         let now_ms = self.clock.now_ms();
         let after = credit_wallet(tx, req.wallet, req.amount).await?;
-        let receipt = insert_transfer(tx, NewTransfer {
-            debit: self.system_account(req.kind.source()),
-            credit: req.wallet,
-            amount: req.amount,
-            code: req.kind.code(),
-            idempotency_key: &req.idempotency_key,
-            description: &req.description,
-            metadata: &req.metadata,
-            wallet: req.wallet,
-            wallet_balance_after: after,
-            hold_id: None,
-            reverses: None,
-            now_ms,
-        })
+        let receipt = insert_transfer(
+            tx,
+            NewTransfer {
+                debit: self.system_account(req.kind.source()),
+                credit: req.wallet,
+                amount: req.amount,
+                code: req.kind.code(),
+                idempotency_key: &req.idempotency_key,
+                description: &req.description,
+                metadata: &req.metadata,
+                wallet: req.wallet,
+                wallet_balance_after: after,
+                hold_id: None,
+                reverses: None,
+                now_ms,
+            },
+        )
         .await?;
         let code = req.kind.code().as_str();
-        lots::create(tx, req.wallet, receipt.transfer_id, code, req.kind.promotional(), req.amount, req.expires_at_ms, now_ms).await?;
+        lots::create(
+            tx,
+            req.wallet,
+            receipt.transfer_id,
+            code,
+            req.kind.promotional(),
+            req.amount,
+            req.expires_at_ms,
+            now_ms,
+        )
+        .await?;
         Ok(receipt)
     }
 
@@ -178,20 +210,23 @@ impl Ledger {
         require_object(&req.metadata)?;
         idempotent!(self, &req.idempotency_key, "debit", req, |tx| {
             let after = debit_wallet(&mut tx, req.wallet, req.amount).await?;
-            let receipt = insert_transfer(&mut tx, NewTransfer {
-                debit: req.wallet,
-                credit: self.system_account(req.kind.destination()),
-                amount: req.amount,
-                code: req.kind.code(),
-                idempotency_key: &req.idempotency_key,
-                description: &req.description,
-                metadata: &req.metadata,
-                wallet: req.wallet,
-                wallet_balance_after: after,
-                hold_id: None,
-                reverses: None,
-                now_ms: self.clock.now_ms(),
-            })
+            let receipt = insert_transfer(
+                &mut tx,
+                NewTransfer {
+                    debit: req.wallet,
+                    credit: self.system_account(req.kind.destination()),
+                    amount: req.amount,
+                    code: req.kind.code(),
+                    idempotency_key: &req.idempotency_key,
+                    description: &req.description,
+                    metadata: &req.metadata,
+                    wallet: req.wallet,
+                    wallet_balance_after: after,
+                    hold_id: None,
+                    reverses: None,
+                    now_ms: self.clock.now_ms(),
+                },
+            )
             .await?;
             lots::draw(&mut tx, req.wallet, receipt.transfer_id, req.amount, None).await?;
             receipt
@@ -202,7 +237,12 @@ impl Ledger {
     /// Undoing a credit needs the money to still be available in the wallet; undoing a
     /// debit puts the money back into the lots it came from.
     #[tracing::instrument(skip(self, description))]
-    pub async fn reverse(&self, idempotency_key: &str, transfer_id: i64, description: &str) -> Result<TransferReceipt, LedgerError> {
+    pub async fn reverse(
+        &self,
+        idempotency_key: &str,
+        transfer_id: i64,
+        description: &str,
+    ) -> Result<TransferReceipt, LedgerError> {
         require_key(idempotency_key)?;
         let request = serde_json::json!({ "transfer_id": transfer_id, "description": description });
         idempotent!(self, idempotency_key, "reverse", &request, |tx| {

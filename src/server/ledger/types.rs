@@ -343,9 +343,7 @@ impl From<LedgerError> for crate::error::AppError {
             LedgerError::InsufficientFunds { needed, available } => {
                 AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: available.get() }
             }
-            LedgerError::NonPositiveAmount(_) | LedgerError::Overflow => {
-                AppError::validation("amount", e.to_string())
-            }
+            LedgerError::NonPositiveAmount(_) | LedgerError::Overflow => AppError::validation("amount", e.to_string()),
             LedgerError::Invalid(msg) => AppError::validation("request", msg),
             LedgerError::UnknownAccount(_) | LedgerError::NotAWallet(_) => AppError::not_found("The account"),
             LedgerError::UnknownHold(_) => AppError::not_found("The hold"),
