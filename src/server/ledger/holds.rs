@@ -3,7 +3,7 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::idempotency::idempotent;
-use super::transfers::{NewTransfer, WalletState, debit_wallet, insert_transfer, wallet_state};
+use super::transfers::{NewTransfer, debit_wallet, insert_transfer, refusal};
 use super::{
     AccountId, CaptureReceipt, CaptureRequest, Hold, HoldRequest, HoldStatus, Ledger, LedgerError, SystemAccount,
     TransferCode, lots, require_key, require_object, require_positive,
@@ -192,11 +192,7 @@ async fn reserve(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micro
     if updated == 1 {
         return Ok(());
     }
-    Err(match wallet_state(tx, wallet).await? {
-        WalletState::Missing => LedgerError::UnknownAccount(wallet),
-        WalletState::System => LedgerError::NotAWallet(wallet),
-        WalletState::Wallet { available } => LedgerError::InsufficientFunds { needed: amount, available },
-    })
+    Err(refusal(tx, wallet, |available| LedgerError::InsufficientFunds { needed: amount, available }).await?)
 }
 
 /// Gives a hold's reservation back; returns the wallet's available funds afterwards.

@@ -79,11 +79,7 @@ pub(super) async fn credit_wallet(
     .await?;
     match after {
         Some(after) => Ok(Micros(after)),
-        None => Err(match wallet_state(tx, wallet).await? {
-            WalletState::Missing => LedgerError::UnknownAccount(wallet),
-            WalletState::System => LedgerError::NotAWallet(wallet),
-            WalletState::Wallet { .. } => LedgerError::Overflow,
-        }),
+        None => Err(refusal(tx, wallet, |_| LedgerError::Overflow).await?),
     }
 }
 
@@ -104,29 +100,27 @@ pub(super) async fn debit_wallet(
     .await?;
     match after {
         Some(after) => Ok(Micros(after)),
-        None => Err(match wallet_state(tx, wallet).await? {
-            WalletState::Missing => LedgerError::UnknownAccount(wallet),
-            WalletState::System => LedgerError::NotAWallet(wallet),
-            WalletState::Wallet { available } => LedgerError::InsufficientFunds { needed: amount, available },
-        }),
+        None => {
+            Err(refusal(tx, wallet, |available| LedgerError::InsufficientFunds { needed: amount, available }).await?)
+        }
     }
 }
 
-pub(super) enum WalletState {
-    Missing,
-    System,
-    Wallet { available: Micros },
-}
-
-pub(super) async fn wallet_state(tx: &mut Transaction<'_, Any>, wallet: AccountId) -> Result<WalletState, LedgerError> {
+/// Why a guarded update of `wallet` matched no row: no such account, not a wallet, or
+/// (for a real wallet) whatever `on_wallet` makes of its available funds.
+pub(super) async fn refusal(
+    tx: &mut Transaction<'_, Any>,
+    wallet: AccountId,
+    on_wallet: impl FnOnce(Micros) -> LedgerError,
+) -> Result<LedgerError, LedgerError> {
     let row = sqlx::query("select kind, posted_micros - reserved_micros from account where id = $1")
         .bind(wallet.0)
         .fetch_optional(&mut **tx)
         .await?;
     Ok(match row {
-        None => WalletState::Missing,
-        Some(r) if r.try_get::<String, _>(0)? != "wallet" => WalletState::System,
-        Some(r) => WalletState::Wallet { available: Micros(r.try_get(1)?) },
+        None => LedgerError::UnknownAccount(wallet),
+        Some(r) if r.try_get::<String, _>(0)? != "wallet" => LedgerError::NotAWallet(wallet),
+        Some(r) => on_wallet(Micros(r.try_get(1)?)),
     })
 }
 
