@@ -7,7 +7,9 @@ use leptos_router::{StaticSegment, path};
 
 use crate::api::auth::{AccountSummary, SignIn, SignOut, SignUp, get_account};
 use crate::api::status::{SiteInfo, get_site_info};
+use crate::components::billing_gate::BillingGateHost;
 use crate::components::frame::{SiteFooter, SiteHeader};
+use crate::components::notice::NoticeBanner;
 use crate::error::AppError;
 use crate::pages::admin::AdminGiftCodesPage;
 use crate::pages::auth::{SignInPage, SignUpPage};
@@ -15,6 +17,7 @@ use crate::pages::buy::SandboxCheckoutPage;
 use crate::pages::credits::CreditsPage;
 use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
+use crate::pages::sandbox_oauth::SandboxOpenRouterConsent;
 use crate::pages::settings::ApiKeysPage;
 use crate::pages::tokens::ApiTokensPage;
 
@@ -85,6 +88,7 @@ pub fn App() -> impl IntoView {
             <div class="frame">
                 <SiteHeader />
                 <main id="main" class="main" data-hydrated=move || hydrated.get().to_string()>
+                    <NoticeBanner />
                     <Routes fallback=|| view! { <NotFound /> }>
                         <Route path=StaticSegment("") view=HomePage />
                         <Route path=StaticSegment("credits") view=CreditsPage />
@@ -92,12 +96,14 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/settings/api-tokens") view=ApiTokensPage />
                         <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage />
                         <Route path=path!("/sandbox/checkout/:id") view=SandboxCheckoutPage />
+                        <Route path=path!("/sandbox/openrouter/auth") view=SandboxOpenRouterConsent />
                         <Route path=StaticSegment("signin") view=SignInPage />
                         <Route path=StaticSegment("signup") view=SignUpPage />
                     </Routes>
                 </main>
                 <SiteFooter />
             </div>
+            <BillingGateHost />
         </Router>
     }
 }

@@ -16,6 +16,8 @@ pub struct AccountSummary {
     pub reserved: Micros,
     /// The available balance is under the low-balance threshold.
     pub low_balance: bool,
+    /// The "Get started" dialog is still to be shown.
+    pub onboarding: bool,
 }
 
 /// Where to go after signing in: only a path on this site, never another site. Browsers
@@ -51,6 +53,7 @@ pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
         available: balance.available,
         reserved: balance.reserved,
         low_balance: balance.available < state.config.low_balance,
+        onboarding: user.onboarding_pending,
     }))
 }
 

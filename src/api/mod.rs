@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod credits;
+pub mod keys;
 pub mod purchases;
 pub mod status;
 pub mod tokens;

@@ -44,6 +44,7 @@ pub fn CreditsPage() -> impl IntoView {
         // Outside the signed-in section: it reloads the account when a payment has landed,
         // which re-renders that section but not this notice.
         <CheckoutNotice />
+        <crate::components::notice::ContinueLink />
         <SignedIn here="/credits" children=move |account| view! {
             <TabList label="Credits" base="/credits" tabs=TABS active=active />
             {move || {

@@ -2,6 +2,16 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+use crate::api::keys::{
+    KeyInfo, KeySource, KeyStatus, Provider, ProviderSlot, RemoveProviderKey, SaveProviderKey, TestProviderKey,
+    provider_keys,
+};
+use crate::components::forms::FormError;
+use crate::components::frame::SignedIn;
+use crate::components::notice::ContinueLink;
+use crate::error::AppError;
+use crate::format::utc_minute;
+
 /// The tabs of Settings.
 #[component]
 pub fn SettingsNav() -> impl IntoView {
@@ -20,15 +30,230 @@ pub fn ApiKeysPage() -> impl IntoView {
         <header class="page-header">
             <p class="eyebrow">"Settings"</p>
             <h1>"API keys"</h1>
-            <p class="lead">"Bring your own provider keys. Calls to a provider you have a key for cost no credits."</p>
+            <p class="lead">
+                "Bring your own provider keys. Calls to a provider you have a working key for use it and cost no credits; \
+                 everything else is paid with credits. Keys are stored encrypted and never shown again in full."
+            </p>
         </header>
         <SettingsNav />
-        <section class="card coming-soon" aria-labelledby="keys-soon">
-            <h2 id="keys-soon">"Coming soon"</h2>
-            <ul class="checklist">
-                <li><strong>"fal.ai"</strong>" — image, video and audio generation with your own key."</li>
-                <li><strong>"OpenRouter"</strong>" — paste a key, or connect your account in one click."</li>
-            </ul>
+        <ContinueLink />
+        <SignedIn here="/settings/api-keys" children=|_| view! { <ProviderKeys /> } />
+    }
+}
+
+#[component]
+fn ProviderKeys() -> impl IntoView {
+    let save = ServerAction::<SaveProviderKey>::new();
+    let test = ServerAction::<TestProviderKey>::new();
+    let remove = ServerAction::<RemoveProviderKey>::new();
+    let slots = Resource::new(
+        move || (save.version().get(), test.version().get(), remove.version().get()),
+        |_| provider_keys(),
+    );
+    let actions = KeyActions { save, test, remove };
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match slots.await {
+                    Ok(list) => list
+                        .into_iter()
+                        .map(|entry| view! { <ProviderCard entry actions /> })
+                        .collect_view()
+                        .into_any(),
+                    Err(e) => view! { <p class="notice notice--error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[derive(Clone, Copy)]
+struct KeyActions {
+    save: ServerAction<SaveProviderKey>,
+    test: ServerAction<TestProviderKey>,
+    remove: ServerAction<RemoveProviderKey>,
+}
+
+/// The latest answer of `action` if it was about `provider`.
+fn for_provider<I, O>(
+    action: ServerAction<I>,
+    provider: Provider,
+    input_provider: fn(&I) -> &str,
+) -> Signal<Option<Result<O, AppError>>>
+where
+    I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
+    O: Clone + Send + Sync + 'static,
+{
+    let last_input = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(input) = action.input().get() {
+            last_input.set(Some(input_provider(&input).to_string()));
+        }
+    });
+    Signal::derive(move || {
+        let value = action.value().get()?;
+        (last_input.get().as_deref() == Some(provider.as_str())).then_some(value)
+    })
+}
+
+fn describe(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Fal => "Images, video, audio and music.",
+        Provider::OpenRouter => "LLM calls, such as script analysis.",
+    }
+}
+
+#[component]
+fn ProviderCard(entry: ProviderSlot, actions: KeyActions) -> impl IntoView {
+    let provider = entry.provider;
+    let name = provider.as_str();
+    let label = provider.label();
+    let title_id = format!("key-{name}-title");
+    let labelled_by = title_id.clone();
+    let input_id = format!("key-{name}-input");
+    let error_id = format!("key-{name}-error");
+    let saved = for_provider(actions.save, provider, |i: &SaveProviderKey| &i.provider);
+    let tested = for_provider(actions.test, provider, |i: &TestProviderKey| &i.provider);
+    let removed = for_provider(actions.remove, provider, |i: &RemoveProviderKey| &i.provider);
+    let key_error = Signal::derive(move || match saved.get() {
+        Some(Err(AppError::Validation { field, message })) if field == "key" => Some(message),
+        _ => None,
+    });
+    let other_error = Signal::derive(move || {
+        [saved.get().and_then(|r| r.err()), tested.get().and_then(|r| r.err()), removed.get().and_then(|r| r.err())]
+            .into_iter()
+            .flatten()
+            .find(|e| !matches!(e, AppError::Validation { field, .. } if field == "key"))
+            .map(|e| e.to_string())
+    });
+    let message = Signal::derive(move || {
+        saved
+            .get()
+            .and_then(Result::ok)
+            .map(|o| o.message)
+            .or_else(|| tested.get().and_then(Result::ok).map(|o| o.message))
+    });
+    // A saved key leaves the input empty again.
+    let input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if matches!(saved.get(), Some(Ok(_)))
+            && let Some(el) = input.get()
+        {
+            el.set_value("");
+        }
+    });
+    let confirming = RwSignal::new(false);
+    let has_key = entry.key.is_some();
+    let status = entry.key.as_ref().map(|k| k.status);
+
+    view! {
+        <section class="card key-card" aria-labelledby=labelled_by data-provider=name>
+            <div class="key-card__head">
+                <h2 id=title_id>{label}</h2>
+                <StatusBadge status />
+            </div>
+            <p class="muted">{describe(provider)}</p>
+            {entry.key.clone().map(|k| view! { <KeyFacts key=k /> })}
+            <div role="status" class="key-card__message">
+                {move || message.get().map(|m| view! { <p class="notice notice--ok">{m}</p> })}
+            </div>
+            <FormError message=other_error />
+            {has_key.then(|| view! {
+                <div class="key-card__actions">
+                    <ActionForm action=actions.test attr:class="inline-form">
+                        <input type="hidden" name="provider" value=name />
+                        <button type="submit" class="btn btn--small" disabled=move || actions.test.pending().get()>
+                            {move || if actions.test.pending().get() { "Testing…" } else { "Test key" }}
+                        </button>
+                    </ActionForm>
+                    <Show
+                        when=move || confirming.get()
+                        fallback=move || view! {
+                            <button type="button" class="btn btn--small btn--danger" on:click=move |_| confirming.set(true)>
+                                "Remove"
+                            </button>
+                        }
+                    >
+                        <div class="confirm" role="group" aria-label=format!("Remove the {label} key")>
+                            <span>{format!("Remove your {label} key? {label} calls will use credits again.")}</span>
+                            <ActionForm action=actions.remove attr:class="inline-form">
+                                <input type="hidden" name="provider" value=name />
+                                <button type="submit" class="btn btn--small btn--danger">"Remove key"</button>
+                            </ActionForm>
+                            <button type="button" class="btn btn--small" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        </div>
+                    </Show>
+                </div>
+            })}
+            <ActionForm action=actions.save attr:class="form key-form" attr:novalidate=true>
+                <input type="hidden" name="provider" value=name />
+                <div class="field">
+                    <label for=input_id.clone()>
+                        {if has_key { format!("Replace the {label} key") } else { format!("Add a {label} key") }}
+                    </label>
+                    <div class="key-form__row">
+                        <input
+                            id=input_id
+                            node_ref=input
+                            name="key"
+                            type="password"
+                            autocomplete="off"
+                            spellcheck="false"
+                            placeholder=match provider { Provider::Fal => "key-id:key-secret", Provider::OpenRouter => "sk-or-v1-…" }
+                            aria-invalid=move || key_error.get().is_some().then_some("true")
+                            aria-describedby=error_id.clone()
+                        />
+                        <button type="submit" class="btn btn--primary" disabled=move || actions.save.pending().get()>
+                            {move || if actions.save.pending().get() { "Checking…" } else { "Save key" }}
+                        </button>
+                    </div>
+                    <p class="field__error" id=error_id aria-live="polite">{move || key_error.get()}</p>
+                </div>
+            </ActionForm>
+            {(provider == Provider::OpenRouter).then(|| view! {
+                <div class="key-card__connect">
+                    <span class="muted">"or"</span>
+                    <a class="btn" rel="external" href="/connect/openrouter?next=/settings/api-keys">
+                        {if status.is_some() { "Reconnect with OpenRouter" } else { "Connect with OpenRouter" }}
+                    </a>
+                </div>
+            })}
         </section>
+    }
+}
+
+#[component]
+fn StatusBadge(status: Option<KeyStatus>) -> impl IntoView {
+    let (class, text) = match status {
+        None => ("badge", "Not set"),
+        Some(KeyStatus::Valid) => ("badge badge--ok", "Connected"),
+        Some(KeyStatus::Rejected) => ("badge badge--error", "Refused by provider"),
+        Some(KeyStatus::Unchecked) => ("badge badge--warn", "Not verified"),
+    };
+    view! { <span class=class data-testid="key-status">{text}</span> }
+}
+
+#[component]
+fn KeyFacts(key: KeyInfo) -> impl IntoView {
+    let added = match key.source {
+        KeySource::Pasted => utc_minute(key.added_at_ms),
+        KeySource::Oauth => format!("{} (connected with OpenRouter)", utc_minute(key.added_at_ms)),
+    };
+    let checked = match (key.status, key.checked_at_ms) {
+        (KeyStatus::Valid, Some(at)) => format!("Working, {}", utc_minute(at)),
+        (KeyStatus::Rejected, Some(at)) => {
+            format!("Refused, {}: calls use credits until you replace it", utc_minute(at))
+        }
+        _ => "Not yet: calls use credits until \u{201c}Test key\u{201d} passes".to_string(),
+    };
+    view! {
+        <dl class="key-facts">
+            <dt>"Key"</dt>
+            <dd><code data-testid="key-last4">{format!("\u{2022}\u{2022}\u{2022}\u{2022}{}", key.last4)}</code></dd>
+            <dt>"Added"</dt>
+            <dd>{added}</dd>
+            <dt>"Last check"</dt>
+            <dd>{checked}</dd>
+        </dl>
     }
 }

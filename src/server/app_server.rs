@@ -24,6 +24,8 @@ pub enum StartError {
     Ledger(#[from] LedgerError),
     #[error("{0}")]
     Secret(super::config::ConfigError),
+    #[error("cannot make the HTTP client for AI providers: {0}")]
+    Providers(reqwest::Error),
     #[error("site_addr: cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -41,7 +43,7 @@ pub struct AppServer {
 }
 
 impl AppServer {
-    pub async fn build(config: Config) -> Result<Self, StartError> {
+    pub async fn build(mut config: Config) -> Result<Self, StartError> {
         let db = Db::connect(&config.database, config.database_max_connections).await?;
         let report = db.migrate().await?;
         tracing::info!(
@@ -53,11 +55,19 @@ impl AppServer {
         let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
         let ledger = Ledger::new(db.clone(), Clock::System).await?;
         let secret_key = Arc::new(config.load_secret_key().map_err(StartError::Secret)?);
+        let cipher =
+            Arc::new(super::keys::cipher::KeyCipher::new(&config.load_master_key().map_err(StartError::Secret)?));
         // The first unknown-email sign-in must not be the one that pays for this.
         tokio::task::spawn_blocking(super::auth::passwords::warm_up);
         let listener = TcpListener::bind(config.site_addr)
             .await
             .map_err(|source| StartError::Bind { addr: config.site_addr, source })?;
+        let bound = listener.local_addr().unwrap_or(config.site_addr);
+        // Asked for any free port: addresses made for browsers (OAuth callbacks) need the real one.
+        if config.public_url.port() == Some(0) {
+            let _ = config.public_url.set_port(Some(bound.port()));
+        }
+        let providers = super::providers::Providers::new(&config, &secret_key.0).map_err(StartError::Providers)?;
         let state = AppState {
             leptos_options: leptos_options(&config, listener.local_addr().unwrap_or(config.site_addr)),
             config: Arc::new(config),
@@ -65,6 +75,8 @@ impl AppServer {
             ledger,
             installation,
             secret_key,
+            cipher,
+            providers,
             started_at: Instant::now(),
         };
         Ok(Self { listener, state })

@@ -288,6 +288,19 @@ fn print_config(config: &Config) {
         format!("(kept in {})", config.data_dir.join("secret.key").display())
     };
     println!("secret_key                {key}");
+    let master = if config.master_key.is_some() {
+        "(set, hidden)".to_string()
+    } else {
+        format!("(kept in {})", config.data_dir.join("master.key").display())
+    };
+    println!("master_key                {master}");
+    let base = |url: &Option<url::Url>, real: &str| match url {
+        Some(u) => u.to_string(),
+        None if config.sandbox => "(built-in sandbox)".to_string(),
+        None => real.to_string(),
+    };
+    println!("fal_api_base              {}", base(&config.fal_api_base, "https://api.fal.ai/"));
+    println!("openrouter_base           {}", base(&config.openrouter_base, "https://openrouter.ai/"));
 }
 
 /// Reports a failure as the one line on standard error.

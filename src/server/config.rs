@@ -40,6 +40,9 @@ const KEYS: &[&str] = &[
     "sign_ups_per_address",
     "stripe_secret_key",
     "stripe_api_base",
+    "master_key",
+    "fal_api_base",
+    "openrouter_base",
 ];
 
 #[derive(Clone, Debug)]
@@ -85,6 +88,41 @@ pub struct Config {
     pub stripe_secret_key: Option<SecretKey>,
     /// Where the Stripe API is (tests point it at a local stand-in).
     pub stripe_api_base: Url,
+    /// Encrypts the provider keys people store (32 bytes as 64 hex digits). Empty: kept
+    /// in `<data_dir>/master.key`, made on first start, which only the sandbox allows.
+    pub master_key: Option<MasterKeySetting>,
+    /// Where fal's platform API is. Empty: the built-in sandbox in sandbox mode,
+    /// `https://api.fal.ai` otherwise.
+    pub fal_api_base: Option<Url>,
+    /// Where OpenRouter is (its consent page and API). Empty: the built-in sandbox in
+    /// sandbox mode, `https://openrouter.ai` otherwise.
+    pub openrouter_base: Option<Url>,
+}
+
+/// The master key as configured: 32 bytes, never printed.
+#[derive(Clone)]
+pub struct MasterKeySetting(pub [u8; 32]);
+
+impl std::fmt::Debug for MasterKeySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(***)")
+    }
+}
+
+/// Reads 64 hex digits as a 32-byte key.
+pub fn parse_master_key(v: &str) -> Result<[u8; 32], String> {
+    let v = v.trim();
+    let bytes = v.as_bytes();
+    if bytes.len() != 64 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+        return Err("must be 64 hexadecimal digits (32 bytes), e.g. from `openssl rand -hex 32`".into());
+    }
+    let mut key = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16).expect("checked");
+        let lo = (pair[1] as char).to_digit(16).expect("checked");
+        key[i] = (hi * 16 + lo) as u8;
+    }
+    Ok(key)
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -305,7 +343,31 @@ impl Config {
             .map(|v| SecretKey(v.into_bytes()));
         let stripe_api_base =
             layers.parse("stripe_api_base", Url::parse("https://api.stripe.com/").expect("valid"), parse_public_url)?;
+        let master_key = match layers.get("master_key") {
+            Some(raw) if !raw.value.trim().is_empty() => {
+                Some(MasterKeySetting(parse_master_key(&raw.value).map_err(|p| ConfigError::new(raw.origin, p))?))
+            }
+            _ if !sandbox || database.is_postgres() => {
+                return Err(ConfigError::new(
+                    "TOLLGATE_MASTER_KEY",
+                    "required outside the sandbox and with PostgreSQL: it encrypts the provider keys people store, \
+                     and must be the same on every instance (make one with `openssl rand -hex 32`)",
+                ));
+            }
+            _ => None,
+        };
+        let optional_url = |key: &str| match layers.get(key) {
+            Some(raw) if !raw.value.trim().is_empty() => {
+                parse_public_url(raw.value.trim()).map(Some).map_err(|p| ConfigError::new(raw.origin, p))
+            }
+            _ => Ok(None),
+        };
+        let fal_api_base = optional_url("fal_api_base")?;
+        let openrouter_base = optional_url("openrouter_base")?;
         Ok(Self {
+            master_key,
+            fal_api_base,
+            openrouter_base,
             site_addr,
             public_url,
             data_dir,
@@ -339,15 +401,31 @@ impl Config {
         if let Some(key) = &self.secret_key {
             return Ok(key.clone());
         }
-        let path = self.data_dir.join("secret.key");
+        let text = self.key_file("secret.key", |t| t.len() >= 32)?;
+        Ok(SecretKey(text.into_bytes()))
+    }
+
+    /// The master key that seals stored provider keys: the setting, or (sandbox with
+    /// SQLite only, which `from_layers` enforces) the key file under the data directory.
+    pub fn load_master_key(&self) -> Result<[u8; 32], ConfigError> {
+        if let Some(key) = &self.master_key {
+            return Ok(key.0);
+        }
+        let text = self.key_file("master.key", |t| parse_master_key(t).is_ok())?;
+        parse_master_key(&text).map_err(|p| ConfigError::new("master.key", p))
+    }
+
+    /// Reads `<data_dir>/<name>`, or makes it from 32 random bytes as hex the first time.
+    fn key_file(&self, name: &str, valid: impl Fn(&str) -> bool) -> Result<String, ConfigError> {
+        let path = self.data_dir.join(name);
         let problem =
             |e: std::io::Error| ConfigError::new(path.display().to_string(), format!("cannot use the key file ({e})"));
         match std::fs::read_to_string(&path) {
-            Ok(text) if text.trim().len() >= 32 => return Ok(SecretKey(text.trim().as_bytes().to_vec())),
+            Ok(text) if valid(text.trim()) => return Ok(text.trim().to_string()),
             Ok(_) => {
                 return Err(ConfigError::new(
                     path.display().to_string(),
-                    "the key file is too short; delete it to make a new one",
+                    "the key file is damaged; restore it from a backup (data sealed with it cannot be read without it)",
                 ));
             }
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(problem(e)),
@@ -355,25 +433,23 @@ impl Config {
         }
         std::fs::create_dir_all(&self.data_dir).map_err(problem)?;
         let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| ConfigError::new("secret_key", format!("no randomness available ({e})")))?;
+        getrandom::fill(&mut bytes).map_err(|e| ConfigError::new(name, format!("no randomness available ({e})")))?;
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         // Written whole to a private temporary file, then linked into place: a crash
         // leaves no half-written key, and when two processes start together the second
         // finds the first one's key and uses it.
-        let tmp = self.data_dir.join(format!(".secret.key.{}", std::process::id()));
+        let tmp = self.data_dir.join(format!(".{name}.{}", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         write_private(&tmp, &hex).map_err(problem)?;
         let linked = std::fs::hard_link(&tmp, &path);
         let _ = std::fs::remove_file(&tmp);
         match linked {
             Ok(()) => {
-                tracing::info!(path = %path.display(), "made a new secret key");
-                Ok(SecretKey(hex.into_bytes()))
+                tracing::info!(path = %path.display(), "made a new key file");
+                Ok(hex)
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(&path).map_err(problem)?;
-                Ok(SecretKey(text.trim().as_bytes().to_vec()))
+                Ok(std::fs::read_to_string(&path).map_err(problem)?.trim().to_string())
             }
             Err(e) => Err(problem(e)),
         }

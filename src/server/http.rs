@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/settings", get(|| async { axum::response::Redirect::to("/settings/api-keys") }))
         .merge(super::api_v1::routes())
         .route("/webhooks/stripe", axum::routing::post(super::stripe::webhook_route))
+        .route("/connect/openrouter", get(super::oauth::start))
+        .route(super::oauth::CALLBACK_PATH, get(super::oauth::callback))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))

@@ -20,6 +20,9 @@ pub struct AppState {
     pub ledger: Ledger,
     pub installation: Installation,
     pub secret_key: Arc<super::config::SecretKey>,
+    /// Seals and opens the provider keys people store.
+    pub cipher: Arc<super::keys::cipher::KeyCipher>,
+    pub providers: super::providers::Providers,
     pub started_at: Instant,
 }
 

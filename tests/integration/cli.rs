@@ -49,6 +49,7 @@ fn an_unreachable_database_stops_with_one_line_and_no_password() {
         .args(["migrate"])
         .env("TOLLGATE_DATABASE_URL", "postgres://tollgate:s3cret@127.0.0.1:9/tollgate")
         .env("TOLLGATE_SECRET_KEY", "0123456789abcdef0123456789abcdef")
+        .env("TOLLGATE_MASTER_KEY", crate::helpers::TEST_MASTER_KEY)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

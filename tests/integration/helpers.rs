@@ -33,7 +33,7 @@ macro_rules! backend_tests {
 }
 
 /// The newest migration under migrations/.
-pub const LATEST_SCHEMA_VERSION: i64 = 5;
+pub const LATEST_SCHEMA_VERSION: i64 = 6;
 
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
@@ -90,6 +90,9 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The master key test instances seal provider keys with.
+pub const TEST_MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
 /// Settings as a test instance uses them: the project's Leptos.toml, then these overrides.
 pub fn test_config(db: &TestDatabase, extra: &[(&str, &str)]) -> Config {
     let mut env: HashMap<String, String> = HashMap::from([
@@ -99,6 +102,7 @@ pub fn test_config(db: &TestDatabase, extra: &[(&str, &str)]) -> Config {
         ("TOLLGATE_LOG_LEVEL".into(), "warn".into()),
         ("TOLLGATE_DATABASE_MAX_CONNECTIONS".into(), "4".into()),
         ("TOLLGATE_SECRET_KEY".into(), "test-secret-key-0123456789abcdef0123456789".into()),
+        ("TOLLGATE_MASTER_KEY".into(), TEST_MASTER_KEY.into()),
     ]);
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
@@ -111,6 +115,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub db: Db,
+    /// What the running app's handlers see (its cipher, providers, settings).
+    pub state: tollgate::server::state::AppState,
     // Dropped after the app: removes the PostgreSQL database the test used.
     _database: TestDatabase,
     stop: Option<oneshot::Sender<()>>,
@@ -154,12 +160,13 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
     let server = AppServer::build(config).await.expect("the app starts");
     let addr = server.local_addr();
     let db = server.state().db.clone();
+    let state = server.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
-    TestApp { addr, client, db, _database: database, stop: Some(stop) }
+    TestApp { addr, client, db, state, _database: database, stop: Some(stop) }
 }
 
 /// A migrated database and a ledger on it with a hand-moved clock.

@@ -31,6 +31,8 @@ pub struct User {
     /// The sign-up credit owed to this account, fixed at creation.
     pub signup_credit: Micros,
     pub created_at_ms: i64,
+    /// Still to see the "Get started" dialog.
+    pub onboarding_pending: bool,
 }
 
 /// Trims and lower-cases an email and checks that it looks like one.
@@ -62,10 +64,11 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
         role: Role::parse(&row.try_get::<String, _>(2)?),
         signup_credit: Micros(row.try_get(3)?),
         created_at_ms: row.try_get(4)?,
+        onboarding_pending: row.try_get::<Option<i64>, _>(5)?.is_none(),
     })
 }
 
-const USER_COLUMNS: &str = "id, email, role, signup_credit_micros, created_at_ms";
+const USER_COLUMNS: &str = "id, email, role, signup_credit_micros, created_at_ms, onboarding_done_at_ms";
 
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>, AppError> {
     let row = sqlx::query(&format!("select {USER_COLUMNS} from app_user where id = $1"))
@@ -94,7 +97,14 @@ pub async fn create(db: &Db, email: &str, password: &str, role: Role, signup_cre
         return Err(taken());
     }
     let hash = passwords::hash(password.to_string()).await?;
-    let user = User { id: uuid::Uuid::new_v4().to_string(), email, role, signup_credit, created_at_ms: now_ms() };
+    let user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        email,
+        role,
+        signup_credit,
+        created_at_ms: now_ms(),
+        onboarding_pending: true,
+    };
     let role_text = match role {
         Role::User => "user",
         Role::Admin => "admin",
@@ -139,13 +149,24 @@ pub async fn authenticate(db: &Db, email: &str, password: &str) -> Result<Option
     let (user, hash) = match row {
         Some(row) => {
             let user = user_from_row(&row).map_err(|e| AppError::internal("signing in", e))?;
-            let hash: String = row.try_get(5).map_err(|e| AppError::internal("signing in", e))?;
+            let hash: String = row.try_get(6).map_err(|e| AppError::internal("signing in", e))?;
             (Some(user), Some(hash))
         }
         None => (None, None),
     };
     let ok = passwords::verify(password.to_string(), hash).await?;
     Ok(user.filter(|_| ok))
+}
+
+/// Marks the "Get started" dialog as seen, so it is not shown again on any device.
+pub async fn finish_onboarding(db: &Db, user_id: &str) -> Result<(), AppError> {
+    sqlx::query("update app_user set onboarding_done_at_ms = $1 where id = $2 and onboarding_done_at_ms is null")
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(db.pool())
+        .await
+        .map_err(|e| AppError::internal("finishing onboarding", e))?;
+    Ok(())
 }
 
 pub async fn set_role(db: &Db, user_id: &str, role: Role) -> Result<(), AppError> {

@@ -13,6 +13,56 @@ fn file_with(text: &str) -> tempfile::NamedTempFile {
     f
 }
 
+const MASTER: (&str, &str) =
+    ("TOLLGATE_MASTER_KEY", "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100");
+
+#[test]
+fn a_run_outside_the_sandbox_needs_a_master_key_and_it_is_never_printed() {
+    let err = Config::load(Some(file_with("sandbox = false").path()), &env_of(&[])).unwrap_err();
+    assert_eq!(err.setting, "TOLLGATE_MASTER_KEY");
+    assert!(err.problem.contains("openssl rand -hex 32"), "{}", err.problem);
+    for bad in ["short", "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"] {
+        let err = Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_MASTER_KEY", bad)])).unwrap_err();
+        assert_eq!(err.setting, "TOLLGATE_MASTER_KEY");
+        assert!(err.problem.contains("64 hexadecimal digits"));
+    }
+    let cfg = Config::load(Some(file_with("sandbox = false").path()), &env_of(&[MASTER])).unwrap();
+    let key = cfg.load_master_key().unwrap();
+    assert_eq!(key[0], 0xff);
+    assert_eq!(key[31], 0x00);
+    assert!(!format!("{cfg:?}").contains("ffeeddcc"), "the master key must never be printed");
+}
+
+#[test]
+fn the_sandbox_keeps_a_master_key_in_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pairs = [("TOLLGATE_DATA_DIR", data.to_str().unwrap())];
+    let env = env_of(&pairs);
+    let cfg = Config::load(Some(file_with("").path()), &env).unwrap();
+    let first = cfg.load_master_key().unwrap();
+    assert_eq!(cfg.load_master_key().unwrap(), first, "kept, not made again");
+    let path = data.join("master.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    std::fs::write(&path, "damaged").unwrap();
+    let err = cfg.load_master_key().unwrap_err();
+    assert!(err.problem.contains("damaged"), "a damaged key file is never silently replaced: {}", err.problem);
+}
+
+#[test]
+fn provider_base_urls_are_checked() {
+    let err = Config::load(Some(file_with("fal_api_base = \"ftp://x\"").path()), &env_of(&[])).unwrap_err();
+    assert!(err.setting.starts_with("fal_api_base"));
+    let cfg = Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_OPENROUTER_BASE", "http://127.0.0.1:9/")]))
+        .unwrap();
+    assert_eq!(cfg.openrouter_base.unwrap().as_str(), "http://127.0.0.1:9/");
+    assert!(cfg.fal_api_base.is_none());
+}
+
 #[test]
 fn defaults_use_the_embedded_sqlite_database_under_the_data_dir() {
     let cfg = Config::load(Some(file_with("").path()), &env_of(&[])).unwrap();
@@ -26,9 +76,8 @@ fn defaults_use_the_embedded_sqlite_database_under_the_data_dir() {
 #[test]
 fn environment_overrides_the_settings_file() {
     let f = file_with("site_addr = \"127.0.0.1:4000\"\nsandbox = true\n");
-    let cfg =
-        Config::load(Some(f.path()), &env_of(&[("TOLLGATE_SITE_ADDR", "0.0.0.0:5000"), ("TOLLGATE_SANDBOX", "false")]))
-            .unwrap();
+    let env = env_of(&[("TOLLGATE_SITE_ADDR", "0.0.0.0:5000"), ("TOLLGATE_SANDBOX", "false"), MASTER]);
+    let cfg = Config::load(Some(f.path()), &env).unwrap();
     assert_eq!(cfg.site_addr.to_string(), "0.0.0.0:5000");
     assert!(!cfg.sandbox);
 }
@@ -39,7 +88,9 @@ fn a_postgres_url_selects_postgres_and_needs_a_shared_secret_key() {
     let err = Config::load(Some(file_with("").path()), &env_of(&[url])).unwrap_err();
     assert_eq!(err.setting, "TOLLGATE_SECRET_KEY");
     let key = ("TOLLGATE_SECRET_KEY", "0123456789abcdef0123456789abcdef");
-    let cfg = Config::load(Some(file_with("").path()), &env_of(&[url, key])).unwrap();
+    let err = Config::load(Some(file_with("").path()), &env_of(&[url, key])).unwrap_err();
+    assert_eq!(err.setting, "TOLLGATE_MASTER_KEY", "instances sharing PostgreSQL must share the master key");
+    let cfg = Config::load(Some(file_with("").path()), &env_of(&[url, key, MASTER])).unwrap();
     assert!(cfg.database.is_postgres());
     assert_eq!(cfg.database.to_string(), "postgres://u:***@localhost:5432/tollgate");
     let shown = format!("{cfg:?}");

@@ -1,0 +1,238 @@
+//! The AI providers Tollgate talks to for people: checking their keys and connecting
+//! OpenRouter accounts. Each provider is either reached over HTTP at its configured base
+//! URL (the real service, or a stand-in in tests) or, in sandbox mode without a base URL,
+//! played by the built-in sandbox so nothing leaves the machine.
+
+mod sandbox;
+
+pub use sandbox::constant_time_eq;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::config::Config;
+use crate::api::keys::Provider;
+use crate::error::AppError;
+
+/// The provider's answer about a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyCheck {
+    Valid,
+    /// The provider refused the key (HTTP 401 or 403).
+    Rejected,
+    /// The provider could not be asked, or answered something else; why, for the person.
+    Unreachable(String),
+}
+
+/// Why connecting an OpenRouter account did not produce a key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("OpenRouter refused the code (HTTP {status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error("OpenRouter could not be reached: {0}")]
+    Unreachable(String),
+    #[error("OpenRouter's answer had no key")]
+    Malformed,
+}
+
+#[derive(Clone, Debug)]
+enum Endpoint {
+    Sandbox,
+    Http(Url),
+}
+
+#[derive(Clone)]
+pub struct Providers {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    fal: Endpoint,
+    openrouter: Endpoint,
+    public_url: Url,
+    sandbox: sandbox::Sandbox,
+}
+
+const FAL_DEFAULT: &str = "https://api.fal.ai/";
+const OPENROUTER_DEFAULT: &str = "https://openrouter.ai/";
+/// Where the sandbox's OpenRouter consent page is served.
+pub const SANDBOX_OPENROUTER_PATH: &str = "/sandbox/openrouter/auth";
+
+impl Providers {
+    pub fn new(config: &Config, secret: &[u8]) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(20))
+            // Keys travel in headers: never follow a redirect to another host with them.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let endpoint = |configured: &Option<Url>, default: &str| match configured {
+            Some(url) => Endpoint::Http(url.clone()),
+            None if config.sandbox => Endpoint::Sandbox,
+            None => Endpoint::Http(Url::parse(default).expect("a valid default URL")),
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                fal: endpoint(&config.fal_api_base, FAL_DEFAULT),
+                openrouter: endpoint(&config.openrouter_base, OPENROUTER_DEFAULT),
+                public_url: config.public_url.clone(),
+                sandbox: sandbox::Sandbox::new(secret),
+            }),
+        })
+    }
+
+    /// Whether `provider` is played by the built-in sandbox.
+    pub fn is_sandbox(&self, provider: Provider) -> bool {
+        matches!(self.endpoint(provider), Endpoint::Sandbox)
+    }
+
+    fn endpoint(&self, provider: Provider) -> &Endpoint {
+        match provider {
+            Provider::Fal => &self.inner.fal,
+            Provider::OpenRouter => &self.inner.openrouter,
+        }
+    }
+
+    /// Asks the provider whether `key` works, with a request that costs nothing.
+    pub async fn check_key(&self, provider: Provider, key: &str) -> KeyCheck {
+        let base = match self.endpoint(provider) {
+            Endpoint::Sandbox => return self.inner.sandbox.check_key(key),
+            Endpoint::Http(base) => base,
+        };
+        let request = match provider {
+            // fal: listing models with the key; a refused key gets 401.
+            Provider::Fal => self
+                .inner
+                .http
+                .get(join(base, "v1/models"))
+                .query(&[("limit", "1")])
+                .header(reqwest::header::AUTHORIZATION, format!("Key {key}")),
+            // OpenRouter: the key's own details.
+            Provider::OpenRouter => self.inner.http.get(join(base, "api/v1/key")).bearer_auth(key),
+        };
+        match request.send().await {
+            Ok(res) if res.status().is_success() => KeyCheck::Valid,
+            Ok(res) if matches!(res.status().as_u16(), 401 | 403) => KeyCheck::Rejected,
+            Ok(res) => KeyCheck::Unreachable(format!("{} answered HTTP {}", provider.label(), res.status().as_u16())),
+            Err(e) => {
+                tracing::warn!(provider = provider.as_str(), error = %without_url(&e), "key check failed");
+                KeyCheck::Unreachable(format!("{} could not be reached", provider.label()))
+            }
+        }
+    }
+
+    /// Where to send someone to approve access to their OpenRouter account.
+    pub fn openrouter_consent_url(&self, callback: &Url, code_challenge: &str) -> Url {
+        let mut url = match &self.inner.openrouter {
+            Endpoint::Sandbox => self.inner.public_url.join(SANDBOX_OPENROUTER_PATH).expect("a valid path"),
+            Endpoint::Http(base) => join(base, "auth"),
+        };
+        url.query_pairs_mut()
+            .append_pair("callback_url", callback.as_str())
+            .append_pair("code_challenge", code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        url
+    }
+
+    /// Trades the code from OpenRouter's callback and our PKCE verifier for a key.
+    pub async fn openrouter_exchange(&self, code: &str, verifier: &str) -> Result<String, ExchangeError> {
+        let base = match &self.inner.openrouter {
+            Endpoint::Sandbox => return self.inner.sandbox.exchange(code, verifier),
+            Endpoint::Http(base) => base,
+        };
+        let body = serde_json::json!({ "code": code, "code_verifier": verifier, "code_challenge_method": "S256" });
+        let res = self.inner.http.post(join(base, "api/v1/auth/keys")).json(&body).send().await.map_err(|e| {
+            tracing::warn!(error = %without_url(&e), "OpenRouter key exchange failed");
+            ExchangeError::Unreachable("no answer".into())
+        })?;
+        let status = res.status().as_u16();
+        if !res.status().is_success() {
+            let text = res.text().await.unwrap_or_default();
+            return Err(ExchangeError::Refused { status, message: provider_message(&text) });
+        }
+        #[derive(Deserialize)]
+        struct Issued {
+            key: String,
+        }
+        let issued: Issued = res.json().await.map_err(|_| ExchangeError::Malformed)?;
+        if issued.key.trim().is_empty() {
+            return Err(ExchangeError::Malformed);
+        }
+        Ok(issued.key)
+    }
+
+    /// The sandbox consent page's code for `code_challenge`.
+    pub fn sandbox_openrouter_code(&self, code_challenge: &str) -> Result<String, AppError> {
+        if !self.is_sandbox(Provider::OpenRouter) {
+            return Err(AppError::not_found("The sandbox"));
+        }
+        self.inner.sandbox.code_for(code_challenge)
+    }
+}
+
+/// `base` + `path`, keeping any path the base already has.
+fn join(base: &Url, path: &str) -> Url {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        let with_slash = format!("{}/", base.path());
+        base.set_path(&with_slash);
+    }
+    base.join(path).expect("a relative path joins")
+}
+
+/// A reqwest error without its URL (which may carry a code).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    text
+}
+
+/// A short, printable reason from a provider's error body (`{"error":{"message":...}}`).
+fn provider_message(body: &str) -> String {
+    let parsed: Option<String> = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| {
+        v.pointer("/error/message").or_else(|| v.pointer("/message")).and_then(|m| m.as_str()).map(str::to_string)
+    });
+    let text = parsed.unwrap_or_else(|| "no reason given".into());
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// S256: base64url(SHA-256(verifier)) without padding (RFC 7636).
+pub fn s256(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joining_keeps_the_base_path() {
+        let base = Url::parse("http://127.0.0.1:9/prefix").unwrap();
+        assert_eq!(join(&base, "api/v1/key").as_str(), "http://127.0.0.1:9/prefix/api/v1/key");
+        let root = Url::parse("https://openrouter.ai/").unwrap();
+        assert_eq!(join(&root, "auth").as_str(), "https://openrouter.ai/auth");
+    }
+
+    #[test]
+    fn the_s256_challenge_matches_rfc_7636() {
+        // The example from RFC 7636, appendix B.
+        assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    #[test]
+    fn provider_messages_are_short_and_plain() {
+        assert_eq!(provider_message(r#"{"error":{"message":"Invalid code","code":403}}"#), "Invalid code");
+        assert_eq!(provider_message("<html>"), "no reason given");
+        assert_eq!(provider_message(&format!(r#"{{"message":"{}"}}"#, "x".repeat(500))).len(), 200);
+    }
+}

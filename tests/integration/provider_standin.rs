@@ -1,0 +1,178 @@
+//! A local stand-in for the parts of fal and OpenRouter that key checks and the OpenRouter
+//! PKCE flow use, speaking their wire format:
+//! - fal `GET /v1/models` with `Authorization: Key <key>`: 200, or 401 for unknown keys;
+//! - OpenRouter `GET /api/v1/key` with a bearer key: 200 `{"data":{...}}`, or 401;
+//! - OpenRouter `GET /auth?callback_url&code_challenge&code_challenge_method`: the consent
+//!   page, answered at once with a redirect to the callback carrying `code` (or `error`);
+//! - OpenRouter `POST /api/v1/auth/keys` `{code, code_verifier, code_challenge_method}`:
+//!   `{"key": "...", "user_id": "..."}` when SHA-256(verifier) matches the challenge the
+//!   code was issued for, each code once.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use sha2::Digest;
+
+pub const FAL_KEY: &str = "3f1c2a9e-1b2c-4d5e-8f90-0123456789ab:0123456789abcdef0123456789ab1234";
+pub const OPENROUTER_KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consent {
+    Approve,
+    Deny,
+    /// Approves, but the key exchange then fails with a server error.
+    FailExchange,
+}
+
+#[derive(Default)]
+struct Inner {
+    valid_keys: HashSet<String>,
+    codes: HashMap<String, String>,
+    consent: Option<Consent>,
+    exchanges: Vec<serde_json::Value>,
+    key_checks: usize,
+    issued: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct ProviderStandIn {
+    inner: Arc<Mutex<Inner>>,
+    pub addr: SocketAddr,
+}
+
+impl ProviderStandIn {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner {
+            valid_keys: [FAL_KEY.to_string(), OPENROUTER_KEY.to_string()].into(),
+            consent: Some(Consent::Approve),
+            ..Default::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let standin = Self { inner, addr };
+        let app = Router::new()
+            .route("/v1/models", get(fal_models))
+            .route("/api/v1/key", get(openrouter_key))
+            .route("/auth", get(consent))
+            .route("/api/v1/auth/keys", post(exchange))
+            .with_state(standin.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        standin
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Settings that point both providers here.
+    pub fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![("TOLLGATE_FAL_API_BASE", self.url()), ("TOLLGATE_OPENROUTER_BASE", self.url())]
+    }
+
+    pub fn revoke(&self, key: &str) {
+        self.inner.lock().unwrap().valid_keys.remove(key);
+    }
+
+    pub fn set_consent(&self, consent: Consent) {
+        self.inner.lock().unwrap().consent = Some(consent);
+    }
+
+    pub fn exchanges(&self) -> Vec<serde_json::Value> {
+        self.inner.lock().unwrap().exchanges.clone()
+    }
+
+    pub fn key_checks(&self) -> usize {
+        self.inner.lock().unwrap().key_checks
+    }
+
+    pub fn issued(&self) -> Vec<String> {
+        self.inner.lock().unwrap().issued.clone()
+    }
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(serde_json::json!({ "error": { "message": "No auth credentials found", "code": 401 } })),
+    )
+        .into_response()
+}
+
+async fn fal_models(State(s): State<ProviderStandIn>, headers: HeaderMap) -> Response {
+    let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Key "));
+    let mut inner = s.inner.lock().unwrap();
+    inner.key_checks += 1;
+    match key {
+        Some(k) if inner.valid_keys.contains(k) => {
+            Json(serde_json::json!({ "models": [{ "endpoint_id": "fal-ai/flux/schnell" }], "has_more": true }))
+                .into_response()
+        }
+        _ => (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "detail": "Unauthorized" }))).into_response(),
+    }
+}
+
+async fn openrouter_key(State(s): State<ProviderStandIn>, headers: HeaderMap) -> Response {
+    let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let mut inner = s.inner.lock().unwrap();
+    inner.key_checks += 1;
+    match key {
+        Some(k) if inner.valid_keys.contains(k) => {
+            Json(serde_json::json!({ "data": { "label": "sk-or-v1-012...567", "usage": 0, "limit": null } }))
+                .into_response()
+        }
+        _ => unauthorized(),
+    }
+}
+
+async fn consent(State(s): State<ProviderStandIn>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let Some(callback) = q.get("callback_url") else {
+        return (StatusCode::BAD_REQUEST, "callback_url is required").into_response();
+    };
+    if q.get("code_challenge_method").map(String::as_str) != Some("S256") {
+        return (StatusCode::BAD_REQUEST, "S256 expected").into_response();
+    }
+    let sep = if callback.contains('?') { '&' } else { '?' };
+    let mut inner = s.inner.lock().unwrap();
+    match inner.consent.unwrap_or(Consent::Approve) {
+        Consent::Deny => Redirect::to(&format!("{callback}{sep}error=access_denied")).into_response(),
+        _ => {
+            let code = format!("code-{}", inner.codes.len() + inner.exchanges.len() + 1);
+            inner.codes.insert(code.clone(), q.get("code_challenge").cloned().unwrap_or_default());
+            Redirect::to(&format!("{callback}{sep}code={code}")).into_response()
+        }
+    }
+}
+
+async fn exchange(State(s): State<ProviderStandIn>, Json(body): Json<serde_json::Value>) -> Response {
+    let mut inner = s.inner.lock().unwrap();
+    inner.exchanges.push(body.clone());
+    if inner.consent == Some(Consent::FailExchange) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({ "error": { "message": "Internal error" } })),
+        )
+            .into_response();
+    }
+    let code = body["code"].as_str().unwrap_or_default();
+    let verifier = body["code_verifier"].as_str().unwrap_or_default();
+    let challenge = inner.codes.remove(code);
+    let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    if challenge.as_deref() != Some(expected.as_str()) || body["code_challenge_method"] != "S256" {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(serde_json::json!({ "error": { "message": "Invalid code", "code": 403 } })),
+        )
+            .into_response();
+    }
+    let key = format!("sk-or-v1-issued{:048x}", inner.issued.len() + 1);
+    inner.issued.push(key.clone());
+    inner.valid_keys.insert(key.clone());
+    Json(serde_json::json!({ "key": key, "user_id": "user_standin" })).into_response()
+}
