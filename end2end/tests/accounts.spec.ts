@@ -1,4 +1,4 @@
-import { expect, hydrated, test } from "./fixtures";
+import { dismissOnboarding, expect, hydrated, test } from "./fixtures";
 
 // A fresh person for every test: nothing depends on what another test left behind.
 function newEmail(): string {
@@ -16,6 +16,7 @@ test("sign up, land signed in with $5.00, stay signed in, sign out and back in",
   await page.getByRole("button", { name: "Create account" }).click();
 
   await expect(page).toHaveURL(/\/credits$/);
+  await dismissOnboarding(page);
   await expect(page.getByTestId("balance")).toHaveText("$5.00");
   const banner = page.getByRole("banner");
   await expect(banner.getByText(email)).toBeVisible();
@@ -46,6 +47,7 @@ test("a wrong password shows an error next to the field", async ({ page }) => {
   await page.getByLabel("Password").fill("the right password");
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page).toHaveURL(/\/credits$/);
+  await dismissOnboarding(page);
   await page.getByRole("banner").getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/$/);
 
@@ -79,7 +81,7 @@ test("API tokens are shown once, listed, and revoked", async ({ page }) => {
   await page.getByLabel("Password").fill("a long enough password");
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page).toHaveURL(/\/settings\/api-tokens$/);
-  await hydrated(page);
+  await dismissOnboarding(page);
 
   await page.getByLabel("Token name").fill("build server");
   await page.getByRole("button", { name: "Create token" }).click();

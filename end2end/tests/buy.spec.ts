@@ -1,4 +1,4 @@
-import { expect, hydrated, test } from "./fixtures";
+import { dismissOnboarding, expect, hydrated, test } from "./fixtures";
 
 async function signUp(page: import("@playwright/test").Page): Promise<void> {
   await page.goto("/signup");
@@ -7,7 +7,7 @@ async function signUp(page: import("@playwright/test").Page): Promise<void> {
   await page.getByLabel("Password").fill("a long enough password");
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page).toHaveURL(/\/credits$/);
-  await hydrated(page);
+  await dismissOnboarding(page);
 }
 
 test("buy $50 in the sandbox and see $55.00 added as two transactions", async ({ page }) => {

@@ -26,3 +26,23 @@ export { expect };
 export async function hydrated(page: import("@playwright/test").Page): Promise<void> {
   await expect(page.locator("main")).toHaveAttribute("data-hydrated", "true");
 }
+
+/** A fresh address for every sign-up: nothing depends on what another test left behind. */
+export function newEmail(prefix = "user"): string {
+  return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e9)}@example.com`;
+}
+
+/** Closes the "Get started" dialog a new account is greeted with. */
+export async function dismissOnboarding(page: import("@playwright/test").Page): Promise<void> {
+  await hydrated(page);
+  const gate = page.getByRole("dialog", { name: "Get started" });
+  await expect(gate).toBeVisible();
+  await gate.getByRole("button", { name: "Set up later" }).click();
+  await expect(gate).toBeHidden();
+}
+
+/** Saves a screenshot when TOLLGATE_SCREENSHOTS names a folder (for looking, not asserting). */
+export async function snapshot(page: import("@playwright/test").Page, name: string): Promise<void> {
+  const dir = process.env.TOLLGATE_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { expect, hydrated, test } from "./fixtures";
+import { dismissOnboarding, expect, hydrated, test } from "./fixtures";
 
 // Codes are made the way an operator makes them: with the tollgate command, against the
 // same data directory the server under test uses (TOLLGATE_DATA_DIR is inherited).
@@ -18,7 +18,7 @@ test("redeem a code, then see the error when redeeming it again", async ({ page 
   await page.getByLabel("Password").fill("a long enough password");
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page).toHaveURL(/tab=gift-codes$/);
-  await hydrated(page);
+  await dismissOnboarding(page);
 
   // Typed sloppily: lower case, spaces instead of dashes.
   await page.getByLabel("Gift code", { exact: true }).fill(code.toLowerCase().replaceAll("-", " "));

@@ -64,14 +64,35 @@ pub async fn get_purchase_rules() -> Result<PurchaseRules, AppError> {
     Ok(AppState::from_context()?.purchase_rules())
 }
 
+/// The query that carries where to go back to after checkout (`&next=...`), or nothing.
+pub fn next_suffix(next: Option<&str>) -> String {
+    match next.filter(|n| !n.is_empty()) {
+        Some(n) if crate::api::auth::safe_next(Some(n)) == n => {
+            let encoded: String = n
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("&next={encoded}")
+        }
+        _ => String::new(),
+    }
+}
+
 /// Starts a checkout for `amount` dollars and sends the browser to the payment page.
+/// `next` is a path on this site to offer going back to once the payment is done.
 #[server(endpoint = "checkout_start")]
-pub async fn start_checkout(amount: String) -> Result<(), AppError> {
+pub async fn start_checkout(amount: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let url = crate::server::purchases::start_checkout(&state, &user, &amount).await?;
+            let url = crate::server::purchases::start_checkout(&state, &user, &amount, next.as_deref()).await?;
             leptos_axum::redirect(&url);
             Ok(())
         }
@@ -116,13 +137,14 @@ pub async fn get_sandbox_checkout(session: String) -> Result<Quote, AppError> {
 /// The sandbox's "Pay" button: completes the checkout through the same signed webhook
 /// path Stripe would use.
 #[server(endpoint = "sandbox_pay")]
-pub async fn sandbox_pay(session: String) -> Result<(), AppError> {
+pub async fn sandbox_pay(session: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::auth::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
             crate::server::purchases::sandbox_pay(&state, &user, &session).await?;
-            leptos_axum::redirect(&format!("/credits?checkout=success&session={session}"));
+            let back = next_suffix(next.as_deref());
+            leptos_axum::redirect(&format!("/credits?checkout=success&session={session}{back}"));
             Ok(())
         }
         .await,

@@ -19,6 +19,9 @@ pub fn BuyCredits() -> impl IntoView {
     let start = ServerAction::<StartCheckout>::new();
     let result = start.value();
     let amount = RwSignal::new("25".to_string());
+    // Opened from the billing gate: the way back survives the trip through checkout.
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next")).unwrap_or_default();
     view! {
         <section class="card" aria-labelledby="buy-title">
             <h2 id="buy-title">"Buy credits"</h2>
@@ -50,6 +53,7 @@ pub fn BuyCredits() -> impl IntoView {
                             }).collect_view()}
                         </div>
                         <ActionForm action=start attr:class="form form--inline" attr:novalidate=true>
+                            <input type="hidden" name="next" value=next />
                             <FormError message=form_error(result, &["amount"]) />
                             <div class="field">
                                 <label for="field-amount">"Amount (USD)"</label>
@@ -137,6 +141,9 @@ pub fn SandboxCheckoutPage() -> impl IntoView {
     let session = move || params.read().get("id").unwrap_or_default();
     let quote = Resource::new(session, get_sandbox_checkout);
     let pay = ServerAction::<SandboxPay>::new();
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next")).unwrap_or_default();
+    let cancel = move || format!("/credits?checkout=cancel{}", crate::api::purchases::next_suffix(Some(&next())));
     view! {
         <Title text="Sandbox checkout" />
         <SignedIn here="/credits" children=move |_| view! {
@@ -157,9 +164,10 @@ pub fn SandboxCheckoutPage() -> impl IntoView {
                                 <div class="sandbox-checkout__actions">
                                     <ActionForm action=pay attr:class="inline-form">
                                         <input type="hidden" name="session" value=session() />
+                                        <input type="hidden" name="next" value=next() />
                                         <button type="submit" class="btn btn--primary">{format!("Pay {}", q.pay.format())}</button>
                                     </ActionForm>
-                                    <a class="btn" href="/credits?checkout=cancel">"Cancel"</a>
+                                    <a class="btn" href=cancel()>"Cancel"</a>
                                 </div>
                             }.into_any(),
                         }

@@ -189,7 +189,12 @@ fn ProviderCard(entry: ProviderSlot, actions: KeyActions) -> impl IntoView {
                 <input type="hidden" name="provider" value=name />
                 <div class="field">
                     <label for=input_id.clone()>
-                        {if has_key { format!("Replace the {label} key") } else { format!("Add a {label} key") }}
+                        {if has_key {
+                            format!("Replace the {label} key")
+                        } else {
+                            let article = if provider == Provider::OpenRouter { "an" } else { "a" };
+                            format!("Add {article} {label} key")
+                        }}
                     </label>
                     <div class="key-form__row">
                         <input

@@ -11,7 +11,13 @@ use crate::error::AppError;
 use crate::money::Micros;
 
 /// Opens a checkout for the amount typed and returns where to send the browser.
-pub async fn start_checkout(state: &AppState, user: &User, amount: &str) -> Result<String, AppError> {
+pub async fn start_checkout(
+    state: &AppState,
+    user: &User,
+    amount: &str,
+    next: Option<&str>,
+) -> Result<String, AppError> {
+    let back = crate::api::purchases::next_suffix(next);
     let rules = state.purchase_rules();
     if !rules.available {
         return Err(AppError::Conflict { message: "Buying credits is not available on this server yet.".into() });
@@ -25,6 +31,7 @@ pub async fn start_checkout(state: &AppState, user: &User, amount: &str) -> Resu
             &state.config.public_url,
             user,
             &quote,
+            &back,
         )
         .await?;
         record_session(state, user, &session.id, "stripe", &quote).await?;
@@ -35,7 +42,11 @@ pub async fn start_checkout(state: &AppState, user: &User, amount: &str) -> Resu
     getrandom::fill(&mut random).map_err(|e| AppError::internal("starting a checkout", e))?;
     let id = format!("cs_sandbox_{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>());
     record_session(state, user, &id, "sandbox", &quote).await?;
-    Ok(format!("/sandbox/checkout/{id}"))
+    let page = format!("/sandbox/checkout/{id}");
+    Ok(match back.strip_prefix('&') {
+        Some(query) => format!("{page}?{query}"),
+        None => page,
+    })
 }
 
 /// Remembers what a session is worth, so the webhook credits what was priced here and

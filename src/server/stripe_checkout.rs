@@ -24,6 +24,7 @@ pub async fn create_session(
     public_url: &url::Url,
     user: &User,
     quote: &Quote,
+    back: &str,
 ) -> Result<StripeSession, AppError> {
     let cents = quote
         .pay
@@ -31,9 +32,11 @@ pub async fn create_session(
         .ok_or_else(|| AppError::internal("stripe checkout", "amount in fractions of a cent"))?;
     let client = Client::from_url(api_base, secret_key);
     let success = public_url
-        .join("credits?checkout=success&session={CHECKOUT_SESSION_ID}")
+        .join(&format!("credits?checkout=success&session={{CHECKOUT_SESSION_ID}}{back}"))
         .map_err(|e| AppError::internal("stripe checkout", e))?;
-    let cancel = public_url.join("credits?checkout=cancel").map_err(|e| AppError::internal("stripe checkout", e))?;
+    let cancel = public_url
+        .join(&format!("credits?checkout=cancel{back}"))
+        .map_err(|e| AppError::internal("stripe checkout", e))?;
     let mut params = CreateCheckoutSession::new();
     params.mode = Some(CheckoutSessionMode::Payment);
     params.client_reference_id = Some(&user.id);

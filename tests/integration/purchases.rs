@@ -14,6 +14,7 @@ backend_tests!(
     nobody_can_pay_or_read_someone_elses_checkout,
     with_a_stripe_key_checkout_goes_to_stripe_and_its_webhook_credits_once,
     a_stripe_error_starts_no_checkout,
+    checkout_keeps_the_way_back_to_where_the_person_was,
 );
 
 const WHSEC: &str = "whsec_test_0123456789";
@@ -194,7 +195,7 @@ async fn stripe_app(backend: Backend, key: &str) -> (TestApp, crate::stripe_stan
 async fn with_a_stripe_key_checkout_goes_to_stripe_and_its_webhook_credits_once(backend: Backend) {
     let (app, standin) = stripe_app(backend, crate::stripe_standin::KEY).await;
     let client = app.signed_up("stripe@example.com", "a good password").await;
-    let res = app.call(&client, "checkout_start", &[("amount", "50")]).await;
+    let res = app.call(&client, "checkout_start", &[("amount", "50"), ("next", "/studio")]).await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     assert_eq!(res.headers()["location"], "https://checkout.stripe.test/c/pay/cs_test_standin_1");
 
@@ -206,8 +207,8 @@ async fn with_a_stripe_key_checkout_goes_to_stripe_and_its_webhook_credits_once(
     assert_eq!(standin.field(0, "line_items[0][price_data][currency]").as_deref(), Some("usd"));
     assert_eq!(standin.field(0, "line_items[0][quantity]").as_deref(), Some("1"));
     let success = standin.field(0, "success_url").unwrap();
-    assert!(success.ends_with("/credits?checkout=success&session={CHECKOUT_SESSION_ID}"), "{success}");
-    assert!(standin.field(0, "cancel_url").unwrap().ends_with("/credits?checkout=cancel"));
+    assert!(success.ends_with("/credits?checkout=success&session={CHECKOUT_SESSION_ID}&next=/studio"), "{success}");
+    assert!(standin.field(0, "cancel_url").unwrap().ends_with("/credits?checkout=cancel&next=/studio"));
 
     // With a key, the sandbox is off.
     assert_eq!(app.call(&client, "sandbox_pay", &[("session", "cs_test_standin_1")]).await.status(), 404);
@@ -232,4 +233,24 @@ async fn a_stripe_error_starts_no_checkout(backend: Backend) {
     let sessions: i64 =
         sqlx::query_scalar("select count(*) from checkout_session").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(sessions, 0);
+}
+
+async fn checkout_keeps_the_way_back_to_where_the_person_was(backend: Backend) {
+    let app = app(backend).await;
+    let client = app.signed_up("back@example.com", "a good password").await;
+    let res = app.call(&client, "checkout_start", &[("amount", "10"), ("next", "/studio?model=flux")]).await;
+    assert_eq!(res.status(), 200);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let (page, query) = location.split_once('?').expect("the way back rides along");
+    assert_eq!(query, "next=/studio%3Fmodel%3Dflux");
+    let session = page.strip_prefix("/sandbox/checkout/").unwrap();
+    let paid = app.call(&client, "sandbox_pay", &[("session", session), ("next", "/studio?model=flux")]).await;
+    assert_eq!(
+        paid.headers()["location"].to_str().unwrap(),
+        format!("/credits?checkout=success&session={session}&next=/studio%3Fmodel%3Dflux")
+    );
+    // Another site is never a way back.
+    let res = app.call(&client, "checkout_start", &[("amount", "10"), ("next", "https://evil.example/")]).await;
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(!location.contains("evil"), "{location}");
 }
