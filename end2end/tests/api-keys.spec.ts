@@ -1,4 +1,4 @@
-import { dismissOnboarding, expect, hydrated, newEmail, snapshot, test } from "./fixtures";
+import { dismissOnboarding, expect, hydrated, newEmail, onboardingDone, snapshot, test } from "./fixtures";
 
 const FAL_KEY = "3f1c2a9e-1b2c-4d5e-8f90-0123456789ab:0123456789abcdef0123456789ab7a9f";
 
@@ -32,8 +32,10 @@ test("the Get started dialog greets a new account once and stays dismissed", asy
     await page.keyboard.press("Shift+Tab");
     expect(await gate.evaluate((d) => d.contains(document.activeElement))).toBe(true);
   }
+  const remembered = onboardingDone(page);
   await page.keyboard.press("Escape");
   await expect(gate).toBeHidden();
+  await remembered;
 
   // Remembered by the server: not again after a reload, nor on another visit.
   await page.reload();
@@ -52,7 +54,9 @@ test("choosing Add API keys in the dialog leads to Settings and back", async ({ 
   await expect(page).toHaveURL(/tab=transactions$/);
   await hydrated(page);
   const gate = page.getByRole("dialog", { name: "Get started" });
+  const remembered = onboardingDone(page);
   await gate.getByRole("link", { name: /Add API keys/ }).click();
+  await remembered;
   await expect(page).toHaveURL(/\/settings\/api-keys\?next=/);
   await expect(gate).toBeHidden();
   await page.getByRole("link", { name: /Continue where you left off/ }).click();
@@ -92,7 +96,9 @@ test("add, test and remove a fal.ai key; only its last four characters are ever 
   const html = await page.content();
   expect(html).not.toContain("0123456789abcdef0123456789ab7a9f");
 
+  const tested = page.waitForResponse((r) => r.url().endsWith("/api/provider_key_test"));
   await fal.getByRole("button", { name: "Test key" }).click();
+  await tested;
   await expect(fal.getByText("fal.ai accepted the key.")).toBeVisible();
 
   await fal.getByRole("button", { name: "Remove", exact: true }).click();

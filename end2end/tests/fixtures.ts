@@ -37,12 +37,19 @@ export async function dismissOnboarding(page: import("@playwright/test").Page): 
   await hydrated(page);
   const gate = page.getByRole("dialog", { name: "Get started" });
   await expect(gate).toBeVisible();
+  const remembered = onboardingDone(page);
   await gate.getByRole("button", { name: "Set up later" }).click();
   await expect(gate).toBeHidden();
+  await remembered;
 }
 
 /** Saves a screenshot when TOLLGATE_SCREENSHOTS names a folder (for looking, not asserting). */
 export async function snapshot(page: import("@playwright/test").Page, name: string): Promise<void> {
   const dir = process.env.TOLLGATE_SCREENSHOTS;
   if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}
+
+/** Resolves when the server has recorded that the "Get started" dialog was dismissed. */
+export function onboardingDone(page: import("@playwright/test").Page): Promise<unknown> {
+  return page.waitForResponse((r) => r.url().endsWith("/api/onboarding_done") && r.ok());
 }

@@ -241,10 +241,11 @@ pub async fn sandbox_openrouter_consent(
     code_challenge: String,
     code_challenge_method: String,
 ) -> Result<SandboxConsent, AppError> {
-    use crate::server::state::AppState;
-    crate::server::auth::guard::respond(
+    use crate::server::auth::guard;
+    guard::respond(
         async {
-            let state = AppState::from_context()?;
+            // Only someone who started connecting (which needs an account) gets here.
+            let (state, _user) = guard::require_user().await?;
             let callback = url::Url::parse(&callback_url)
                 .ok()
                 .filter(|u| {

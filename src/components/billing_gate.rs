@@ -257,7 +257,7 @@ fn GateDialog(notifier: Notifier) -> impl IntoView {
                 <li>
                     <a class="gate-option" href=move || with_next("/credits?tab=balance", &here.get()) on:click=close>
                         <span class="gate-option__title">"Add credits"</span>
-                        <span class="gate-option__text">"Buy prepaid credits by card. Bonus credit from $50."</span>
+                        <span class="gate-option__text">"Pay by card for prepaid credits that any model can use."</span>
                     </a>
                 </li>
                 <li>
@@ -286,7 +286,7 @@ fn GateDialog(notifier: Notifier) -> impl IntoView {
 #[component]
 fn ToastRegion(toasts: RwSignal<Vec<Toast>>) -> impl IntoView {
     view! {
-        <div class="toasts" role="status" aria-live="polite">
+        <div class="toasts" role="region" aria-label="Notifications" aria-live="polite">
             <For each=move || toasts.get() key=|t| t.id let:toast>
                 <div class=if toast.error { "toast toast--error" } else { "toast" }>
                     <span class="toast__message">{toast.message.clone()}</span>

@@ -50,7 +50,32 @@ fn ProviderKeys() -> impl IntoView {
         move || (save.version().get(), test.version().get(), remove.version().get()),
         |_| provider_keys(),
     );
-    let actions = KeyActions { save, test, remove };
+    // Which provider each action last ran for. Kept here, not in the cards: the cards are
+    // drawn again when the list reloads after every action.
+    let track = |input: Memo<Option<String>>| {
+        let last = RwSignal::new(None::<String>);
+        Effect::new(move |_| {
+            if let Some(p) = input.get() {
+                last.set(Some(p));
+            }
+        });
+        last
+    };
+    let actions = KeyActions {
+        save,
+        test,
+        remove,
+        save_for: track(Memo::new(move |_| save.input().get().map(|i| i.provider))),
+        test_for: track(Memo::new(move |_| test.input().get().map(|i| i.provider))),
+        remove_for: track(Memo::new(move |_| remove.input().get().map(|i| i.provider))),
+        confirming: RwSignal::new(None),
+    };
+    // A removal answered (either way) ends its confirmation.
+    Effect::new(move |_| {
+        if remove.version().get() > 0 {
+            actions.confirming.set(None);
+        }
+    });
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -72,27 +97,26 @@ struct KeyActions {
     save: ServerAction<SaveProviderKey>,
     test: ServerAction<TestProviderKey>,
     remove: ServerAction<RemoveProviderKey>,
+    save_for: RwSignal<Option<String>>,
+    test_for: RwSignal<Option<String>>,
+    remove_for: RwSignal<Option<String>>,
+    /// The provider whose key is waiting for "Remove key" to be confirmed.
+    confirming: RwSignal<Option<Provider>>,
 }
 
 /// The latest answer of `action` if it was about `provider`.
 fn for_provider<I, O>(
     action: ServerAction<I>,
+    last: RwSignal<Option<String>>,
     provider: Provider,
-    input_provider: fn(&I) -> &str,
 ) -> Signal<Option<Result<O, AppError>>>
 where
     I: leptos::server_fn::ServerFn<Output = O, Error = AppError> + Clone + Send + Sync + 'static,
     O: Clone + Send + Sync + 'static,
 {
-    let last_input = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(input) = action.input().get() {
-            last_input.set(Some(input_provider(&input).to_string()));
-        }
-    });
     Signal::derive(move || {
         let value = action.value().get()?;
-        (last_input.get().as_deref() == Some(provider.as_str())).then_some(value)
+        (last.get().as_deref() == Some(provider.as_str())).then_some(value)
     })
 }
 
@@ -112,9 +136,9 @@ fn ProviderCard(entry: ProviderSlot, actions: KeyActions) -> impl IntoView {
     let labelled_by = title_id.clone();
     let input_id = format!("key-{name}-input");
     let error_id = format!("key-{name}-error");
-    let saved = for_provider(actions.save, provider, |i: &SaveProviderKey| &i.provider);
-    let tested = for_provider(actions.test, provider, |i: &TestProviderKey| &i.provider);
-    let removed = for_provider(actions.remove, provider, |i: &RemoveProviderKey| &i.provider);
+    let saved = for_provider(actions.save, actions.save_for, provider);
+    let tested = for_provider(actions.test, actions.test_for, provider);
+    let removed = for_provider(actions.remove, actions.remove_for, provider);
     let key_error = Signal::derive(move || match saved.get() {
         Some(Err(AppError::Validation { field, message })) if field == "key" => Some(message),
         _ => None,
@@ -142,7 +166,9 @@ fn ProviderCard(entry: ProviderSlot, actions: KeyActions) -> impl IntoView {
             el.set_value("");
         }
     });
-    let confirming = RwSignal::new(false);
+    let confirming = Signal::derive(move || actions.confirming.get() == Some(provider));
+    let ask = move |_| actions.confirming.set(Some(provider));
+    let cancel = move |_| actions.confirming.set(None);
     let has_key = entry.key.is_some();
     let status = entry.key.as_ref().map(|k| k.status);
 
@@ -169,7 +195,7 @@ fn ProviderCard(entry: ProviderSlot, actions: KeyActions) -> impl IntoView {
                     <Show
                         when=move || confirming.get()
                         fallback=move || view! {
-                            <button type="button" class="btn btn--small btn--danger" on:click=move |_| confirming.set(true)>
+                            <button type="button" class="btn btn--small btn--danger" on:click=ask>
                                 "Remove"
                             </button>
                         }
@@ -180,7 +206,7 @@ fn ProviderCard(entry: ProviderSlot, actions: KeyActions) -> impl IntoView {
                                 <input type="hidden" name="provider" value=name />
                                 <button type="submit" class="btn btn--small btn--danger">"Remove key"</button>
                             </ActionForm>
-                            <button type="button" class="btn btn--small" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                            <button type="button" class="btn btn--small" on:click=cancel>"Cancel"</button>
                         </div>
                     </Show>
                 </div>

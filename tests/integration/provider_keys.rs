@@ -16,6 +16,7 @@ backend_tests!(
     testing_a_revoked_key_stops_it_paying,
     removing_a_key_deletes_it_and_only_for_its_owner,
     key_functions_need_a_signed_in_caller,
+    a_working_key_pays_and_anything_else_leaves_it_to_credits,
 );
 
 async fn app_with_standin(backend: Backend) -> (TestApp, ProviderStandIn) {
@@ -78,7 +79,7 @@ async fn a_saved_key_is_sealed_at_rest_and_shown_only_by_its_last_four(backend: 
     if backend == Backend::Sqlite {
         // Nowhere in the database files, the write-ahead log included.
         let dir = app.database_handle().data_dir();
-        for entry in std::fs::read_dir(&dir).unwrap() {
+        for entry in std::fs::read_dir(dir).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
             let secret = &FAL_KEY.as_bytes()[37..];
             assert!(!bytes.windows(secret.len()).any(|w| w == secret), "plaintext key found in a database file");
@@ -195,4 +196,30 @@ async fn key_functions_need_a_signed_in_caller(backend: Backend) {
         assert_eq!(res.status(), 401, "{name}");
     }
     assert_eq!(standin.key_checks(), 0);
+}
+
+async fn a_working_key_pays_and_anything_else_leaves_it_to_credits(backend: Backend) {
+    use tollgate::error::AppError;
+    use tollgate::money::Micros;
+    use tollgate::server::billing::{Payer, payer_for};
+    let (app, standin) = app_with_standin(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let id = user_id(&app, &ada).await;
+    let (one, ten) = (Micros::from_usd(1), Micros::from_usd(10));
+    // $5.00 of sign-up credit, no keys.
+    assert_eq!(payer_for(&app.state, &id, Provider::Fal, one).await.unwrap(), Payer::Credits);
+    let short = payer_for(&app.state, &id, Provider::Fal, ten).await.unwrap_err();
+    assert_eq!(short, AppError::InsufficientCredits { needed_micros: 10_000_000, available_micros: 5_000_000 });
+    assert_eq!(short.status_code(), 402);
+
+    // A working fal key pays for fal, whatever the balance; OpenRouter still needs credits.
+    assert_eq!(save(&app, &ada, "fal", FAL_KEY).await.0, 200);
+    assert_eq!(payer_for(&app.state, &id, Provider::Fal, ten).await.unwrap(), Payer::OwnKey(FAL_KEY.into()));
+    assert!(payer_for(&app.state, &id, Provider::OpenRouter, ten).await.is_err());
+
+    // Once the provider refuses it, credits pay again and the check is back.
+    standin.revoke(FAL_KEY);
+    let _ = app.call(&ada, "provider_key_test", &[("provider", "fal")]).await;
+    assert!(matches!(payer_for(&app.state, &id, Provider::Fal, ten).await, Err(AppError::InsufficientCredits { .. })));
+    assert_eq!(payer_for(&app.state, &id, Provider::Fal, one).await.unwrap(), Payer::Credits);
 }

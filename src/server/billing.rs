@@ -1,0 +1,49 @@
+//! Who pays for a call: the rule the gateway applies before any work starts.
+//!
+//! A key of the person's own for the provider, accepted by the provider at its last check,
+//! pays (and costs no credits). Otherwise credits pay, and there must be enough available
+//! for the estimate; if not, the answer is the typed insufficient-credits error the pages
+//! turn into the "Insufficient credits" toast and the billing gate. An unchecked or refused
+//! key never skips this check.
+
+use super::keys;
+use super::state::AppState;
+use crate::api::keys::Provider;
+use crate::error::AppError;
+use crate::money::Micros;
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Payer {
+    /// The person's own key for the provider.
+    OwnKey(String),
+    /// Their credits.
+    Credits,
+}
+
+impl std::fmt::Debug for Payer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OwnKey(_) => f.write_str("OwnKey(***)"),
+            Self::Credits => f.write_str("Credits"),
+        }
+    }
+}
+
+pub async fn payer_for(
+    state: &AppState,
+    user_id: &str,
+    provider: Provider,
+    estimate: Micros,
+) -> Result<Payer, AppError> {
+    if let Some(key) = keys::usable_key(state, user_id, provider).await? {
+        return Ok(Payer::OwnKey(key));
+    }
+    let available = match state.ledger.find_wallet(user_id).await? {
+        Some(wallet) => state.ledger.balance(wallet).await?.available,
+        None => Micros::ZERO,
+    };
+    if available < estimate {
+        return Err(AppError::InsufficientCredits { needed_micros: estimate.get(), available_micros: available.get() });
+    }
+    Ok(Payer::Credits)
+}
