@@ -19,6 +19,85 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/transactions", get(transactions))
         .route("/api/v1/transactions.csv", get(transactions_csv))
         .route("/api/v1/admin/audit", get(audit))
+        .route("/api/v1/models/pricing", get(pricing))
+}
+
+/// A request parameter that cannot be used: 400, naming it.
+pub fn bad_param(field: &str, message: impl Into<String>) -> axum::response::Response {
+    let err = crate::error::AppError::validation(field, message);
+    let body = json!({ "error": err, "message": err.to_string() });
+    (axum::http::StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+const PRICING_PAGE_MAX: usize = 100;
+
+/// `GET /api/v1/models/pricing?endpoint_id=...&endpoint_id=...&cursor=...&limit=...`: the
+/// caller's prices for the endpoints named (unknown ones at the default price), or for the
+/// whole catalog, a page at a time.
+async fn pricing(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> axum::response::Response {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let mut named: Vec<String> = Vec::new();
+    let (mut cursor, mut limit) = (None, 50usize);
+    for (key, value) in pairs {
+        match key.as_str() {
+            "endpoint_id" => {
+                let id = value.trim().to_string();
+                if id.is_empty() || id.len() > 200 {
+                    return bad_param("endpoint_id", "An endpoint id must be 1 to 200 characters.");
+                }
+                if !named.contains(&id) {
+                    named.push(id);
+                }
+            }
+            "cursor" => cursor = Some(value),
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=PRICING_PAGE_MAX).contains(&n) => limit = n,
+                _ => return bad_param("limit", format!("limit must be a whole number from 1 to {PRICING_PAGE_MAX}.")),
+            },
+            other => return bad_param(other, format!("Unknown parameter `{other}`.")),
+        }
+    }
+    // The cursor is the position to continue from, in the named list or the catalog.
+    let offset = match cursor.as_deref() {
+        None | Some("") => 0,
+        Some(c) => match c.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => return bad_param("cursor", "cursor must be a next_cursor from an earlier answer."),
+        },
+    };
+    let ids: Vec<String> = if named.is_empty() {
+        state.catalog.page(None, usize::MAX).0.into_iter().map(|p| p.endpoint_id).collect()
+    } else {
+        named
+    };
+    let page: Vec<String> = ids.iter().skip(offset).take(limit).cloned().collect();
+    let has_more = offset + page.len() < ids.len();
+    let prices = match super::gateway::pricing::prices_for(&state, &user.id, &page).await {
+        Ok(p) => p,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let prices: Vec<Value> = prices
+        .iter()
+        .map(|p| {
+            json!({
+                "endpoint_id": p.price.endpoint_id,
+                "unit_price": p.price.unit_price.get() as f64 / 1_000_000.0,
+                "unit_price_micros": p.price.unit_price.get(),
+                "unit": p.price.unit.as_str(),
+                "currency": "USD",
+                "provider": p.price.provider.as_str(),
+                "listed": p.price.listed,
+                "custom": p.custom,
+            })
+        })
+        .collect();
+    let next_cursor = has_more.then(|| (offset + page.len()).to_string());
+    Json(json!({ "prices": prices, "next_cursor": next_cursor, "has_more": has_more })).into_response()
 }
 
 #[derive(Deserialize)]

@@ -24,6 +24,8 @@ pub enum StartError {
     Ledger(#[from] LedgerError),
     #[error("{0}")]
     Secret(super::config::ConfigError),
+    #[error("price_catalog: {0}")]
+    Catalog(String),
     #[error("cannot make the HTTP client for AI providers: {0}")]
     Providers(reqwest::Error),
     #[error("site_addr: cannot listen on {addr}: {source}")]
@@ -35,6 +37,20 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How often expired holds and credit lots are swept.
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The built-in price catalog, or the file `price_catalog` names, checked whole.
+pub fn load_catalog(config: &Config) -> Result<super::gateway::catalog::Catalog, StartError> {
+    use super::gateway::catalog::Catalog;
+    match &config.price_catalog {
+        None => Ok(Catalog::builtin(config.unknown_endpoint_price)),
+        Some(path) => {
+            let name = path.display().to_string();
+            let text =
+                std::fs::read_to_string(path).map_err(|e| StartError::Catalog(format!("cannot read {name} ({e})")))?;
+            Catalog::parse(&text, &name, config.unknown_endpoint_price).map_err(|e| StartError::Catalog(e.to_string()))
+        }
+    }
+}
 
 /// A server that has its database ready and its port bound, not yet serving.
 pub struct AppServer {
@@ -68,6 +84,7 @@ impl AppServer {
             let _ = config.public_url.set_port(Some(bound.port()));
         }
         let providers = super::providers::Providers::new(&config, &secret_key.0).map_err(StartError::Providers)?;
+        let catalog = Arc::new(load_catalog(&config)?);
         let state = AppState {
             leptos_options: leptos_options(&config, listener.local_addr().unwrap_or(config.site_addr)),
             config: Arc::new(config),
@@ -77,6 +94,7 @@ impl AppServer {
             secret_key,
             cipher,
             providers,
+            catalog,
             started_at: Instant::now(),
         };
         Ok(Self { listener, state })

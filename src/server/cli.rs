@@ -73,6 +73,38 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: GiftCodesCommand,
     },
+    /// Custom pricing: an account's own price for an endpoint.
+    Prices {
+        #[command(subcommand)]
+        command: PricesCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum PricesCommand {
+    /// Set an account's price for an endpoint, per the catalog's unit for it.
+    Set {
+        #[arg(long)]
+        email: String,
+        /// e.g. fal-ai/flux/dev
+        #[arg(long)]
+        endpoint: String,
+        /// Dollars per unit, e.g. 0.02
+        #[arg(long)]
+        usd: String,
+    },
+    /// Remove an account's own price: the catalog price applies again.
+    Unset {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        endpoint: String,
+    },
+    /// List an account's own prices beside the catalog's.
+    List {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -112,6 +144,82 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
             command:
                 AdminCommand::GiftCodes { command: GiftCodesCommand::Create { amount, count, max_uses, expires, note } },
         } => create_gift_codes(config, &amount, count, max_uses, expires.as_deref(), note).await,
+        Command::Admin { command: AdminCommand::Prices { command } } => prices(config, command).await,
+    }
+}
+
+async fn prices(config: Config, command: PricesCommand) -> ExitCode {
+    use super::auth::users;
+    use super::gateway::pricing;
+    let catalog = match super::app_server::load_catalog(&config) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let db = match Db::connect(&config.database, 2).await {
+        Ok(db) => db,
+        Err(e) => return fail(&format!("database: {e}")),
+    };
+    if let Err(e) = db.migrate().await {
+        return fail(&format!("database: {e}"));
+    }
+    let email = match &command {
+        PricesCommand::Set { email, .. } | PricesCommand::Unset { email, .. } | PricesCommand::List { email } => {
+            email.clone()
+        }
+    };
+    let result = async {
+        let user = users::find_by_email(&db, &users::normalize_email(&email)?)
+            .await?
+            .ok_or_else(|| crate::error::AppError::not_found(format!("An account with the email {email}")))?;
+        match &command {
+            PricesCommand::Set { endpoint, usd, .. } => {
+                let price = crate::money::Micros::parse_positive(usd)
+                    .map_err(|e| crate::error::AppError::validation("usd", format!("--usd: {e}")))?;
+                let listed = catalog.price(endpoint);
+                pricing::set_account_price(&db, &user.id, endpoint, price, "cli").await?;
+                let note = if listed.listed { "" } else { " (not in the catalog: billed per request)" };
+                Ok(format!(
+                    "{} now pays {} per {} for {endpoint} (catalog: {}){note}",
+                    user.email,
+                    price,
+                    listed.unit.as_str(),
+                    listed.unit_price
+                ))
+            }
+            PricesCommand::Unset { endpoint, .. } => {
+                if pricing::clear_account_price(&db, &user.id, endpoint).await? {
+                    Ok(format!("{} pays the catalog price for {endpoint} again", user.email))
+                } else {
+                    Err(crate::error::AppError::not_found(format!("A price of {} for {endpoint}", user.email)))
+                }
+            }
+            PricesCommand::List { .. } => {
+                let own = pricing::account_prices(&db, &user.id).await?;
+                if own.is_empty() {
+                    return Ok(format!("{} pays catalog prices for everything", user.email));
+                }
+                let mut out = String::from("endpoint_id,unit,account_price_usd,catalog_price_usd");
+                for (endpoint, price) in own {
+                    let listed = catalog.price(&endpoint);
+                    out.push_str(&format!(
+                        "\n{endpoint},{},{},{}",
+                        listed.unit.as_str(),
+                        price.to_string().trim_start_matches('$'),
+                        listed.unit_price.to_string().trim_start_matches('$')
+                    ));
+                }
+                Ok(out)
+            }
+        }
+    }
+    .await;
+    db.close().await;
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("prices: {e}")),
     }
 }
 
@@ -301,6 +409,9 @@ fn print_config(config: &Config) {
     };
     println!("fal_api_base              {}", base(&config.fal_api_base, "https://api.fal.ai/"));
     println!("openrouter_base           {}", base(&config.openrouter_base, "https://openrouter.ai/"));
+    let catalog = config.price_catalog.as_ref().map_or("(built-in)".to_string(), |p| p.display().to_string());
+    println!("price_catalog             {catalog}");
+    println!("unknown_endpoint_price_usd {}", config.unknown_endpoint_price);
 }
 
 /// Reports a failure as the one line on standard error.

@@ -43,6 +43,8 @@ const KEYS: &[&str] = &[
     "master_key",
     "fal_api_base",
     "openrouter_base",
+    "price_catalog",
+    "unknown_endpoint_price_usd",
 ];
 
 #[derive(Clone, Debug)]
@@ -97,6 +99,10 @@ pub struct Config {
     /// Where OpenRouter is (its consent page and API). Empty: the built-in sandbox in
     /// sandbox mode, `https://openrouter.ai` otherwise.
     pub openrouter_base: Option<Url>,
+    /// A price catalog file to use instead of the built-in one.
+    pub price_catalog: Option<PathBuf>,
+    /// What an endpoint missing from the catalog costs, per request.
+    pub unknown_endpoint_price: crate::money::Micros,
 }
 
 /// The master key as configured: 32 bytes, never printed.
@@ -364,7 +370,17 @@ impl Config {
         };
         let fal_api_base = optional_url("fal_api_base")?;
         let openrouter_base = optional_url("openrouter_base")?;
+        let price_catalog = layers
+            .get("price_catalog")
+            .map(|r| r.value.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let unknown_endpoint_price = layers.parse("unknown_endpoint_price_usd", crate::money::Micros(50_000), |v| {
+            crate::money::Micros::parse_positive(v).map_err(|e| format!("`{v}`: {e}"))
+        })?;
         Ok(Self {
+            price_catalog,
+            unknown_endpoint_price,
             master_key,
             fal_api_base,
             openrouter_base,

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod credits;
 pub mod db;
+pub mod gateway;
 pub mod gifts;
 pub mod http;
 pub mod installation;

@@ -23,6 +23,7 @@ pub struct AppState {
     /// Seals and opens the provider keys people store.
     pub cipher: Arc<super::keys::cipher::KeyCipher>,
     pub providers: super::providers::Providers,
+    pub catalog: Arc<super::gateway::catalog::Catalog>,
     pub started_at: Instant,
 }
 

@@ -233,3 +233,63 @@ fn gift_codes_are_made_from_the_command_line_as_csv() {
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(String::from_utf8(bad.stderr).unwrap().trim(), "tollgate: --expires: use a date like 2027-01-01");
 }
+
+#[test]
+fn administrators_set_list_and_unset_an_accounts_own_prices() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tollgate(dir.path())
+        .args(["admin", "create-admin", "--email", "ops@example.com"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let run = |args: &[&str]| {
+        let out = tollgate(dir.path()).args(["admin", "prices"]).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (code, out, err) =
+        run(&["set", "--email", "OPS@example.com", "--endpoint", "fal-ai/flux/dev", "--usd", "0.02"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim(), "ops@example.com now pays $0.02 per image for fal-ai/flux/dev (catalog: $0.0250)");
+    let (_, out, _) = run(&["list", "--email", "ops@example.com"]);
+    assert_eq!(out.trim(), "endpoint_id,unit,account_price_usd,catalog_price_usd\nfal-ai/flux/dev,image,0.02,0.0250");
+
+    let (code, _, err) = run(&["set", "--email", "ops@example.com", "--endpoint", "fal-ai/flux/dev", "--usd", "0"]);
+    assert_eq!(code, Some(1));
+    assert!(err.starts_with("tollgate: prices: --usd:"), "{err}");
+    let (code, _, err) = run(&["set", "--email", "nobody@example.com", "--endpoint", "fal-ai/flux/dev", "--usd", "1"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("nobody@example.com was not found"), "{err}");
+
+    let (code, out, _) = run(&["unset", "--email", "ops@example.com", "--endpoint", "fal-ai/flux/dev"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("catalog price"), "{out}");
+    let (code, _, _) = run(&["unset", "--email", "ops@example.com", "--endpoint", "fal-ai/flux/dev"]);
+    assert_eq!(code, Some(1), "nothing left to remove");
+}
+
+#[test]
+fn a_price_catalog_with_a_bad_price_stops_start_up_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prices.csv"),
+        "endpoint_id,provider,unit,unit_price_usd,operation,category,default\n\
+         fal-ai/a,fal,image,0.01,generateImage,image,\n\
+         fal-ai/b,fal,image,0,generateImage,image,\n",
+    )
+    .unwrap();
+    let out = tollgate(dir.path())
+        .arg("serve")
+        .env("TOLLGATE_SITE_ADDR", "127.0.0.1:0")
+        .env("TOLLGATE_PRICE_CATALOG", "prices.csv")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    let last = err.lines().last().unwrap_or_default();
+    assert_eq!(last, "tollgate: price_catalog: prices.csv line 3: price `0` must be more than zero", "{err}");
+}

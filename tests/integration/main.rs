@@ -18,6 +18,7 @@ mod ledger_model;
 mod onboarding;
 mod openrouter_oauth;
 mod pages;
+mod pricing;
 mod provider_keys;
 mod provider_standin;
 mod purchases;
