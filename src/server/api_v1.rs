@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/transactions.csv", get(transactions_csv))
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/models/pricing", get(pricing))
+        .route("/api/v1/run/{*endpoint_id}", axum::routing::post(super::gateway::routes::run))
 }
 
 /// A request parameter that cannot be used: 400, naming it.

@@ -9,6 +9,7 @@ mod helpers;
 mod accounts;
 mod cli;
 mod credits_page;
+mod gateway;
 mod gift_codes;
 mod health;
 mod ledger;

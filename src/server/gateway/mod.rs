@@ -1,4 +1,6 @@
 //! The metering gateway: prices, estimates, and who pays.
 
 pub mod catalog;
+pub mod estimate;
 pub mod pricing;
+pub mod routes;

@@ -1,0 +1,119 @@
+//! `POST /api/v1/run/{endpoint_id}`: the metering gateway's entry point.
+//!
+//! `?dryRun=true` prices the call from its input and says who would pay (the caller's own
+//! key for the provider, or their credits), runs nothing and holds nothing. A caller
+//! whose credits do not cover the estimate, with no working key for the provider, gets
+//! 402 naming the limit and the amounts.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::estimate::{Estimate, estimate};
+use super::pricing::price_for;
+use crate::error::AppError;
+use crate::money::Micros;
+use crate::server::api_v1::bad_param;
+use crate::server::auth::guard::{ApiError, ApiUser};
+use crate::server::billing::{Payer, payer_for};
+use crate::server::state::AppState;
+
+#[derive(Deserialize)]
+pub struct RunQuery {
+    #[serde(rename = "dryRun")]
+    dry_run: Option<String>,
+}
+
+fn dollars(m: Micros) -> f64 {
+    m.get() as f64 / 1_000_000.0
+}
+
+/// The 402 answer: which limit was hit, and the amounts.
+pub fn payment_required(limit: &str, needed: Micros, available: Micros) -> Response {
+    let err = AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: available.get() };
+    let body = json!({
+        "error": err,
+        "message": err.to_string(),
+        "limit": limit,
+        "needed_micros": needed.get(),
+        "available_micros": available.get(),
+        "needed": needed.to_string(),
+        "available": available.to_string(),
+    });
+    (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response()
+}
+
+fn estimate_json(e: &Estimate) -> Value {
+    json!({
+        "endpoint_id": e.price.endpoint_id,
+        "provider": e.price.provider.as_str(),
+        "operation": e.price.operation,
+        "unit": e.price.unit.as_str(),
+        "units": e.units.as_f64(),
+        "unit_price": dollars(e.price.unit_price),
+        "cost_estimate": dollars(e.cost),
+        "cost_estimate_micros": e.cost.get(),
+        "currency": "USD",
+    })
+}
+
+pub async fn run(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(endpoint_id): Path<String>,
+    Query(q): Query<RunQuery>,
+    body: Bytes,
+) -> Response {
+    let endpoint_id = endpoint_id.trim_matches('/').to_string();
+    if endpoint_id.is_empty() || endpoint_id.len() > 200 {
+        return bad_param("endpoint_id", "Name the endpoint, e.g. fal-ai/flux/schnell.");
+    }
+    let dry_run = match q.dry_run.as_deref() {
+        None | Some("false") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => return bad_param("dryRun", "dryRun must be true or false."),
+    };
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return bad_param("input", format!("The body must be the provider input as JSON ({e}).")),
+        }
+    };
+    let price = match price_for(&state, &user.id, &endpoint_id).await {
+        Ok(p) => p.price,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let estimate = match estimate(price, &input) {
+        Ok(e) => e,
+        Err(AppError::Validation { field, message }) => return bad_param(&field, message),
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let payer = match payer_for(&state, &user.id, estimate.price.provider, estimate.cost).await {
+        Ok(p) => p,
+        Err(AppError::InsufficientCredits { needed_micros, available_micros }) => {
+            return payment_required("balance", Micros(needed_micros), Micros(available_micros));
+        }
+        Err(e) => return ApiError(e).into_response(),
+    };
+    if !dry_run {
+        let body = json!({
+            "error": { "kind": "not_available" },
+            "message": "Running generations is not available on this server yet; add ?dryRun=true for an estimate.",
+        });
+        return (StatusCode::NOT_IMPLEMENTED, Json(body)).into_response();
+    }
+    let mut answer = estimate_json(&estimate);
+    answer["dry_run"] = json!(true);
+    answer["charged"] = json!(false);
+    answer["paid_with"] = json!(match payer {
+        Payer::OwnKey(_) => "own_key",
+        Payer::Credits => "credits",
+    });
+    Json(answer).into_response()
+}
