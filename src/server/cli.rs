@@ -409,6 +409,11 @@ fn print_config(config: &Config) {
     };
     println!("fal_api_base              {}", base(&config.fal_api_base, "https://api.fal.ai/"));
     println!("openrouter_base           {}", base(&config.openrouter_base, "https://openrouter.ai/"));
+    println!("fal_run_base              {}", base(&config.fal_run_base, "https://fal.run/"));
+    println!(
+        "fal_platform_key          {}",
+        if config.fal_platform_key.is_some() { "(set, hidden)" } else { "(none)" }
+    );
     let catalog = config.price_catalog.as_ref().map_or("(built-in)".to_string(), |p| p.display().to_string());
     println!("price_catalog             {catalog}");
     println!("unknown_endpoint_price_usd {}", config.unknown_endpoint_price);

@@ -44,6 +44,8 @@ const KEYS: &[&str] = &[
     "fal_api_base",
     "openrouter_base",
     "price_catalog",
+    "fal_run_base",
+    "fal_platform_key",
     "unknown_endpoint_price_usd",
 ];
 
@@ -99,6 +101,11 @@ pub struct Config {
     /// Where OpenRouter is (its consent page and API). Empty: the built-in sandbox in
     /// sandbox mode, `https://openrouter.ai` otherwise.
     pub openrouter_base: Option<Url>,
+    /// Where fal runs models synchronously. Empty: the built-in sandbox in sandbox mode,
+    /// `https://fal.run` otherwise.
+    pub fal_run_base: Option<Url>,
+    /// This platform's own fal key, which pays for calls people pay for with credits.
+    pub fal_platform_key: Option<SecretKey>,
     /// A price catalog file to use instead of the built-in one.
     pub price_catalog: Option<PathBuf>,
     /// What an endpoint missing from the catalog costs, per request.
@@ -370,6 +377,12 @@ impl Config {
         };
         let fal_api_base = optional_url("fal_api_base")?;
         let openrouter_base = optional_url("openrouter_base")?;
+        let fal_run_base = optional_url("fal_run_base")?;
+        let fal_platform_key = layers
+            .get("fal_platform_key")
+            .map(|r| r.value.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(|v| SecretKey(v.into_bytes()));
         let price_catalog = layers
             .get("price_catalog")
             .map(|r| r.value.trim().to_string())
@@ -379,6 +392,8 @@ impl Config {
             crate::money::Micros::parse_positive(v).map_err(|e| format!("`{v}`: {e}"))
         })?;
         Ok(Self {
+            fal_run_base,
+            fal_platform_key,
             price_catalog,
             unknown_endpoint_price,
             master_key,

@@ -12,7 +12,107 @@ backend_tests!(
     a_dry_run_prices_the_input_and_holds_nothing,
     without_enough_credits_or_a_key_the_answer_is_402_naming_the_limit,
     bad_requests_are_refused_naming_the_field,
+    a_sandbox_run_charges_what_was_produced_and_a_failure_charges_nothing,
+    real_fal_runs_use_the_platform_key_for_credits_and_the_callers_own_key_for_free,
 );
+
+async fn usage_rows(app: &TestApp) -> Vec<(String, String, i64, Option<i64>, i64, Option<String>)> {
+    use sqlx::Row;
+    sqlx::query("select status, paid_with, cost_estimate_micros, cost_micros, charged_micros, failure from usage_record order by created_at_ms, id")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect()
+}
+
+async fn a_sandbox_run_charges_what_was_produced_and_a_failure_charges_nothing(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let (status, body) =
+        post(&app, &ada, "/api/v1/run/fal-ai/flux/schnell", &json!({"prompt": "a fox", "num_images": 2})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["images"].as_array().unwrap().len(), 2);
+    assert!(body["images"][0]["url"].as_str().unwrap().starts_with("data:image/svg+xml;base64,"));
+    let meta = &body["metadata"];
+    assert_eq!((meta["cost_micros"].as_i64(), meta["cost_estimate_micros"].as_i64()), (Some(6_000), Some(6_000)));
+    assert_eq!((meta["charged"].as_bool(), meta["paid_with"].as_str()), (Some(true), Some("credits")));
+    assert_eq!(meta["executed_model"], "fal-ai/flux/schnell");
+    assert_eq!(meta["provider"], "fal");
+    assert!(!meta["request_id"].as_str().unwrap().is_empty());
+    let balance = &app.me(&ada).await.1["balance"];
+    assert_eq!((balance["available_micros"].as_i64(), balance["reserved_micros"].as_i64()), (Some(4_994_000), Some(0)));
+
+    // It shows in Transactions with the model and operation.
+    let tx: Value = ada.get(app.url("/api/v1/transactions?type=usage")).send().await.unwrap().json().await.unwrap();
+    let row = &tx["transactions"][0];
+    assert_eq!(
+        (row["model"].as_str(), row["operation"].as_str()),
+        (Some("fal-ai/flux/schnell"), Some("generateImage"))
+    );
+
+    // A provider failure: nothing held any longer, nothing charged, and the record says why.
+    let (status, body) =
+        post(&app, &ada, "/api/v1/run/fal-ai/flux/schnell", &json!({"sandbox_failure": "server_error"})).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["charged"], false);
+    assert!(body["message"].as_str().unwrap().ends_with("Nothing was charged."));
+    let (status, _) = post(&app, &ada, "/api/v1/run/fal-ai/flux/schnell", &json!({"sandbox_failure": "timeout"})).await;
+    assert_eq!(status, 504);
+    let balance = &app.me(&ada).await.1["balance"];
+    assert_eq!((balance["available_micros"].as_i64(), balance["reserved_micros"].as_i64()), (Some(4_994_000), Some(0)));
+    let rows = usage_rows(&app).await;
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0], ("succeeded".into(), "credits".into(), 6_000, Some(6_000), 6_000, None));
+    let failures: Vec<_> = rows[1..].iter().map(|r| (r.0.as_str(), r.4, r.5.clone())).collect();
+    assert!(failures.contains(&("failed", 0, Some("provider_error".into()))), "{failures:?}");
+    assert!(failures.contains(&("failed", 0, Some("provider_timeout".into()))), "{failures:?}");
+    let audit = app.state.ledger.audit().await.unwrap();
+    assert!(audit.is_clean(), "{:?}", audit.findings);
+}
+
+async fn real_fal_runs_use_the_platform_key_for_credits_and_the_callers_own_key_for_free(backend: Backend) {
+    let standin = ProviderStandIn::start().await;
+    let base = standin.url();
+    let with_platform = [
+        ("TOLLGATE_FAL_API_BASE", base.as_str()),
+        ("TOLLGATE_FAL_RUN_BASE", base.as_str()),
+        ("TOLLGATE_FAL_PLATFORM_KEY", crate::provider_standin::PLATFORM_FAL_KEY),
+    ];
+    let app = spawn_app_with(backend, &with_platform).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+
+    let (status, body) =
+        post(&app, &ada, "/api/v1/run/fal-ai/flux/dev", &json!({"prompt": "x", "num_images": 3})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["metadata"]["charged_micros"], 75_000);
+    assert_eq!(standin.runs(), vec![crate::provider_standin::PLATFORM_FAL_KEY.to_string()]);
+
+    // A 500 from fal: nothing charged.
+    let (status, _) = post(&app, &ada, "/api/v1/run/fal-ai/flux/dev", &json!({"fail": true})).await;
+    assert_eq!(status, 502);
+    assert_eq!(app.me(&ada).await.1["balance"]["available_micros"], 4_925_000);
+
+    // Her own key: used for the call, and free.
+    assert_eq!(app.call(&ada, "provider_key_save", &[("provider", "fal"), ("key", FAL_KEY)]).await.status(), 200);
+    let (status, body) = post(&app, &ada, "/api/v1/run/fal-ai/flux/dev", &json!({"prompt": "x"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["metadata"]["paid_with"].as_str(), body["metadata"]["charged"].as_bool()),
+        (Some("own_key"), Some(false))
+    );
+    assert_eq!(body["metadata"]["cost_micros"], 25_000, "the provider's price is still reported");
+    assert_eq!(standin.runs().last().map(String::as_str), Some(FAL_KEY));
+    assert_eq!(app.me(&ada).await.1["balance"]["available_micros"], 4_925_000);
+
+    // Without a platform account, credit-paid calls cannot be routed: 503, nothing held.
+    let bare = spawn_app_with(backend, &[("TOLLGATE_FAL_RUN_BASE", base.as_str())]).await;
+    let bob = bare.signed_up("bob@example.com", "correct horse battery").await;
+    let (status, body) = post(&bare, &bob, "/api/v1/run/fal-ai/flux/dev", &json!({})).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(bare.me(&bob).await.1["balance"]["available_micros"], 5_000_000);
+}
 
 async fn app(backend: Backend) -> (TestApp, ProviderStandIn) {
     let standin = ProviderStandIn::start().await;
@@ -49,11 +149,6 @@ async fn a_dry_run_prices_the_input_and_holds_nothing(backend: Backend) {
     let me = app.me(&ada).await.1;
     assert_eq!(me["balance"]["available_micros"], 5_000_000);
     assert_eq!(me["balance"]["reserved_micros"], 0);
-
-    // Running (not a dry run) is refused plainly for now, and moves nothing either.
-    let (status, _) = post(&app, &ada, "/api/v1/run/fal-ai/flux/schnell", &json!({})).await;
-    assert_eq!(status, 501);
-    assert_eq!(app.me(&ada).await.1["balance"]["available_micros"], 5_000_000);
 
     assert_eq!(post(&app, &app.browser(), "/api/v1/run/fal-ai/flux/schnell?dryRun=true", &json!({})).await.0, 401);
 }

@@ -21,6 +21,8 @@ use base64::Engine;
 use sha2::Digest;
 
 pub const FAL_KEY: &str = "3f1c2a9e-1b2c-4d5e-8f90-0123456789ab:0123456789abcdef0123456789ab1234";
+/// The platform's own fal account key, accepted by the stand-in's model runs.
+pub const PLATFORM_FAL_KEY: &str = "platform-0000-1111:platformsecret0123456789";
 pub const OPENROUTER_KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +41,8 @@ struct Inner {
     exchanges: Vec<serde_json::Value>,
     key_checks: usize,
     issued: Vec<String>,
+    /// The key each model run was called with.
+    runs: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -50,7 +54,7 @@ pub struct ProviderStandIn {
 impl ProviderStandIn {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner {
-            valid_keys: [FAL_KEY.to_string(), OPENROUTER_KEY.to_string()].into(),
+            valid_keys: [FAL_KEY.to_string(), OPENROUTER_KEY.to_string(), PLATFORM_FAL_KEY.to_string()].into(),
             consent: Some(Consent::Approve),
             ..Default::default()
         }));
@@ -62,6 +66,7 @@ impl ProviderStandIn {
             .route("/api/v1/key", get(openrouter_key))
             .route("/auth", get(consent))
             .route("/api/v1/auth/keys", post(exchange))
+            .route("/fal-ai/{*model}", post(fal_run))
             .with_state(standin.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         standin
@@ -74,6 +79,11 @@ impl ProviderStandIn {
     /// Settings that point both providers here.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         vec![("TOLLGATE_FAL_API_BASE", self.url()), ("TOLLGATE_OPENROUTER_BASE", self.url())]
+    }
+
+    /// The keys model runs were called with, in order.
+    pub fn runs(&self) -> Vec<String> {
+        self.inner.lock().unwrap().runs.clone()
     }
 
     pub fn revoke(&self, key: &str) {
@@ -175,4 +185,28 @@ async fn exchange(State(s): State<ProviderStandIn>, Json(body): Json<serde_json:
     inner.issued.push(key.clone());
     inner.valid_keys.insert(key.clone());
     Json(serde_json::json!({ "key": key, "user_id": "user_standin" })).into_response()
+}
+
+/// fal's synchronous run (`POST https://fal.run/{model}`): images for the input, 401 for
+/// an unknown key, and a 500 when the input says `"fail": true`.
+async fn fal_run(
+    State(s): State<ProviderStandIn>,
+    headers: HeaderMap,
+    Json(input): Json<serde_json::Value>,
+) -> Response {
+    let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Key "));
+    let mut inner = s.inner.lock().unwrap();
+    let Some(key) = key.filter(|k| inner.valid_keys.contains(*k)).map(str::to_string) else {
+        return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "detail": "Unauthorized" }))).into_response();
+    };
+    inner.runs.push(key);
+    if input["fail"] == true {
+        return (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "detail": "Internal Server Error" })))
+            .into_response();
+    }
+    let n = input["num_images"].as_u64().unwrap_or(1);
+    let images: Vec<serde_json::Value> = (0..n)
+        .map(|i| serde_json::json!({ "url": format!("https://fal.media/files/standin/{i}.png"), "width": 1024, "height": 768, "content_type": "image/png" }))
+        .collect();
+    Json(serde_json::json!({ "images": images, "seed": 42, "has_nsfw_concepts": [false] })).into_response()
 }

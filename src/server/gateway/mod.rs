@@ -4,3 +4,5 @@ pub mod catalog;
 pub mod estimate;
 pub mod pricing;
 pub mod routes;
+pub mod run;
+pub mod usage;

@@ -66,6 +66,7 @@ pub async fn run(
     ApiUser(user): ApiUser,
     Path(endpoint_id): Path<String>,
     Query(q): Query<RunQuery>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let endpoint_id = endpoint_id.trim_matches('/').to_string();
@@ -102,11 +103,11 @@ pub async fn run(
         Err(e) => return ApiError(e).into_response(),
     };
     if !dry_run {
-        let body = json!({
-            "error": { "kind": "not_available" },
-            "message": "Running generations is not available on this server yet; add ?dryRun=true for an estimate.",
-        });
-        return (StatusCode::NOT_IMPLEMENTED, Json(body)).into_response();
+        let request_id = request_id_of(&headers);
+        return match super::run::execute(&state, &user.id, &request_id, &estimate, &payer, &input).await {
+            Ok(outcome) => answer(outcome, &estimate, &payer, &request_id),
+            Err(e) => ApiError(e).into_response(),
+        };
     }
     let mut answer = estimate_json(&estimate);
     answer["dry_run"] = json!(true);
@@ -116,4 +117,79 @@ pub async fn run(
         Payer::Credits => "credits",
     });
     Json(answer).into_response()
+}
+
+/// The id this request is logged under (set by the request-id layer), as the call's id.
+fn request_id_of(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(crate::server::http::REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+fn answer(outcome: super::run::Outcome, estimate: &Estimate, payer: &Payer, request_id: &str) -> Response {
+    use super::run::Outcome;
+    use crate::server::providers::RunFailure;
+    let label = estimate.price.provider.label();
+    match outcome {
+        Outcome::Done { output, cost, charged } => {
+            let metadata = json!({
+                "cost": dollars(cost),
+                "cost_micros": cost.get(),
+                "cost_estimate": dollars(estimate.cost),
+                "cost_estimate_micros": estimate.cost.get(),
+                "currency": "USD",
+                "provider": estimate.price.provider.as_str(),
+                "executed_model": estimate.price.endpoint_id,
+                "operation": estimate.price.operation,
+                "request_id": request_id,
+                "charged": charged.is_positive(),
+                "charged_micros": charged.get(),
+                "paid_with": match payer { Payer::OwnKey(_) => "own_key", Payer::Credits => "credits" },
+            });
+            let body = match output {
+                Value::Object(mut map) => {
+                    map.insert("metadata".into(), metadata);
+                    Value::Object(map)
+                }
+                other => json!({ "output": other, "metadata": metadata }),
+            };
+            Json(body).into_response()
+        }
+        Outcome::Insufficient { needed, available } => payment_required("balance", needed, available),
+        Outcome::Failed(failure) => {
+            let (status, message) = match &failure {
+                RunFailure::ServerError(code) => (StatusCode::BAD_GATEWAY, format!("{label} failed (HTTP {code}).")),
+                RunFailure::Timeout => (StatusCode::GATEWAY_TIMEOUT, format!("{label} did not answer in time.")),
+                RunFailure::Network => (StatusCode::BAD_GATEWAY, format!("{label} could not be reached.")),
+                RunFailure::KeyRefused => (
+                    StatusCode::BAD_GATEWAY,
+                    match payer {
+                        Payer::OwnKey(_) => format!(
+                            "{label} refused your own key. It is now marked refused, so calls use credits until you replace it."
+                        ),
+                        Payer::Credits => format!("{label} refused this server's account key."),
+                    },
+                ),
+                RunFailure::BadInput { status, message } => (
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+                    format!("{label} refused the input: {message}."),
+                ),
+                RunFailure::NoPlatformKey => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "This server cannot pay for {label} calls with credits; add your own key in Settings > API keys."
+                    ),
+                ),
+            };
+            let body = json!({
+                "error": { "kind": failure.code() },
+                "message": format!("{message} Nothing was charged."),
+                "charged": false,
+                "request_id": request_id,
+            });
+            (status, Json(body)).into_response()
+        }
+    }
 }

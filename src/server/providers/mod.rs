@@ -52,6 +52,8 @@ pub struct Providers {
 struct Inner {
     http: reqwest::Client,
     fal: Endpoint,
+    fal_run: Endpoint,
+    fal_platform_key: Option<String>,
     openrouter: Endpoint,
     public_url: Url,
     sandbox: sandbox::Sandbox,
@@ -59,6 +61,41 @@ struct Inner {
 
 const FAL_DEFAULT: &str = "https://api.fal.ai/";
 const OPENROUTER_DEFAULT: &str = "https://openrouter.ai/";
+const FAL_RUN_DEFAULT: &str = "https://fal.run/";
+/// How long a synchronous model run may take before it counts as failed.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a provider call produced nothing. None of these is ever charged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunFailure {
+    /// The provider failed (HTTP 5xx).
+    ServerError(u16),
+    Timeout,
+    Network,
+    /// The provider refused the key (HTTP 401 or 403).
+    KeyRefused,
+    /// The provider refused the input (another 4xx), with its reason.
+    BadInput {
+        status: u16,
+        message: String,
+    },
+    /// Credits pay, but this server has no provider account to route the call through.
+    NoPlatformKey,
+}
+
+impl RunFailure {
+    /// The short code usage records and API answers carry.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ServerError(_) => "provider_error",
+            Self::Timeout => "provider_timeout",
+            Self::Network => "provider_unreachable",
+            Self::KeyRefused => "key_refused",
+            Self::BadInput { .. } => "provider_rejected_input",
+            Self::NoPlatformKey => "no_platform_account",
+        }
+    }
+}
 /// Where the sandbox's OpenRouter consent page is served.
 pub const SANDBOX_OPENROUTER_PATH: &str = "/sandbox/openrouter/auth";
 
@@ -80,6 +117,8 @@ impl Providers {
             inner: Arc::new(Inner {
                 http,
                 fal: endpoint(&config.fal_api_base, FAL_DEFAULT),
+                fal_run: endpoint(&config.fal_run_base, FAL_RUN_DEFAULT),
+                fal_platform_key: config.fal_platform_key.as_ref().map(|k| String::from_utf8_lossy(&k.0).into_owned()),
                 openrouter: endpoint(&config.openrouter_base, OPENROUTER_DEFAULT),
                 public_url: config.public_url.clone(),
                 sandbox: sandbox::Sandbox::new(secret),
@@ -167,6 +206,47 @@ impl Providers {
         Ok(issued.key)
     }
 
+    /// Runs a fal model and returns its output. `own_key` is the caller's key; without one
+    /// the call is routed through this platform's fal account.
+    pub async fn run_fal(
+        &self,
+        endpoint_id: &str,
+        own_key: Option<&str>,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, RunFailure> {
+        let base = match &self.inner.fal_run {
+            Endpoint::Sandbox => return self.inner.sandbox.run(endpoint_id, input).await,
+            Endpoint::Http(base) => base,
+        };
+        let key = match own_key.or(self.inner.fal_platform_key.as_deref()) {
+            Some(k) => k,
+            None => return Err(RunFailure::NoPlatformKey),
+        };
+        let res = self
+            .inner
+            .http
+            .post(join(base, endpoint_id))
+            .header(reqwest::header::AUTHORIZATION, format!("Key {key}"))
+            .timeout(RUN_TIMEOUT)
+            .json(input)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(endpoint_id, error = %without_url(&e), "fal run failed");
+                if e.is_timeout() { RunFailure::Timeout } else { RunFailure::Network }
+            })?;
+        let status = res.status().as_u16();
+        match status {
+            200..=299 => res.json().await.map_err(|_| RunFailure::ServerError(status)),
+            401 | 403 => Err(RunFailure::KeyRefused),
+            400..=499 => {
+                let text = res.text().await.unwrap_or_default();
+                Err(RunFailure::BadInput { status, message: provider_message(&text) })
+            }
+            _ => Err(RunFailure::ServerError(status)),
+        }
+    }
+
     /// The sandbox consent page's code for `code_challenge`.
     pub fn sandbox_openrouter_code(&self, code_challenge: &str) -> Result<String, AppError> {
         if !self.is_sandbox(Provider::OpenRouter) {
@@ -198,7 +278,11 @@ fn without_url(e: &reqwest::Error) -> String {
 /// A short, printable reason from a provider's error body (`{"error":{"message":...}}`).
 fn provider_message(body: &str) -> String {
     let parsed: Option<String> = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| {
-        v.pointer("/error/message").or_else(|| v.pointer("/message")).and_then(|m| m.as_str()).map(str::to_string)
+        v.pointer("/error/message")
+            .or_else(|| v.pointer("/message"))
+            .or_else(|| v.pointer("/detail"))
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
     });
     let text = parsed.unwrap_or_else(|| "no reason given".into());
     text.chars().filter(|c| !c.is_control()).take(200).collect()

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 
-use super::{ExchangeError, KeyCheck, s256};
+use super::{ExchangeError, KeyCheck, RunFailure, s256};
 use crate::error::AppError;
 use crate::server::installation::now_ms;
 
@@ -73,6 +73,108 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Plays a fal model: deterministic images for the input, after an optional simulated
+    /// running time (`sandbox_delay_ms`, up to 10 s). Tests and demos can ask for a
+    /// failure with `sandbox_failure`: `server_error`, `timeout` or `bad_input`.
+    pub async fn run(&self, endpoint_id: &str, input: &serde_json::Value) -> Result<serde_json::Value, RunFailure> {
+        let delay = input.get("sandbox_delay_ms").and_then(serde_json::Value::as_u64).unwrap_or(0).min(10_000);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
+        match input.get("sandbox_failure").and_then(serde_json::Value::as_str) {
+            Some("server_error") => return Err(RunFailure::ServerError(500)),
+            Some("timeout") => return Err(RunFailure::Timeout),
+            Some("bad_input") => {
+                return Err(RunFailure::BadInput {
+                    status: 422,
+                    message: "the sandbox was asked to refuse this input".into(),
+                });
+            }
+            _ => {}
+        }
+        let prompt = input.get("prompt").and_then(serde_json::Value::as_str).unwrap_or("");
+        let count = input.get("num_images").and_then(serde_json::Value::as_u64).unwrap_or(1).clamp(1, 8);
+        let (width, height) = sandbox_size(input);
+        let images: Vec<serde_json::Value> = (0..count)
+            .map(|i| {
+                let svg = render(endpoint_id, prompt, i, width, height);
+                serde_json::json!({
+                    "url": format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)),
+                    "width": width,
+                    "height": height,
+                    "content_type": "image/svg+xml",
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "images": images, "seed": seed(endpoint_id, prompt, 0), "prompt": prompt }))
+    }
+}
+
+fn sandbox_size(input: &serde_json::Value) -> (u64, u64) {
+    match input.get("image_size") {
+        Some(serde_json::Value::String(s)) => match s.as_str() {
+            "square_hd" => (1024, 1024),
+            "square" => (512, 512),
+            "portrait_4_3" => (768, 1024),
+            "portrait_16_9" => (576, 1024),
+            "landscape_16_9" => (1024, 576),
+            _ => (1024, 768),
+        },
+        Some(obj @ serde_json::Value::Object(_)) => (
+            obj.get("width").and_then(serde_json::Value::as_u64).unwrap_or(1024),
+            obj.get("height").and_then(serde_json::Value::as_u64).unwrap_or(768),
+        ),
+        _ => (1024, 768),
+    }
+}
+
+fn seed(endpoint_id: &str, prompt: &str, index: u64) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{endpoint_id}\n{prompt}\n{index}").as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// A picture made from the prompt: two colours, circles and the prompt's words, the same
+/// every time for the same input.
+fn render(endpoint_id: &str, prompt: &str, index: u64, width: u64, height: u64) -> String {
+    let s = seed(endpoint_id, prompt, index);
+    let hue = s % 360;
+    let hue2 = (hue + 40 + (s >> 9) % 120) % 360;
+    let circles: String = (0..6)
+        .map(|i| {
+            let v = s.rotate_left(i * 11);
+            format!(
+                "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"hsl({},70%,{}%)\" fill-opacity=\"0.55\"/>",
+                v % width,
+                (v >> 16) % height,
+                20 + (v >> 32) % (width / 4).max(21),
+                (hue + u64::from(i) * 47) % 360,
+                45 + (v >> 40) % 30
+            )
+        })
+        .collect();
+    let text: String = prompt
+        .chars()
+        .take(60)
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\
+         <defs><linearGradient id=\"g\" x1=\"0\" y1=\"0\" x2=\"1\" y2=\"1\">\
+         <stop offset=\"0\" stop-color=\"hsl({hue},65%,55%)\"/><stop offset=\"1\" stop-color=\"hsl({hue2},65%,35%)\"/></linearGradient></defs>\
+         <rect width=\"100%\" height=\"100%\" fill=\"url(#g)\"/>{circles}\
+         <text x=\"50%\" y=\"92%\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"{}\" fill=\"white\">{text}</text></svg>",
+        (height / 18).max(12)
+    )
+}
+
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -93,6 +195,29 @@ mod tests {
         assert!(matches!(sandbox.exchange(&forged, verifier), Err(ExchangeError::Refused { .. })));
         assert!(matches!(Sandbox::new(b"other").exchange(&code, verifier), Err(ExchangeError::Refused { .. })));
         assert!(sandbox.code_for("has space").is_err());
+    }
+
+    #[tokio::test]
+    async fn sandbox_images_are_rendered_from_the_prompt_and_failures_come_on_request() {
+        let sandbox = Sandbox::new(b"secret");
+        let input = serde_json::json!({"prompt": "a red <fox>", "num_images": 2, "image_size": "square"});
+        let a = sandbox.run("fal-ai/flux/schnell", &input).await.unwrap();
+        let b = sandbox.run("fal-ai/flux/schnell", &input).await.unwrap();
+        assert_eq!(a, b, "deterministic");
+        let images = a["images"].as_array().unwrap();
+        assert_eq!(images.len(), 2);
+        assert_ne!(images[0]["url"], images[1]["url"], "each image its own");
+        assert_eq!((images[0]["width"].as_u64(), images[0]["height"].as_u64()), (Some(512), Some(512)));
+        let url = images[0]["url"].as_str().unwrap();
+        let svg = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(url.strip_prefix("data:image/svg+xml;base64,").unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(svg.contains("<circle") && svg.contains("a red &lt;fox&gt;"), "{svg}");
+        let fail = serde_json::json!({"sandbox_failure": "server_error"});
+        assert_eq!(sandbox.run("fal-ai/flux/schnell", &fail).await, Err(RunFailure::ServerError(500)));
     }
 
     #[test]

@@ -1,0 +1,155 @@
+//! Running a call: hold the estimate, call the provider, charge what was produced.
+//!
+//! The hold is placed before the provider is called, so work that starts is funded even
+//! if other spending empties the wallet meanwhile; a new call that does not fit gets 402.
+//! A provider failure (5xx, timeout, network, refused input) voids the hold: nothing is
+//! charged, and the usage record says why.
+
+use serde_json::{Value, json};
+
+use super::estimate::{Estimate, MilliUnits, cost_of};
+use super::usage;
+use crate::api::keys::Provider;
+use crate::error::AppError;
+use crate::money::Micros;
+use crate::server::billing::Payer;
+use crate::server::ledger::{CaptureRequest, HoldRequest, LedgerError};
+use crate::server::providers::RunFailure;
+use crate::server::state::AppState;
+
+/// How long a hold for a running call lives before the sweeper releases it.
+const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
+
+/// How a call ended, for the API answer.
+pub enum Outcome {
+    Done {
+        output: Value,
+        cost: Micros,
+        charged: Micros,
+    },
+    Failed(RunFailure),
+    /// Another call took the funds between the check and the hold.
+    Insufficient {
+        needed: Micros,
+        available: Micros,
+    },
+}
+
+/// Units actually produced: counted from the output where the unit allows it.
+fn produced_units(estimate: &Estimate, output: &Value) -> MilliUnits {
+    use super::catalog::Unit;
+    let images = output.get("images").and_then(Value::as_array);
+    match (estimate.price.unit, images) {
+        (Unit::Image, Some(list)) => MilliUnits::whole(list.len() as u64),
+        (Unit::Megapixel, Some(list)) => {
+            let pixels: u64 = list
+                .iter()
+                .map(|i| {
+                    i.get("width").and_then(Value::as_u64).unwrap_or(0)
+                        * i.get("height").and_then(Value::as_u64).unwrap_or(0)
+                })
+                .sum();
+            if pixels == 0 { estimate.units } else { MilliUnits(pixels.div_ceil(1000)) }
+        }
+        _ => estimate.units,
+    }
+}
+
+pub async fn execute(
+    state: &AppState,
+    user_id: &str,
+    request_id: &str,
+    estimate: &Estimate,
+    payer: &Payer,
+    input: &Value,
+) -> Result<Outcome, AppError> {
+    let paid_with = match payer {
+        Payer::OwnKey(_) => "own_key",
+        Payer::Credits => "credits",
+    };
+    usage::start(&state.db, request_id, user_id, estimate, paid_with, None).await?;
+
+    let hold = match payer {
+        Payer::OwnKey(_) => None,
+        Payer::Credits => {
+            let wallet = state.ledger.open_wallet(user_id).await?;
+            let request = HoldRequest {
+                idempotency_key: format!("run:{request_id}"),
+                wallet,
+                amount: estimate.cost,
+                ttl_ms: HOLD_TTL_MS,
+                description: format!("Running {}", estimate.price.endpoint_id),
+                metadata: json!({ "request_id": request_id }),
+            };
+            match state.ledger.create_hold(&request).await {
+                Ok(hold) => {
+                    usage::set_hold(&state.db, request_id, hold.id).await?;
+                    Some(hold)
+                }
+                Err(LedgerError::InsufficientFunds { needed, available }) => {
+                    usage::failed(&state.db, request_id, "insufficient_credits").await?;
+                    return Ok(Outcome::Insufficient { needed, available });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+
+    let own_key = match payer {
+        Payer::OwnKey(k) => Some(k.as_str()),
+        Payer::Credits => None,
+    };
+    let result = match estimate.price.provider {
+        Provider::Fal => state.providers.run_fal(&estimate.price.endpoint_id, own_key, input).await,
+        Provider::OpenRouter => Err(RunFailure::BadInput {
+            status: 422,
+            message: "OpenRouter chat is not available through /run on this server yet".into(),
+        }),
+    };
+
+    match result {
+        Ok(output) => {
+            let units = produced_units(estimate, &output);
+            let cost = cost_of(estimate.price.unit_price, units)?;
+            let charged = match hold {
+                Some(hold) => {
+                    let capture = CaptureRequest {
+                        idempotency_key: format!("capture:{request_id}"),
+                        hold_id: hold.id,
+                        actual: cost,
+                        description: estimate.price.endpoint_id.clone(),
+                        metadata: json!({
+                            "provider": estimate.price.provider.label(),
+                            "model": estimate.price.endpoint_id,
+                            "operation": estimate.price.operation,
+                            "request_id": request_id,
+                        }),
+                    };
+                    let receipt = state.ledger.capture_hold(&capture).await?;
+                    if receipt.uncollected.is_positive() {
+                        tracing::warn!(
+                            request_id,
+                            uncollected = receipt.uncollected.get(),
+                            "call cost more than could be collected"
+                        );
+                    }
+                    receipt.charged
+                }
+                None => Micros::ZERO,
+            };
+            usage::succeeded(&state.db, request_id, units.0, cost, charged).await?;
+            Ok(Outcome::Done { output, cost, charged })
+        }
+        Err(failure) => {
+            if let Some(hold) = hold {
+                state.ledger.void_hold(hold.id).await?;
+            }
+            if failure == RunFailure::KeyRefused && own_key.is_some() {
+                crate::server::keys::mark_rejected(&state.db, user_id, estimate.price.provider).await?;
+            }
+            usage::failed(&state.db, request_id, failure.code()).await?;
+            tracing::warn!(request_id, endpoint_id = %estimate.price.endpoint_id, failure = failure.code(), "call failed; nothing charged");
+            Ok(Outcome::Failed(failure))
+        }
+    }
+}
