@@ -14,7 +14,63 @@ backend_tests!(
     bad_requests_are_refused_naming_the_field,
     a_sandbox_run_charges_what_was_produced_and_a_failure_charges_nothing,
     real_fal_runs_use_the_platform_key_for_credits_and_the_callers_own_key_for_free,
+    a_run_cap_holds_under_concurrency,
 );
+
+async fn a_run_cap_holds_under_concurrency(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    // $0.01 for run "r1": three $0.003 images fit, a fourth would not.
+    let call = |run: &'static str, cap: &'static str| {
+        let req = ada
+            .post(app.url("/api/v1/run/fal-ai/flux/schnell"))
+            .header("Tollgate-Run-Id", run)
+            .header("Tollgate-Max-USD-Per-Run", cap)
+            .json(&json!({"prompt": "p", "sandbox_delay_ms": 200}));
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        set.spawn(call("r1", "0.01"));
+    }
+    let answers: Vec<(u16, Value)> = set.join_all().await;
+    let ok = answers.iter().filter(|(s, _)| *s == 200).count();
+    let capped: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 402).map(|(_, b)| b).collect();
+    assert_eq!((ok, capped.len()), (3, 5), "{answers:?}");
+    assert!(capped.iter().all(|b| b["limit"] == "run_cap"));
+    assert_eq!(capped[0]["needed_micros"], 3_000);
+    assert_eq!(app.me(&ada).await.1["balance"]["available_micros"], 5_000_000 - 9_000);
+
+    // Another run has its own budget; a cap without a run id is refused.
+    assert_eq!(call("r2", "0.01").await.0, 200);
+    let res = ada
+        .post(app.url("/api/v1/run/fal-ai/flux/schnell"))
+        .header("Tollgate-Max-USD-Per-Run", "1")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"]["field"], "Tollgate-Run-Id");
+    let (status, body) = call("r3", "lots").await;
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("Tollgate-Max-USD-Per-Run")));
+
+    // A failed call gives its share back to the run.
+    let failing = ada
+        .post(app.url("/api/v1/run/fal-ai/flux/schnell"))
+        .header("Tollgate-Run-Id", "r4")
+        .header("Tollgate-Max-USD-Per-Run", "0.003")
+        .json(&json!({"sandbox_failure": "server_error"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failing.status(), 502);
+    assert_eq!(call("r4", "0.003").await.0, 200, "the failed call's estimate was released");
+}
 
 async fn usage_rows(app: &TestApp) -> Vec<(String, String, i64, Option<i64>, i64, Option<String>)> {
     use sqlx::Row;

@@ -5,4 +5,5 @@ pub mod estimate;
 pub mod pricing;
 pub mod routes;
 pub mod run;
+pub mod run_cap;
 pub mod usage;

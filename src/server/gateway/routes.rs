@@ -103,8 +103,13 @@ pub async fn run(
         Err(e) => return ApiError(e).into_response(),
     };
     if !dry_run {
+        let run = match super::run_cap::from_headers(&headers) {
+            Ok(r) => r,
+            Err(AppError::Validation { field, message }) => return bad_param(&field, message),
+            Err(e) => return ApiError(e).into_response(),
+        };
         let request_id = request_id_of(&headers);
-        return match super::run::execute(&state, &user.id, &request_id, &estimate, &payer, &input).await {
+        return match super::run::execute(&state, &user.id, &request_id, &estimate, &payer, &input, run.as_ref()).await {
             Ok(outcome) => answer(outcome, &estimate, &payer, &request_id),
             Err(e) => ApiError(e).into_response(),
         };
@@ -158,6 +163,7 @@ fn answer(outcome: super::run::Outcome, estimate: &Estimate, payer: &Payer, requ
             Json(body).into_response()
         }
         Outcome::Insufficient { needed, available } => payment_required("balance", needed, available),
+        Outcome::OverRunCap { needed, left } => payment_required("run_cap", needed, left),
         Outcome::Failed(failure) => {
             let (status, message) = match &failure {
                 RunFailure::ServerError(code) => (StatusCode::BAD_GATEWAY, format!("{label} failed (HTTP {code}).")),

@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 
 use super::estimate::{Estimate, MilliUnits, cost_of};
+use super::run_cap::{self, RunCap};
 use super::usage;
 use crate::api::keys::Provider;
 use crate::error::AppError;
@@ -28,6 +29,11 @@ pub enum Outcome {
         charged: Micros,
     },
     Failed(RunFailure),
+    /// The call would push its run over the run's cap.
+    OverRunCap {
+        needed: Micros,
+        left: Micros,
+    },
     /// Another call took the funds between the check and the hold.
     Insufficient {
         needed: Micros,
@@ -62,12 +68,32 @@ pub async fn execute(
     estimate: &Estimate,
     payer: &Payer,
     input: &Value,
+    run: Option<&RunCap>,
 ) -> Result<Outcome, AppError> {
     let paid_with = match payer {
         Payer::OwnKey(_) => "own_key",
         Payer::Credits => "credits",
     };
-    usage::start(&state.db, request_id, user_id, estimate, paid_with, None).await?;
+    usage::start(&state.db, request_id, user_id, estimate, paid_with, run.map(|r| r.run_id.as_str())).await?;
+
+    // Credits spent in a capped run: admitted into the run's budget first.
+    let capped = match (payer, run) {
+        (Payer::Credits, Some(RunCap { run_id, cap: Some(cap) })) => {
+            if let Err(over) = run_cap::admit(&state.db, user_id, run_id, *cap, estimate.cost).await? {
+                usage::failed(&state.db, request_id, "run_cap").await?;
+                let left = Micros((over.cap.get() - over.committed.get()).max(0));
+                return Ok(Outcome::OverRunCap { needed: estimate.cost, left });
+            }
+            Some(run_id.as_str())
+        }
+        _ => None,
+    };
+    let settle = |charged: Micros| async move {
+        match capped {
+            Some(run_id) => run_cap::settle(&state.db, user_id, run_id, estimate.cost, charged).await,
+            None => Ok(()),
+        }
+    };
 
     let hold = match payer {
         Payer::OwnKey(_) => None,
@@ -87,6 +113,7 @@ pub async fn execute(
                     Some(hold)
                 }
                 Err(LedgerError::InsufficientFunds { needed, available }) => {
+                    settle(Micros::ZERO).await?;
                     usage::failed(&state.db, request_id, "insufficient_credits").await?;
                     return Ok(Outcome::Insufficient { needed, available });
                 }
@@ -137,6 +164,7 @@ pub async fn execute(
                 }
                 None => Micros::ZERO,
             };
+            settle(charged).await?;
             usage::succeeded(&state.db, request_id, units.0, cost, charged).await?;
             Ok(Outcome::Done { output, cost, charged })
         }
@@ -147,6 +175,7 @@ pub async fn execute(
             if failure == RunFailure::KeyRefused && own_key.is_some() {
                 crate::server::keys::mark_rejected(&state.db, user_id, estimate.price.provider).await?;
             }
+            settle(Micros::ZERO).await?;
             usage::failed(&state.db, request_id, failure.code()).await?;
             tracing::warn!(request_id, endpoint_id = %estimate.price.endpoint_id, failure = failure.code(), "call failed; nothing charged");
             Ok(Outcome::Failed(failure))
