@@ -19,6 +19,7 @@ use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
 use crate::pages::sandbox_oauth::SandboxOpenRouterConsent;
 use crate::pages::settings::ApiKeysPage;
+use crate::pages::studio::StudioPage;
 use crate::pages::tokens::ApiTokensPage;
 
 /// The HTML document around the app, rendered on the server only.
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFound /> }>
                         <Route path=StaticSegment("") view=HomePage />
                         <Route path=StaticSegment("credits") view=CreditsPage />
+                        <Route path=StaticSegment("studio") view=StudioPage />
                         <Route path=path!("/settings/api-keys") view=ApiKeysPage />
                         <Route path=path!("/settings/api-tokens") view=ApiTokensPage />
                         <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage />

@@ -22,8 +22,15 @@ pub enum AppError {
     Validation { field: String, message: String },
     #[error("{message}")]
     Conflict { message: String },
-    #[error("Insufficient credits: this needs {needed_micros} micro-USD and {available_micros} are available.")]
+    #[error(
+        "Insufficient credits: this needs {} and {} is available.",
+        crate::money::Micros(*.needed_micros),
+        crate::money::Micros(*.available_micros)
+    )]
     InsufficientCredits { needed_micros: i64, available_micros: i64 },
+    /// An AI provider failed or refused the call; nothing was charged.
+    #[error("{message}")]
+    Provider { message: String },
     #[error("Too many requests. Please wait {retry_after_secs} seconds and try again.")]
     RateLimited { retry_after_secs: u64 },
     /// The server could not be reached, or its answer could not be read (browser side).
@@ -51,6 +58,7 @@ impl AppError {
             Self::Validation { .. } => 422,
             Self::Conflict { .. } => 409,
             Self::InsufficientCredits { .. } => 402,
+            Self::Provider { .. } => 502,
             Self::RateLimited { .. } => 429,
             Self::Network => 503,
             Self::Internal => 500,
@@ -66,6 +74,7 @@ impl AppError {
             Self::Validation { .. } => "Check your input",
             Self::Conflict { .. } => "Already done",
             Self::InsufficientCredits { .. } => "Not enough credits",
+            Self::Provider { .. } => "Provider problem",
             Self::RateLimited { .. } => "Slow down",
             Self::Network => "Connection problem",
             Self::Internal => "Something went wrong",

@@ -6,4 +6,5 @@ pub mod credits;
 pub mod keys;
 pub mod purchases;
 pub mod status;
+pub mod studio;
 pub mod tokens;

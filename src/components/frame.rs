@@ -16,6 +16,7 @@ pub fn SiteHeader() -> impl IntoView {
                 </a>
                 <SandboxBadge />
                 <nav class="site-nav" aria-label="Main">
+                    <A href="/studio">"Studio"</A>
                     <A href="/credits">"Credits"</A>
                     <A href="/settings/api-keys">"Settings"</A>
                 </nav>

@@ -8,5 +8,6 @@ pub mod home;
 pub mod not_found;
 pub mod sandbox_oauth;
 pub mod settings;
+pub mod studio;
 pub mod tokens;
 pub mod transactions;

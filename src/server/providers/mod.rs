@@ -131,6 +131,11 @@ impl Providers {
         matches!(self.endpoint(provider), Endpoint::Sandbox)
     }
 
+    /// Whether model runs are played by the built-in sandbox (which can fail on request).
+    pub fn is_sandbox_runs(&self) -> bool {
+        matches!(self.inner.fal_run, Endpoint::Sandbox)
+    }
+
     fn endpoint(&self, provider: Provider) -> &Endpoint {
         match provider {
             Provider::Fal => &self.inner.fal,

@@ -1,0 +1,89 @@
+import { execFileSync } from "node:child_process";
+import { dismissOnboarding, expect, hydrated, newEmail, snapshot, test } from "./fixtures";
+
+const FAL_KEY = "3f1c2a9e-1b2c-4d5e-8f90-0123456789ab:0123456789abcdef0123456789ab7a9f";
+
+async function signUp(page: import("@playwright/test").Page): Promise<string> {
+  const email = newEmail("studio");
+  await page.goto("/signup?next=/studio");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("a long enough password");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/studio$/);
+  await dismissOnboarding(page);
+  return email;
+}
+
+test("the estimate shows before running, and a run charges its cost and shows in Transactions", async ({ page }) => {
+  await signUp(page);
+  const estimate = page.getByTestId("estimate");
+  await expect(estimate).toHaveText("Estimated cost: $0.0030 from your credits.");
+  await page.getByLabel("Images").selectOption("2");
+  await expect(estimate).toHaveText("Estimated cost: $0.0060 from your credits.");
+  await page.getByLabel("Prompt").fill("A lighthouse at dusk");
+  await page.getByRole("button", { name: "Generate" }).click();
+  await expect(page.getByTestId("run-cost")).toHaveText("Cost $0.0060, charged to your credits (estimated $0.0060).");
+  await expect(page.getByRole("img", { name: /Generated image/ })).toHaveCount(2);
+  await snapshot(page, "studio-result");
+
+  await page.goto("/credits?tab=transactions");
+  await hydrated(page);
+  const row = page.getByRole("row", { name: /fal-ai\/flux\/schnell/ });
+  await expect(row).toContainText("$0.0060");
+  await expect(row).toContainText("generateImage");
+});
+
+test("a provider failure charges nothing", async ({ page }) => {
+  await signUp(page);
+  await page.getByLabel("Prompt").fill("anything");
+  await page.getByLabel("Simulate a provider failure (sandbox)").check();
+  await page.getByRole("button", { name: "Generate" }).click();
+  await expect(page.getByRole("alert").getByText(/could not make this \(provider error\)\. Nothing was charged\./)).toBeVisible();
+  await page.goto("/credits");
+  await expect(page.getByTestId("balance")).toHaveText("$5.00");
+});
+
+test("running out of credits shows the toast and opens the billing gate", async ({ page }) => {
+  const email = await signUp(page);
+  execFileSync("../target/debug/tollgate", ["admin", "prices", "set", "--email", email, "--endpoint", "fal-ai/flux/schnell", "--usd", "6"]);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId("estimate")).toHaveText("Estimated cost: $6.00. That is more than your available credits.");
+  await page.getByLabel("Prompt").fill("too expensive");
+  const generate = page.getByRole("button", { name: "Generate" });
+  await generate.click();
+
+  await expect(page.getByText("Insufficient credits", { exact: true })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Add credits" }).first()).toBeVisible();
+  const gate = page.getByRole("dialog", { name: "Set up billing to continue" });
+  await expect(gate).toBeVisible();
+  await expect(gate.getByRole("link", { name: /Add credits/ })).toHaveAttribute("href", "/credits?tab=balance&next=/studio");
+  await snapshot(page, "gate-generation");
+  await page.keyboard.press("Escape");
+  await expect(gate).toBeHidden();
+  await expect(generate).toBeFocused();
+});
+
+test("a saved fal.ai key makes the run free", async ({ page }) => {
+  await signUp(page);
+  await page.goto("/settings/api-keys");
+  await hydrated(page);
+  const fal = page.locator("[data-provider=fal]");
+  await fal.getByLabel("Add a fal.ai key").fill(FAL_KEY);
+  await fal.getByRole("button", { name: "Save key" }).click();
+  await expect(fal.getByTestId("key-status")).toHaveText("Connected");
+
+  await page.goto("/studio");
+  await hydrated(page);
+  await expect(page.getByTestId("estimate")).toHaveText(
+    "Estimated $0.0030 at the provider's price: paid with your own key, no credits used.",
+  );
+  await page.getByLabel("Prompt").fill("free with my key");
+  await page.getByRole("button", { name: "Generate" }).click();
+  await expect(page.getByTestId("run-cost")).toHaveText(
+    "Cost $0.0030 at the provider's price: paid with your own key, no credits used.",
+  );
+  await page.goto("/credits");
+  await expect(page.getByTestId("balance")).toHaveText("$5.00");
+});
