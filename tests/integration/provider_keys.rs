@@ -17,7 +17,24 @@ backend_tests!(
     removing_a_key_deletes_it_and_only_for_its_owner,
     key_functions_need_a_signed_in_caller,
     a_working_key_pays_and_anything_else_leaves_it_to_credits,
+    provider_checks_are_limited_per_person,
 );
+
+async fn provider_checks_are_limited_per_person(backend: Backend) {
+    let (app, standin) = app_with_standin(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let unknown = "sk-or-v1-ffffffffffffffffffffffffffffffffffffffffffffffff";
+    // 20 free checks; the one past them is answered and starts a block.
+    for _ in 0..21 {
+        assert_eq!(save(&app, &ada, "openrouter", unknown).await.0, 422);
+    }
+    let (status, body) = save(&app, &ada, "openrouter", unknown).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(standin.key_checks(), 21, "the blocked attempt was not sent to the provider");
+    // Someone else is not slowed by Ada's attempts.
+    let bob = app.signed_up("bob@example.com", "correct horse battery").await;
+    assert_eq!(save(&app, &bob, "fal", FAL_KEY).await.0, 200);
+}
 
 async fn app_with_standin(backend: Backend) -> (TestApp, ProviderStandIn) {
     let standin = ProviderStandIn::start().await;

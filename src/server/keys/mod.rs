@@ -109,6 +109,14 @@ pub async fn store(
     Ok(KeyInfo { provider, last4: last4(key), source, status, added_at_ms: now, checked_at_ms: checked })
 }
 
+/// Provider checks one person may ask for (saving or testing keys) per 15 minutes, so
+/// this server cannot be used to try out keys in bulk.
+const CHECK_LIMIT: crate::server::auth::throttle::Limit = crate::server::auth::throttle::Limit { free_attempts: 20 };
+
+async fn count_check(state: &AppState, user_id: &str) -> Result<(), AppError> {
+    crate::server::auth::throttle::attempt(&state.db, &format!("key_check:{user_id}"), CHECK_LIMIT, now_ms()).await
+}
+
 /// A pasted key: format first, then the provider's word. A key the provider refuses is
 /// not stored; one it could not be asked about is stored but pays for nothing until a
 /// test passes.
@@ -119,6 +127,7 @@ pub async fn save_pasted(
     raw: &str,
 ) -> Result<KeyOutcome, AppError> {
     let key = provider.check_format(raw)?;
+    count_check(state, user_id).await?;
     let label = provider.label();
     let (status, message) = match state.providers.check_key(provider, &key).await {
         KeyCheck::Valid => {
