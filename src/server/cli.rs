@@ -414,6 +414,8 @@ fn print_config(config: &Config) {
         "fal_platform_key          {}",
         if config.fal_platform_key.is_some() { "(set, hidden)" } else { "(none)" }
     );
+    let or_key = if config.openrouter_platform_key.is_some() { "(set, hidden)" } else { "(none)" };
+    println!("openrouter_platform_key   {or_key}");
     let catalog = config.price_catalog.as_ref().map_or("(built-in)".to_string(), |p| p.display().to_string());
     println!("price_catalog             {catalog}");
     println!("unknown_endpoint_price_usd {}", config.unknown_endpoint_price);

@@ -46,6 +46,7 @@ const KEYS: &[&str] = &[
     "price_catalog",
     "fal_run_base",
     "fal_platform_key",
+    "openrouter_platform_key",
     "unknown_endpoint_price_usd",
 ];
 
@@ -106,6 +107,8 @@ pub struct Config {
     pub fal_run_base: Option<Url>,
     /// This platform's own fal key, which pays for calls people pay for with credits.
     pub fal_platform_key: Option<SecretKey>,
+    /// This platform's own OpenRouter key, which pays for chat calls paid with credits.
+    pub openrouter_platform_key: Option<SecretKey>,
     /// A price catalog file to use instead of the built-in one.
     pub price_catalog: Option<PathBuf>,
     /// What an endpoint missing from the catalog costs, per request.
@@ -383,6 +386,11 @@ impl Config {
             .map(|r| r.value.trim().to_string())
             .filter(|v| !v.is_empty())
             .map(|v| SecretKey(v.into_bytes()));
+        let openrouter_platform_key = layers
+            .get("openrouter_platform_key")
+            .map(|r| r.value.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .map(|v| SecretKey(v.into_bytes()));
         let price_catalog = layers
             .get("price_catalog")
             .map(|r| r.value.trim().to_string())
@@ -394,6 +402,7 @@ impl Config {
         Ok(Self {
             fal_run_base,
             fal_platform_key,
+            openrouter_platform_key,
             price_catalog,
             unknown_endpoint_price,
             master_key,

@@ -15,7 +15,51 @@ backend_tests!(
     a_sandbox_run_charges_what_was_produced_and_a_failure_charges_nothing,
     real_fal_runs_use_the_platform_key_for_credits_and_the_callers_own_key_for_free,
     a_run_cap_holds_under_concurrency,
+    chat_calls_are_charged_from_the_usage_they_report,
 );
+
+async fn chat_calls_are_charged_from_the_usage_they_report(backend: Backend) {
+    // The sandbox: no reported cost, so tokens at the catalog price.
+    let app = crate::helpers::spawn_app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let input = json!({"messages": [{"role": "user", "content": "hello there"}], "max_tokens": 100});
+    let (status, body) = post(&app, &ada, "/api/v1/run/openrouter/openai/gpt-4o-mini?dryRun=true", &input).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["unit"].as_str(), body["cost_estimate_micros"].as_i64()), (Some("1k_tokens"), Some(62)));
+    let (status, body) = post(&app, &ada, "/api/v1/run/openrouter/openai/gpt-4o-mini", &input).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["choices"][0]["message"]["content"].as_str().unwrap().contains("You said: hello there"));
+    assert_eq!(body["usage"]["total_tokens"], 16);
+    assert_eq!(
+        (body["metadata"]["cost_micros"].as_i64(), body["metadata"]["charged_micros"].as_i64()),
+        (Some(10), Some(10))
+    );
+    assert_eq!(body["metadata"]["operation"], "chat");
+
+    // Real HTTP: OpenRouter's usage.cost is what is charged; the caller's own key is free.
+    let standin = ProviderStandIn::start().await;
+    let base = standin.url();
+    let settings = [
+        ("TOLLGATE_OPENROUTER_BASE", base.as_str()),
+        ("TOLLGATE_OPENROUTER_PLATFORM_KEY", crate::provider_standin::PLATFORM_OPENROUTER_KEY),
+    ];
+    let app = spawn_app_with(backend, &settings).await;
+    let bob = app.signed_up("bob@example.com", "correct horse battery").await;
+    let (status, body) = post(&app, &bob, "/api/v1/run/openrouter/openai/gpt-4o-mini", &input).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["metadata"]["charged_micros"], 420);
+    assert_eq!(standin.runs(), vec![crate::provider_standin::PLATFORM_OPENROUTER_KEY.to_string()]);
+    let key = crate::provider_standin::OPENROUTER_KEY;
+    assert_eq!(app.call(&bob, "provider_key_save", &[("provider", "openrouter"), ("key", key)]).await.status(), 200);
+    let (status, body) = post(&app, &bob, "/api/v1/run/openrouter/openai/gpt-4o-mini", &input).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["metadata"]["paid_with"].as_str(), body["metadata"]["charged_micros"].as_i64()),
+        (Some("own_key"), Some(0))
+    );
+    assert_eq!(standin.runs().last().map(String::as_str), Some(key));
+    assert_eq!(app.me(&bob).await.1["balance"]["available_micros"], 5_000_000 - 420);
+}
 
 async fn a_run_cap_holds_under_concurrency(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await;

@@ -54,7 +54,7 @@ async fn prices_come_from_the_catalog_with_a_default_for_unknown_endpoints(backe
             None => break,
         }
     }
-    assert_eq!(seen.len(), 29);
+    assert_eq!(seen.len(), 30);
     let mut sorted = seen.clone();
     sorted.sort();
     sorted.dedup();

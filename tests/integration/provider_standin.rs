@@ -23,6 +23,8 @@ use sha2::Digest;
 pub const FAL_KEY: &str = "3f1c2a9e-1b2c-4d5e-8f90-0123456789ab:0123456789abcdef0123456789ab1234";
 /// The platform's own fal account key, accepted by the stand-in's model runs.
 pub const PLATFORM_FAL_KEY: &str = "platform-0000-1111:platformsecret0123456789";
+/// The platform's own OpenRouter key.
+pub const PLATFORM_OPENROUTER_KEY: &str = "sk-or-v1-platform00000000000000000000000000000000000001";
 pub const OPENROUTER_KEY: &str = "sk-or-v1-0123456789abcdef0123456789abcdef0123456789abcdef01234567";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +56,13 @@ pub struct ProviderStandIn {
 impl ProviderStandIn {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner {
-            valid_keys: [FAL_KEY.to_string(), OPENROUTER_KEY.to_string(), PLATFORM_FAL_KEY.to_string()].into(),
+            valid_keys: [
+                FAL_KEY.to_string(),
+                OPENROUTER_KEY.to_string(),
+                PLATFORM_FAL_KEY.to_string(),
+                PLATFORM_OPENROUTER_KEY.to_string(),
+            ]
+            .into(),
             consent: Some(Consent::Approve),
             ..Default::default()
         }));
@@ -67,6 +75,7 @@ impl ProviderStandIn {
             .route("/auth", get(consent))
             .route("/api/v1/auth/keys", post(exchange))
             .route("/fal-ai/{*model}", post(fal_run))
+            .route("/api/v1/chat/completions", post(chat))
             .with_state(standin.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         standin
@@ -209,4 +218,27 @@ async fn fal_run(
         .map(|i| serde_json::json!({ "url": format!("https://fal.media/files/standin/{i}.png"), "width": 1024, "height": 768, "content_type": "image/png" }))
         .collect();
     Json(serde_json::json!({ "images": images, "seed": 42, "has_nsfw_concepts": [false] })).into_response()
+}
+
+/// OpenRouter's chat completions with usage accounting: the answer's `usage.cost` is
+/// what the call cost, in dollars.
+async fn chat(State(s): State<ProviderStandIn>, headers: HeaderMap, Json(body): Json<serde_json::Value>) -> Response {
+    let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let mut inner = s.inner.lock().unwrap();
+    let Some(key) = key.filter(|k| inner.valid_keys.contains(*k)).map(str::to_string) else {
+        return unauthorized();
+    };
+    inner.runs.push(key);
+    if body["usage"]["include"] != true || body["model"].as_str().is_none() {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": { "message": "bad request" } })))
+            .into_response();
+    }
+    Json(serde_json::json!({
+        "id": "gen-standin-1",
+        "model": body["model"],
+        "object": "chat.completion",
+        "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Hello!" }, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 12, "completion_tokens": 8, "total_tokens": 20, "cost": 0.00042 }
+    }))
+    .into_response()
 }

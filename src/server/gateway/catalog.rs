@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn the_builtin_catalog_has_every_model_of_the_table() {
         let c = Catalog::builtin(Micros::parse("0.05").unwrap());
-        assert_eq!(c.len(), 29);
+        assert_eq!(c.len(), 30);
         let schnell = c.price("fal-ai/flux/schnell");
         assert_eq!((schnell.unit, schnell.unit_price.get(), schnell.default), (Unit::Image, 3_000, true));
         assert_eq!(c.price("fal-ai/veo2").unit_price.get(), 500_000);
@@ -268,6 +268,6 @@ mod tests {
         let (second, _) = c.page(Some(&first[9].endpoint_id), 10);
         assert!(second[0].endpoint_id > first[9].endpoint_id);
         let (all, more) = c.page(None, 100);
-        assert_eq!((all.len(), more), (29, false));
+        assert_eq!((all.len(), more), (30, false));
     }
 }

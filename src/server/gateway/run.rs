@@ -45,6 +45,12 @@ pub enum Outcome {
 fn produced_units(estimate: &Estimate, output: &Value) -> MilliUnits {
     use super::catalog::Unit;
     let images = output.get("images").and_then(Value::as_array);
+    if estimate.price.unit == Unit::KiloTokens
+        && let Some(total) = output.pointer("/usage/total_tokens").and_then(Value::as_u64)
+    {
+        // Token blocks of 1,000: total tokens are thousandths of a block.
+        return MilliUnits(total);
+    }
     match (estimate.price.unit, images) {
         (Unit::Image, Some(list)) => MilliUnits::whole(list.len() as u64),
         (Unit::Megapixel, Some(list)) => {
@@ -59,6 +65,13 @@ fn produced_units(estimate: &Estimate, output: &Value) -> MilliUnits {
         }
         _ => estimate.units,
     }
+}
+
+/// The cost a provider reported for the call (OpenRouter's `usage.cost`, in dollars),
+/// rounded up to the micro-dollar.
+fn reported_cost(output: &Value) -> Option<Micros> {
+    let dollars = output.pointer("/usage/cost")?.as_f64()?;
+    (dollars.is_finite() && dollars >= 0.0).then(|| Micros((dollars * 1_000_000.0).ceil() as i64))
 }
 
 pub async fn execute(
@@ -128,16 +141,19 @@ pub async fn execute(
     };
     let result = match estimate.price.provider {
         Provider::Fal => state.providers.run_fal(&estimate.price.endpoint_id, own_key, input).await,
-        Provider::OpenRouter => Err(RunFailure::BadInput {
-            status: 422,
-            message: "OpenRouter chat is not available through /run on this server yet".into(),
-        }),
+        Provider::OpenRouter => {
+            let model = estimate.price.endpoint_id.strip_prefix("openrouter/").unwrap_or(&estimate.price.endpoint_id);
+            state.providers.run_openrouter_chat(model, own_key, input).await
+        }
     };
 
     match result {
         Ok(output) => {
             let units = produced_units(estimate, &output);
-            let cost = cost_of(estimate.price.unit_price, units)?;
+            let cost = match reported_cost(&output) {
+                Some(cost) => cost,
+                None => cost_of(estimate.price.unit_price, units)?,
+            };
             let charged = match hold {
                 Some(hold) => {
                     let capture = CaptureRequest {

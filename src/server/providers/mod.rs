@@ -54,6 +54,7 @@ struct Inner {
     fal: Endpoint,
     fal_run: Endpoint,
     fal_platform_key: Option<String>,
+    openrouter_platform_key: Option<String>,
     openrouter: Endpoint,
     public_url: Url,
     sandbox: sandbox::Sandbox,
@@ -119,6 +120,10 @@ impl Providers {
                 fal: endpoint(&config.fal_api_base, FAL_DEFAULT),
                 fal_run: endpoint(&config.fal_run_base, FAL_RUN_DEFAULT),
                 fal_platform_key: config.fal_platform_key.as_ref().map(|k| String::from_utf8_lossy(&k.0).into_owned()),
+                openrouter_platform_key: config
+                    .openrouter_platform_key
+                    .as_ref()
+                    .map(|k| String::from_utf8_lossy(&k.0).into_owned()),
                 openrouter: endpoint(&config.openrouter_base, OPENROUTER_DEFAULT),
                 public_url: config.public_url.clone(),
                 sandbox: sandbox::Sandbox::new(secret),
@@ -238,6 +243,50 @@ impl Providers {
             .await
             .map_err(|e| {
                 tracing::warn!(endpoint_id, error = %without_url(&e), "fal run failed");
+                if e.is_timeout() { RunFailure::Timeout } else { RunFailure::Network }
+            })?;
+        let status = res.status().as_u16();
+        match status {
+            200..=299 => res.json().await.map_err(|_| RunFailure::ServerError(status)),
+            401 | 403 => Err(RunFailure::KeyRefused),
+            400..=499 => {
+                let text = res.text().await.unwrap_or_default();
+                Err(RunFailure::BadInput { status, message: provider_message(&text) })
+            }
+            _ => Err(RunFailure::ServerError(status)),
+        }
+    }
+
+    /// A chat completion at OpenRouter for `model` (an OpenRouter model id such as
+    /// `openai/gpt-4o-mini`), asking for usage accounting so the answer carries its cost.
+    pub async fn run_openrouter_chat(
+        &self,
+        model: &str,
+        own_key: Option<&str>,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, RunFailure> {
+        let mut body = input.clone();
+        body["model"] = serde_json::json!(model);
+        body["usage"] = serde_json::json!({ "include": true });
+        body["stream"] = serde_json::json!(false);
+        let base = match &self.inner.openrouter {
+            Endpoint::Sandbox => return self.inner.sandbox.chat(model, &body).await,
+            Endpoint::Http(base) => base,
+        };
+        let Some(key) = own_key.or(self.inner.openrouter_platform_key.as_deref()) else {
+            return Err(RunFailure::NoPlatformKey);
+        };
+        let res = self
+            .inner
+            .http
+            .post(join(base, "api/v1/chat/completions"))
+            .bearer_auth(key)
+            .timeout(RUN_TIMEOUT)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::warn!(model, error = %without_url(&e), "OpenRouter chat failed");
                 if e.is_timeout() { RunFailure::Timeout } else { RunFailure::Network }
             })?;
         let status = res.status().as_u16();

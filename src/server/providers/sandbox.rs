@@ -111,6 +111,36 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Plays an OpenRouter chat completion: a reply made from the last message, with
+    /// token counts (about four characters a token) and no cost, so the catalog prices it.
+    pub async fn chat(&self, model: &str, body: &serde_json::Value) -> Result<serde_json::Value, RunFailure> {
+        if body.get("sandbox_failure").and_then(serde_json::Value::as_str) == Some("server_error") {
+            return Err(RunFailure::ServerError(500));
+        }
+        let messages = body.get("messages").and_then(serde_json::Value::as_array);
+        let Some(messages) = messages.filter(|m| !m.is_empty()) else {
+            return Err(RunFailure::BadInput { status: 400, message: "messages must be a non-empty list".into() });
+        };
+        let prompt_chars: usize =
+            messages.iter().filter_map(|m| m.get("content").and_then(serde_json::Value::as_str)).map(str::len).sum();
+        let last = messages.last().and_then(|m| m.get("content")).and_then(serde_json::Value::as_str).unwrap_or("");
+        let reply = format!("(sandbox {model}) You said: {}", last.chars().take(200).collect::<String>());
+        let (prompt_tokens, completion_tokens) = (prompt_chars.div_ceil(4) as u64, reply.len().div_ceil(4) as u64);
+        Ok(serde_json::json!({
+            "id": format!("gen-sandbox-{}", seed(model, last, 0)),
+            "model": model,
+            "object": "chat.completion",
+            "choices": [{ "index": 0, "message": { "role": "assistant", "content": reply }, "finish_reason": "stop" }],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }))
+    }
+}
+
 fn sandbox_size(input: &serde_json::Value) -> (u64, u64) {
     match input.get("image_size") {
         Some(serde_json::Value::String(s)) => match s.as_str() {
