@@ -58,11 +58,53 @@ pub fn router(state: AppState) -> Router {
         .route(super::oauth::CALLBACK_PATH, get(super::oauth::callback))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn_with_state(state.clone(), require_sign_in))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(sessions)
         .layer(trace)
         .layer(middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Pages only a signed-in person can see (a prefix, or a whole path).
+const SIGNED_IN_PAGES: &[&str] =
+    &["/credits", "/studio", "/settings/api-keys", "/settings/api-tokens", "/admin/", "/sandbox/checkout/"];
+
+fn needs_sign_in(path: &str) -> bool {
+    SIGNED_IN_PAGES.iter().any(|p| if p.ends_with('/') { path.starts_with(p) } else { path == *p })
+}
+
+/// Sends a signed-out visitor of an account page to sign in, and back afterwards, with a
+/// plain 302 before any rendering starts (whatever the client accepts).
+async fn require_sign_in(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method() == axum::http::Method::GET && needs_sign_in(req.uri().path()) {
+        let signed_in = super::auth::guard::session_user(&session, &state).await;
+        if let Ok(None) = signed_in {
+            let here = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let here: String = here
+                .chars()
+                .map(|c| match c {
+                    '%' => "%25".to_string(),
+                    '&' => "%26".to_string(),
+                    '#' => "%23".to_string(),
+                    '+' => "%2B".to_string(),
+                    ' ' => "%20".to_string(),
+                    c => c.to_string(),
+                })
+                .collect();
+            let mut res = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("/signin?next={here}")) {
+                res.headers_mut().insert(axum::http::header::LOCATION, v);
+            }
+            return res;
+        }
+    }
+    next.run(req).await
 }
 
 /// The process is up and serving HTTP.
@@ -104,6 +146,17 @@ fn is_plain_id(v: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::is_plain_id;
+
+    #[test]
+    fn account_pages_are_known() {
+        use super::needs_sign_in;
+        for p in ["/credits", "/studio", "/settings/api-keys", "/admin/gift-codes", "/sandbox/checkout/cs_1"] {
+            assert!(needs_sign_in(p), "{p}");
+        }
+        for p in ["/", "/signin", "/signup", "/credits-info", "/sandbox/openrouter/auth", "/api/v1/me"] {
+            assert!(!needs_sign_in(p), "{p}");
+        }
+    }
 
     #[test]
     fn only_short_plain_request_ids_are_trusted() {

@@ -235,7 +235,12 @@ async fn sessions_end_at_their_absolute_lifetime(backend: Backend) {
 
 async fn pages_that_need_an_account_send_visitors_to_sign_in(backend: Backend) {
     let app = spawn_app(backend).await;
-    for (page, next) in [("/credits", "/credits"), ("/settings/api-tokens", "/settings/api-tokens")] {
+    for (page, next) in [
+        ("/credits", "/credits"),
+        ("/settings/api-tokens", "/settings/api-tokens"),
+        ("/studio", "/studio"),
+        ("/credits?tab=gift-codes&x=1", "/credits?tab=gift-codes%26x=1"),
+    ] {
         let res = app.client.get(app.url(page)).header("accept", "text/html").send().await.unwrap();
         assert_eq!(res.status(), 302, "{page}");
         assert_eq!(res.headers()["location"], format!("/signin?next={next}"));

@@ -38,8 +38,12 @@ async fn credits_and_api_keys_pages_render_with_their_titles(backend: Backend) {
     assert!(html.contains("<title>Credits · Tollgate</title>"));
     assert!(html.contains("Gift Codes"));
     assert!(html.contains(r#"aria-current="page""#), "the nav marks the current page");
-    let (status, html) = page(&app, "/settings/api-keys").await;
-    assert_eq!(status, 200);
+    // A visitor is sent to sign in before anything renders, whatever they accept.
+    let (status, _) = page(&app, "/settings/api-keys").await;
+    assert_eq!(status, 302);
+    let res = client.get(app.url("/settings/api-keys")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
     assert!(html.contains("<title>API keys · Settings · Tollgate</title>"));
     assert!(html.contains("OpenRouter"));
     for (path, title) in [("/signin", "Sign in"), ("/signup", "Create an account")] {
