@@ -38,15 +38,26 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// Percent-encodes `s` for a query value, keeping `/` so local paths stay readable
+/// (`next=/studio%3Fmodel%3Dflux`).
+pub fn encode_query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[server(endpoint = "account")]
 pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
     use crate::server::auth::guard::optional_user;
     let (state, user) = optional_user().await?;
     let Some(user) = user else { return Ok(None) };
-    let balance = match state.ledger.find_wallet(&user.id).await? {
-        Some(wallet) => state.ledger.balance(wallet).await?,
-        None => Default::default(),
-    };
+    let balance = state.ledger.balance_of(&user.id).await?;
     Ok(Some(AccountSummary {
         email: user.email,
         is_admin: user.role == crate::server::auth::users::Role::Admin,

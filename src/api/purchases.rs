@@ -68,17 +68,7 @@ pub async fn get_purchase_rules() -> Result<PurchaseRules, AppError> {
 pub fn next_suffix(next: Option<&str>) -> String {
     match next.filter(|n| !n.is_empty()) {
         Some(n) if crate::api::auth::safe_next(Some(n)) == n => {
-            let encoded: String = n
-                .bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect();
-            format!("&next={encoded}")
+            format!("&next={}", crate::api::auth::encode_query_value(n))
         }
         _ => String::new(),
     }

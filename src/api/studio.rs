@@ -116,22 +116,15 @@ pub async fn studio_run(
     simulate_failure: Option<String>,
 ) -> Result<StudioResult, AppError> {
     use crate::server::auth::guard;
-    use crate::server::billing::{Payer, payer_for};
-    use crate::server::gateway::run::{Outcome, execute};
-    use crate::server::gateway::{estimate::estimate, pricing::price_for};
+    use crate::server::gateway::run::{Outcome, execute, prepare};
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
             let simulate = simulate_failure.is_some() && state.providers.is_sandbox_runs();
             let input = studio_input(&prompt, num_images, simulate)?;
-            let price = price_for(&state, &user.id, &endpoint_id).await?.price;
-            let e = estimate(price, &input)?;
-            let payer = payer_for(&state, &user.id, e.price.provider, e.cost).await?;
+            let (e, payer) = prepare(&state, &user.id, &endpoint_id, &input).await?;
             let request_id = uuid::Uuid::new_v4().to_string();
-            let paid_with = match payer {
-                Payer::OwnKey(_) => "own_key",
-                Payer::Credits => "credits",
-            };
+            let paid_with = payer.as_str();
             match execute(&state, &user.id, &request_id, &e, &payer, &input, None).await? {
                 Outcome::Done { output, cost, charged } => {
                     let images = output

@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
+use crate::api::auth::encode_query_value as url_encode;
 use crate::api::keys::FinishOnboarding;
 use crate::app::AccountResource;
 use crate::error::AppError;
@@ -88,18 +89,6 @@ pub fn with_next(path: &str, here: &str) -> String {
     let sep = if path.contains('?') { '&' } else { '?' };
     let here: String = url_encode(here);
     format!("{path}{sep}next={here}")
-}
-
-fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The current path and query, without a notice that was already shown.

@@ -135,10 +135,7 @@ async fn transactions_csv(
 
 /// The caller's account and balance.
 async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Value>, ApiError> {
-    let balance = match state.ledger.find_wallet(&user.id).await.map_err(|e| ApiError(e.into()))? {
-        Some(wallet) => state.ledger.balance(wallet).await.map_err(|e| ApiError(e.into()))?,
-        None => Default::default(),
-    };
+    let balance = state.ledger.balance_of(&user.id).await.map_err(|e| ApiError(e.into()))?;
     Ok(Json(json!({
         "id": user.id,
         "email": user.email,

@@ -20,6 +20,16 @@ pub enum Payer {
     Credits,
 }
 
+impl Payer {
+    /// How usage records and API answers name who paid.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::OwnKey(_) => "own_key",
+            Self::Credits => "credits",
+        }
+    }
+}
+
 impl std::fmt::Debug for Payer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -38,10 +48,7 @@ pub async fn payer_for(
     if let Some(key) = keys::usable_key(state, user_id, provider).await? {
         return Ok(Payer::OwnKey(key));
     }
-    let available = match state.ledger.find_wallet(user_id).await? {
-        Some(wallet) => state.ledger.balance(wallet).await?.available,
-        None => Micros::ZERO,
-    };
+    let available = state.ledger.balance_of(user_id).await?.available;
     if available < estimate {
         return Err(AppError::InsufficientCredits { needed_micros: estimate.get(), available_micros: available.get() });
     }

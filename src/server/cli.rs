@@ -155,13 +155,10 @@ async fn prices(config: Config, command: PricesCommand) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let db = match Db::connect(&config.database, 2).await {
+    let db = match open_db(&config).await {
         Ok(db) => db,
-        Err(e) => return fail(&format!("database: {e}")),
+        Err(code) => return code,
     };
-    if let Err(e) = db.migrate().await {
-        return fail(&format!("database: {e}"));
-    }
     let email = match &command {
         PricesCommand::Set { email, .. } | PricesCommand::Unset { email, .. } | PricesCommand::List { email } => {
             email.clone()
@@ -261,13 +258,10 @@ async fn migrate(config: Config) -> ExitCode {
 
 async fn create_admin(config: Config, email: &str) -> ExitCode {
     use super::auth::users::{self, Role};
-    let db = match Db::connect(&config.database, 2).await {
+    let db = match open_db(&config).await {
         Ok(db) => db,
-        Err(e) => return fail(&format!("database: {e}")),
+        Err(code) => return code,
     };
-    if let Err(e) = db.migrate().await {
-        return fail(&format!("database: {e}"));
-    }
     let result = async {
         let email = users::normalize_email(email)?;
         if let Some(user) = users::find_by_email(&db, &email).await? {
@@ -317,13 +311,10 @@ async fn create_gift_codes(
         Ok(k) => k,
         Err(e) => return fail(&e),
     };
-    let db = match Db::connect(&config.database, 2).await {
+    let db = match open_db(&config).await {
         Ok(db) => db,
-        Err(e) => return fail(&format!("database: {e}")),
+        Err(code) => return code,
     };
-    if let Err(e) = db.migrate().await {
-        return fail(&format!("database: {e}"));
-    }
     let batch = NewBatch { amount, count, max_uses, expires_at_ms, note, created_by: "cli".into() };
     let made = create_batch(&db, &key, &batch, now_ms()).await;
     db.close().await;
@@ -341,13 +332,10 @@ async fn create_gift_codes(
 }
 
 async fn audit(config: Config) -> ExitCode {
-    let db = match Db::connect(&config.database, 2).await {
+    let db = match open_db(&config).await {
         Ok(db) => db,
-        Err(e) => return fail(&format!("database: {e}")),
+        Err(code) => return code,
     };
-    if let Err(e) = db.migrate().await {
-        return fail(&format!("database: {e}"));
-    }
     let report = match Ledger::new(db.clone(), Clock::System).await {
         Ok(ledger) => ledger.audit().await,
         Err(e) => Err(e),
@@ -419,6 +407,16 @@ fn print_config(config: &Config) {
     let catalog = config.price_catalog.as_ref().map_or("(built-in)".to_string(), |p| p.display().to_string());
     println!("price_catalog             {catalog}");
     println!("unknown_endpoint_price_usd {}", config.unknown_endpoint_price);
+}
+
+/// The database for an administrative command, created and migrated if need be; a
+/// failure is reported and becomes the exit code.
+async fn open_db(config: &Config) -> Result<Db, ExitCode> {
+    let db = Db::connect(&config.database, 2).await.map_err(|e| fail(&format!("database: {e}")))?;
+    if let Err(e) = db.migrate().await {
+        return Err(fail(&format!("database: {e}")));
+    }
+    Ok(db)
 }
 
 /// Reports a failure as the one line on standard error.

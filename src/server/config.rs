@@ -343,20 +343,20 @@ impl Config {
             Ok(n) if n <= 100 => Ok(n),
             _ => Err(format!("`{v}` is not a percentage from 0 to 100")),
         })?;
-        let stripe_webhook_secret = layers
-            .get("stripe_webhook_secret")
-            .map(|r| r.value.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .map(|v| SecretKey(v.into_bytes()));
+        // A secret that may be left empty.
+        let optional_secret = |key: &str| {
+            layers
+                .get(key)
+                .map(|r| r.value.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .map(|v| SecretKey(v.into_bytes()))
+        };
+        let stripe_webhook_secret = optional_secret("stripe_webhook_secret");
         let sign_ups_per_address = layers.parse("sign_ups_per_address", 10, |v| match v.parse::<u32>() {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(format!("`{v}` is not a whole number of at least 1")),
         })?;
-        let stripe_secret_key = layers
-            .get("stripe_secret_key")
-            .map(|r| r.value.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .map(|v| SecretKey(v.into_bytes()));
+        let stripe_secret_key = optional_secret("stripe_secret_key");
         let stripe_api_base =
             layers.parse("stripe_api_base", Url::parse("https://api.stripe.com/").expect("valid"), parse_public_url)?;
         let master_key = match layers.get("master_key") {
@@ -381,16 +381,8 @@ impl Config {
         let fal_api_base = optional_url("fal_api_base")?;
         let openrouter_base = optional_url("openrouter_base")?;
         let fal_run_base = optional_url("fal_run_base")?;
-        let fal_platform_key = layers
-            .get("fal_platform_key")
-            .map(|r| r.value.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .map(|v| SecretKey(v.into_bytes()));
-        let openrouter_platform_key = layers
-            .get("openrouter_platform_key")
-            .map(|r| r.value.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .map(|v| SecretKey(v.into_bytes()));
+        let fal_platform_key = optional_secret("fal_platform_key");
+        let openrouter_platform_key = optional_secret("openrouter_platform_key");
         let price_catalog = layers
             .get("price_catalog")
             .map(|r| r.value.trim().to_string())
@@ -472,9 +464,8 @@ impl Config {
             Err(_) => {}
         }
         std::fs::create_dir_all(&self.data_dir).map_err(problem)?;
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| ConfigError::new(name, format!("no randomness available ({e})")))?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = super::crypto::random_hex(32)
+            .map_err(|e| ConfigError::new(name, format!("no randomness available ({e})")))?;
         // Written whole to a private temporary file, then linked into place: a crash
         // leaves no half-written key, and when two processes start together the second
         // finds the first one's key and uses it.

@@ -4,8 +4,6 @@
 //! HMAC-SHA256 of it under the server's secret key is stored, so a copy of the database
 //! gives no usable code; codes are shown in full once, when made.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use sqlx::Row;
 
 use super::auth::throttle;
@@ -48,10 +46,7 @@ fn display(code: &str) -> String {
 }
 
 fn keyed_hash(key: &SecretKey, code: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key.0).expect("HMAC takes keys of any length");
-    mac.update(b"gift-code:");
-    mac.update(code.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    super::crypto::hex(&super::crypto::hmac_sha256(&key.0, &[b"gift-code:", code.as_bytes()]))
 }
 
 fn new_code() -> Result<String, AppError> {

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod credits;
+pub mod crypto;
 pub mod db;
 pub mod gateway;
 pub mod gifts;

@@ -166,7 +166,7 @@ async fn check(
 ) -> Result<String, Failure> {
     let flow = flow.ok_or(Failure::Used)?;
     let given = q.state.as_deref().unwrap_or_default();
-    if !super::providers::constant_time_eq(given.as_bytes(), flow.state.as_bytes()) || flow.user_id != user_id {
+    if !super::crypto::constant_time_eq(given.as_bytes(), flow.state.as_bytes()) || flow.user_id != user_id {
         return Err(Failure::State);
     }
     if now_ms() - flow.started_at_ms > FLOW_LIFETIME_MS {

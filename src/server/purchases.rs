@@ -38,9 +38,8 @@ pub async fn start_checkout(
         return Ok(session.url);
     }
     // The sandbox stands in only when there is no Stripe account and sandbox mode is on.
-    let mut random = [0u8; 12];
-    getrandom::fill(&mut random).map_err(|e| AppError::internal("starting a checkout", e))?;
-    let id = format!("cs_sandbox_{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let random = super::crypto::random_hex(12).map_err(|e| AppError::internal("starting a checkout", e))?;
+    let id = format!("cs_sandbox_{random}");
     record_session(state, user, &id, "sandbox", &quote).await?;
     let page = format!("/sandbox/checkout/{id}");
     Ok(match back.strip_prefix('&') {
@@ -118,10 +117,9 @@ pub async fn sandbox_pay(state: &AppState, user: &User, session: &str) -> Result
         .pay
         .to_cents_exact()
         .ok_or_else(|| AppError::internal("sandbox payment", "amount in fractions of a cent"))?;
-    let mut random = [0u8; 12];
-    getrandom::fill(&mut random).map_err(|e| AppError::internal("sandbox payment", e))?;
+    let random = super::crypto::random_hex(12).map_err(|e| AppError::internal("sandbox payment", e))?;
     let event = serde_json::json!({
-        "id": format!("evt_sandbox_{}", random.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        "id": format!("evt_sandbox_{random}"),
         "type": "checkout.session.completed",
         "data": { "object": {
             "id": session,

@@ -47,13 +47,10 @@ impl AppState {
 
     /// The secret Stripe webhook deliveries are signed with.
     pub fn webhook_secret(&self) -> Vec<u8> {
-        use hmac::{Hmac, Mac};
         if let Some(secret) = &self.config.stripe_webhook_secret {
             return secret.0.clone();
         }
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.secret_key.0).expect("HMAC takes keys of any length");
-        mac.update(b"sandbox-stripe-webhook");
-        mac.finalize().into_bytes().to_vec()
+        super::crypto::hmac_sha256(&self.secret_key.0, &[b"sandbox-stripe-webhook"]).to_vec()
     }
 
     /// The state inside a server function or SSR render. Its absence is a wiring bug,

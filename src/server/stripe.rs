@@ -5,10 +5,10 @@
 //! minutes are refused, so a captured request cannot be replayed later. The built-in
 //! sandbox signs its events the same way and goes through the same code.
 
-use hmac::{Hmac, Mac};
 use serde_json::Value;
-use sha2::Sha256;
 use sqlx::Row;
+
+use super::crypto::{constant_time_eq, hex, hmac_sha256};
 
 use super::ledger::{CreditKind, CreditRequest};
 use super::state::AppState;
@@ -52,11 +52,7 @@ pub enum Handled {
 }
 
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let sig = hex(&hmac_sha256(secret, &[timestamp.to_string().as_bytes(), b".", body]));
     format!("t={timestamp},v1={sig}")
 }
 
@@ -79,16 +75,8 @@ pub fn verify(secret: &[u8], header: Option<&str>, body: &[u8], now_secs: i64) -
     if now_secs.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(WebhookError::Stale);
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    let expected = mac.finalize().into_bytes();
-    let matches = signatures.iter().any(|s| {
-        let Some(bytes) = decode_hex(s) else { return false };
-        // Constant-time comparison.
-        bytes.len() == expected.len() && bytes.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
+    let expected = hmac_sha256(secret, &[timestamp.to_string().as_bytes(), b".", body]);
+    let matches = signatures.iter().any(|s| decode_hex(s).is_some_and(|bytes| constant_time_eq(&bytes, &expected)));
     if matches { Ok(()) } else { Err(WebhookError::BadSignature) }
 }
 

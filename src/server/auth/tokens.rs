@@ -19,14 +19,12 @@ const MAX_ACTIVE_TOKENS: i64 = 50;
 const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 
 fn digest(token: &str) -> String {
-    let hash = Sha256::digest(token.as_bytes());
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    crate::server::crypto::hex(&Sha256::digest(token.as_bytes()))
 }
 
 fn new_secret() -> Result<String, AppError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::internal("making a token", e))?;
-    Ok(format!("{TOKEN_PREFIX}{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    let random = crate::server::crypto::random_hex(32).map_err(|e| AppError::internal("making a token", e))?;
+    Ok(format!("{TOKEN_PREFIX}{random}"))
 }
 
 pub fn validate_name(name: &str) -> Result<String, AppError> {

@@ -68,15 +68,7 @@ fn image_pixels(input: &Value) -> Result<u64, AppError> {
     };
     match input.get("image_size") {
         None => Ok(1024 * 768),
-        Some(Value::String(name)) => match name.as_str() {
-            "square_hd" => Ok(1024 * 1024),
-            "square" => Ok(512 * 512),
-            "portrait_4_3" => Ok(768 * 1024),
-            "portrait_16_9" => Ok(576 * 1024),
-            "landscape_4_3" => Ok(1024 * 768),
-            "landscape_16_9" => Ok(1024 * 576),
-            _ => Err(bad()),
-        },
+        Some(Value::String(name)) => crate::server::providers::fal_image_size(name).map(|(w, h)| w * h).ok_or_else(bad),
         Some(obj @ Value::Object(_)) => {
             let side = |k: &str| obj.get(k).and_then(Value::as_u64).filter(|n| (64..=4096).contains(n));
             match (side("width"), side("height")) {

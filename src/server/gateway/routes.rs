@@ -13,13 +13,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::estimate::{Estimate, estimate};
-use super::pricing::price_for;
+use super::estimate::Estimate;
 use crate::error::AppError;
 use crate::money::Micros;
 use crate::server::api_v1::bad_param;
 use crate::server::auth::guard::{ApiError, ApiUser};
-use crate::server::billing::{Payer, payer_for};
+use crate::server::billing::Payer;
 use crate::server::state::AppState;
 
 #[derive(Deserialize)]
@@ -86,17 +85,9 @@ pub async fn run(
             Err(e) => return bad_param("input", format!("The body must be the provider input as JSON ({e}).")),
         }
     };
-    let price = match price_for(&state, &user.id, &endpoint_id).await {
-        Ok(p) => p.price,
-        Err(e) => return ApiError(e).into_response(),
-    };
-    let estimate = match estimate(price, &input) {
-        Ok(e) => e,
+    let (estimate, payer) = match super::run::prepare(&state, &user.id, &endpoint_id, &input).await {
+        Ok(prepared) => prepared,
         Err(AppError::Validation { field, message }) => return bad_param(&field, message),
-        Err(e) => return ApiError(e).into_response(),
-    };
-    let payer = match payer_for(&state, &user.id, estimate.price.provider, estimate.cost).await {
-        Ok(p) => p,
         Err(AppError::InsufficientCredits { needed_micros, available_micros }) => {
             return payment_required("balance", Micros(needed_micros), Micros(available_micros));
         }
@@ -117,10 +108,7 @@ pub async fn run(
     let mut answer = estimate_json(&estimate);
     answer["dry_run"] = json!(true);
     answer["charged"] = json!(false);
-    answer["paid_with"] = json!(match payer {
-        Payer::OwnKey(_) => "own_key",
-        Payer::Credits => "credits",
-    });
+    answer["paid_with"] = json!(payer.as_str());
     Json(answer).into_response()
 }
 
@@ -151,7 +139,7 @@ fn answer(outcome: super::run::Outcome, estimate: &Estimate, payer: &Payer, requ
                 "request_id": request_id,
                 "charged": charged.is_positive(),
                 "charged_micros": charged.get(),
-                "paid_with": match payer { Payer::OwnKey(_) => "own_key", Payer::Credits => "credits" },
+                "paid_with": payer.as_str(),
             });
             let body = match output {
                 Value::Object(mut map) => {

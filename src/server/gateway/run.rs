@@ -67,6 +67,21 @@ fn produced_units(estimate: &Estimate, output: &Value) -> MilliUnits {
     }
 }
 
+/// Prices a call from its input at the caller's price and decides who pays: the steps
+/// before any work, shared by the JSON API and the Studio. Errors: the input's field
+/// (validation), or missing credits (insufficient credits).
+pub async fn prepare(
+    state: &AppState,
+    user_id: &str,
+    endpoint_id: &str,
+    input: &Value,
+) -> Result<(Estimate, Payer), AppError> {
+    let price = super::pricing::price_for(state, user_id, endpoint_id).await?.price;
+    let estimate = super::estimate::estimate(price, input)?;
+    let payer = crate::server::billing::payer_for(state, user_id, estimate.price.provider, estimate.cost).await?;
+    Ok((estimate, payer))
+}
+
 /// The cost a provider reported for the call (OpenRouter's `usage.cost`, in dollars),
 /// rounded up to the micro-dollar.
 fn reported_cost(output: &Value) -> Option<Micros> {
@@ -83,11 +98,7 @@ pub async fn execute(
     input: &Value,
     run: Option<&RunCap>,
 ) -> Result<Outcome, AppError> {
-    let paid_with = match payer {
-        Payer::OwnKey(_) => "own_key",
-        Payer::Credits => "credits",
-    };
-    usage::start(&state.db, request_id, user_id, estimate, paid_with, run.map(|r| r.run_id.as_str())).await?;
+    usage::start(&state.db, request_id, user_id, estimate, payer.as_str(), run.map(|r| r.run_id.as_str())).await?;
 
     // Credits spent in a capped run: admitted into the run's budget first.
     let capped = match (payer, run) {

@@ -23,6 +23,18 @@ impl Ledger {
         Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()) })
     }
 
+    /// The balance of `owner_id`'s wallet, in one read; zero when no wallet was opened.
+    pub async fn balance_of(&self, owner_id: &str) -> Result<Balance, LedgerError> {
+        let row = sqlx::query("select posted_micros, reserved_micros from account where code = $1")
+            .bind(format!("wallet:{owner_id}"))
+            .fetch_optional(self.db.pool())
+            .await?;
+        let Some(row) = row else { return Ok(Balance::default()) };
+        let posted = Micros(row.try_get(0)?);
+        let reserved = Micros(row.try_get(1)?);
+        Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()) })
+    }
+
     /// A wallet's transfers with one of `codes` (all when empty), newest first, `limit`
     /// at a time. Pass the previous page's `next_before` to continue; pages stay stable
     /// while new transfers arrive.

@@ -5,8 +5,6 @@
 
 mod sandbox;
 
-pub use sandbox::constant_time_eq;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -232,29 +230,13 @@ impl Providers {
             Some(k) => k,
             None => return Err(RunFailure::NoPlatformKey),
         };
-        let res = self
+        let request = self
             .inner
             .http
             .post(join(base, endpoint_id))
             .header(reqwest::header::AUTHORIZATION, format!("Key {key}"))
-            .timeout(RUN_TIMEOUT)
-            .json(input)
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::warn!(endpoint_id, error = %without_url(&e), "fal run failed");
-                if e.is_timeout() { RunFailure::Timeout } else { RunFailure::Network }
-            })?;
-        let status = res.status().as_u16();
-        match status {
-            200..=299 => res.json().await.map_err(|_| RunFailure::ServerError(status)),
-            401 | 403 => Err(RunFailure::KeyRefused),
-            400..=499 => {
-                let text = res.text().await.unwrap_or_default();
-                Err(RunFailure::BadInput { status, message: provider_message(&text) })
-            }
-            _ => Err(RunFailure::ServerError(status)),
-        }
+            .json(input);
+        send_run(request, endpoint_id).await
     }
 
     /// A chat completion at OpenRouter for `model` (an OpenRouter model id such as
@@ -276,29 +258,8 @@ impl Providers {
         let Some(key) = own_key.or(self.inner.openrouter_platform_key.as_deref()) else {
             return Err(RunFailure::NoPlatformKey);
         };
-        let res = self
-            .inner
-            .http
-            .post(join(base, "api/v1/chat/completions"))
-            .bearer_auth(key)
-            .timeout(RUN_TIMEOUT)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::warn!(model, error = %without_url(&e), "OpenRouter chat failed");
-                if e.is_timeout() { RunFailure::Timeout } else { RunFailure::Network }
-            })?;
-        let status = res.status().as_u16();
-        match status {
-            200..=299 => res.json().await.map_err(|_| RunFailure::ServerError(status)),
-            401 | 403 => Err(RunFailure::KeyRefused),
-            400..=499 => {
-                let text = res.text().await.unwrap_or_default();
-                Err(RunFailure::BadInput { status, message: provider_message(&text) })
-            }
-            _ => Err(RunFailure::ServerError(status)),
-        }
+        let request = self.inner.http.post(join(base, "api/v1/chat/completions")).bearer_auth(key).json(&body);
+        send_run(request, model).await
     }
 
     /// The sandbox consent page's code for `code_challenge`.
@@ -307,6 +268,37 @@ impl Providers {
             return Err(AppError::not_found("The sandbox"));
         }
         self.inner.sandbox.code_for(code_challenge)
+    }
+}
+
+/// Width and height of fal's named `image_size` values.
+pub fn fal_image_size(name: &str) -> Option<(u64, u64)> {
+    Some(match name {
+        "square_hd" => (1024, 1024),
+        "square" => (512, 512),
+        "portrait_4_3" => (768, 1024),
+        "portrait_16_9" => (576, 1024),
+        "landscape_4_3" => (1024, 768),
+        "landscape_16_9" => (1024, 576),
+        _ => return None,
+    })
+}
+
+/// Sends a model call and reads the answer: the output, or why there is none.
+async fn send_run(request: reqwest::RequestBuilder, what: &str) -> Result<serde_json::Value, RunFailure> {
+    let res = request.timeout(RUN_TIMEOUT).send().await.map_err(|e| {
+        tracing::warn!(model = what, error = %without_url(&e), "provider call failed");
+        if e.is_timeout() { RunFailure::Timeout } else { RunFailure::Network }
+    })?;
+    let status = res.status().as_u16();
+    match status {
+        200..=299 => res.json().await.map_err(|_| RunFailure::ServerError(status)),
+        401 | 403 => Err(RunFailure::KeyRefused),
+        400..=499 => {
+            let text = res.text().await.unwrap_or_default();
+            Err(RunFailure::BadInput { status, message: provider_message(&text) })
+        }
+        _ => Err(RunFailure::ServerError(status)),
     }
 }
 

@@ -7,10 +7,10 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 
 use super::{ExchangeError, KeyCheck, RunFailure, s256};
 use crate::error::AppError;
+use crate::server::crypto::{constant_time_eq, hmac_sha256, random_hex};
 use crate::server::installation::now_ms;
 
 /// How long a sandbox consent code can be exchanged.
@@ -22,9 +22,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(secret: &[u8]) -> Self {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-        mac.update(b"sandbox-openrouter-codes");
-        Self { mac_key: mac.finalize().into_bytes().to_vec() }
+        Self { mac_key: hmac_sha256(secret, &[b"sandbox-openrouter-codes"]).to_vec() }
     }
 
     pub fn check_key(&self, key: &str) -> KeyCheck {
@@ -32,9 +30,7 @@ impl Sandbox {
     }
 
     fn sign(&self, payload: &str) -> String {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.mac_key).expect("any length");
-        mac.update(payload.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        URL_SAFE_NO_PAD.encode(hmac_sha256(&self.mac_key, &[payload.as_bytes()]))
     }
 
     pub fn code_for(&self, challenge: &str) -> Result<String, AppError> {
@@ -66,10 +62,8 @@ impl Sandbox {
         if s256(verifier) != challenge {
             return Err(refused("Invalid code_verifier"));
         }
-        let mut random = [0u8; 24];
-        getrandom::fill(&mut random).map_err(|_| ExchangeError::Unreachable("no randomness".into()))?;
-        let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(format!("sk-or-v1-sandbox{hex}"))
+        let random = random_hex(24).map_err(|_| ExchangeError::Unreachable("no randomness".into()))?;
+        Ok(format!("sk-or-v1-sandbox{random}"))
     }
 }
 
@@ -143,14 +137,7 @@ impl Sandbox {
 
 fn sandbox_size(input: &serde_json::Value) -> (u64, u64) {
     match input.get("image_size") {
-        Some(serde_json::Value::String(s)) => match s.as_str() {
-            "square_hd" => (1024, 1024),
-            "square" => (512, 512),
-            "portrait_4_3" => (768, 1024),
-            "portrait_16_9" => (576, 1024),
-            "landscape_16_9" => (1024, 576),
-            _ => (1024, 768),
-        },
+        Some(serde_json::Value::String(s)) => super::fal_image_size(s).unwrap_or((1024, 768)),
         Some(obj @ serde_json::Value::Object(_)) => (
             obj.get("width").and_then(serde_json::Value::as_u64).unwrap_or(1024),
             obj.get("height").and_then(serde_json::Value::as_u64).unwrap_or(768),
@@ -203,10 +190,6 @@ fn render(endpoint_id: &str, prompt: &str, index: u64, width: u64, height: u64) 
          <text x=\"50%\" y=\"92%\" text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"{}\" fill=\"white\">{text}</text></svg>",
         (height / 18).max(12)
     )
-}
-
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
