@@ -16,7 +16,26 @@ backend_tests!(
     real_fal_runs_use_the_platform_key_for_credits_and_the_callers_own_key_for_free,
     a_run_cap_holds_under_concurrency,
     chat_calls_are_charged_from_the_usage_they_report,
+    a_repeated_request_id_is_never_run_or_charged_twice,
 );
+
+async fn a_repeated_request_id_is_never_run_or_charged_twice(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    // The same request id again (a client retrying): not run, not charged twice.
+    let repeat = |client: &reqwest::Client| {
+        client
+            .post(app.url("/api/v1/run/fal-ai/flux/schnell"))
+            .header("x-request-id", "client-chosen-id-1")
+            .json(&json!({"prompt": "again"}))
+            .send()
+    };
+    assert_eq!(repeat(&ada).await.unwrap().status(), 200);
+    let again = repeat(&ada).await.unwrap();
+    assert_eq!(again.status(), 409);
+    assert!(again.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("not run or charged again"));
+    assert_eq!(app.me(&ada).await.1["balance"]["available_micros"], 4_997_000);
+}
 
 async fn chat_calls_are_charged_from_the_usage_they_report(backend: Backend) {
     // The sandbox: no reported cost, so tokens at the catalog price.

@@ -38,7 +38,13 @@ pub async fn start(
     .bind(now_ms())
     .execute(db.pool())
     .await
-    .map_err(db_err("recording a call"))?;
+    .map_err(|e| match &e {
+        // The id is the request id, which a caller may choose: a repeat never runs twice.
+        sqlx::Error::Database(d) if d.is_unique_violation() => AppError::Conflict {
+            message: format!("A call with the request id {id} was already made; it was not run or charged again."),
+        },
+        _ => AppError::internal("recording a call", e),
+    })?;
     Ok(())
 }
 
