@@ -90,6 +90,10 @@ impl Drop for TestDatabase {
     }
 }
 
+/// No request to a test instance may take longer than this: a response that never
+/// finishes fails its test with the request named instead of stalling the whole run.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The master key test instances seal provider keys with.
 pub const TEST_MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
@@ -165,7 +169,11 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
     tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("http client");
     TestApp { addr, client, db, state, _database: database, stop: Some(stop) }
 }
 
@@ -220,6 +228,7 @@ impl TestApp {
     /// A client that keeps cookies, like a browser (but sends no Origin header).
     pub fn browser(&self) -> reqwest::Client {
         reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
