@@ -24,8 +24,17 @@ use crate::app::{App, shell};
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const SESSION_COOKIE: &str = "tollgate_session";
 
+/// The app's routes, listed once per process. Listing renders the app with resource
+/// loading switched off process-wide, so a page rendering meanwhile in another router of
+/// this process (several servers run in one test process) could wait forever; listing
+/// once, before any router serves, rules that out.
+fn app_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = app_routes();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
