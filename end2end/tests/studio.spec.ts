@@ -47,9 +47,14 @@ test("a provider failure charges nothing", async ({ page }) => {
 test("running out of credits shows the toast and opens the billing gate", async ({ page }) => {
   const email = await signUp(page);
   execFileSync("../target/debug/tollgate", ["admin", "prices", "set", "--email", email, "--endpoint", "fal-ai/flux/schnell", "--usd", "6"]);
-  await page.reload();
-  await hydrated(page);
-  await expect(page.getByTestId("estimate")).toHaveText("Estimated cost: $6.00. That is more than your available credits.");
+  // The server sees a price set from the command line within a few seconds.
+  await expect(async () => {
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByTestId("estimate")).toHaveText("Estimated cost: $6.00. That is more than your available credits.", {
+      timeout: 1_000,
+    });
+  }).toPass({ timeout: 20_000 });
   await page.getByLabel("Prompt").fill("too expensive");
   const generate = page.getByRole("button", { name: "Generate" });
   await generate.click();
@@ -84,6 +89,42 @@ test("a saved fal.ai key makes the run free", async ({ page }) => {
   await expect(page.getByTestId("run-cost")).toHaveText(
     "Cost $0.0030 at the provider's price: paid with your own key, no credits used.",
   );
+  await page.goto("/credits");
+  await expect(page.getByTestId("balance")).toHaveText("$5.00");
+});
+
+test("a video job shows its progress while queued and running, then the video and what it cost", async ({ page }) => {
+  await signUp(page);
+  await page.getByLabel("Model").selectOption("fal-ai/kling-video/v1/standard/text-to-video");
+  await expect(page.getByLabel("Images")).toBeHidden();
+  await expect(page.getByTestId("estimate")).toHaveText("Estimated cost: $0.10 from your credits.");
+  await page.getByLabel("Prompt").fill("A paper boat on a rainy street");
+  await page.getByRole("button", { name: "Generate video" }).click();
+
+  const status = page.getByTestId("job-status");
+  await expect(status).toHaveText(/^Queued/);
+  await expect(page.getByRole("progressbar", { name: "Job progress" })).toBeVisible();
+  await expect(status).toHaveText(/^Running: Rendering frames: \d+%$/);
+  await snapshot(page, "studio-job-running");
+  await expect(status).toHaveText("Done. Cost $0.10, charged to your credits (estimated $0.10).", { timeout: 15_000 });
+  await expect(page.getByRole("img", { name: "Generated video 1" })).toBeVisible();
+  await expect(page.getByRole("progressbar")).toHaveCount(0);
+  await expect(page.getByTestId("estimate")).toHaveText("Estimated cost: $0.10 from your credits.");
+  await snapshot(page, "studio-job-done");
+
+  await page.goto("/credits");
+  await expect(page.getByTestId("balance")).toHaveText("$4.90");
+});
+
+test("a video job the provider fails charges nothing", async ({ page }) => {
+  await signUp(page);
+  await page.getByLabel("Model").selectOption("fal-ai/kling-video/v1/standard/text-to-video");
+  await page.getByLabel("Prompt").fill("anything");
+  await page.getByLabel("Simulate a provider failure (sandbox)").check();
+  await page.getByRole("button", { name: "Generate video" }).click();
+  await expect(page.getByTestId("job-status")).toHaveText(/could not make this \(provider error\)\. Nothing was charged\./, {
+    timeout: 15_000,
+  });
   await page.goto("/credits");
   await expect(page.getByTestId("balance")).toHaveText("$5.00");
 });

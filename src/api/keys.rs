@@ -205,7 +205,7 @@ pub async fn remove_provider_key(provider: String) -> Result<(), AppError> {
         async {
             let (state, user) = guard::require_user().await?;
             let provider = Provider::parse(&provider)?;
-            crate::server::keys::remove(&state.db, &user.id, provider).await
+            crate::server::keys::remove(&state, &user.id, provider).await
         }
         .await,
     )

@@ -37,6 +37,88 @@ pub struct StudioResult {
     pub request_id: String,
 }
 
+/// A picture or video a call produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    pub url: String,
+    /// "image" or "video".
+    pub kind: String,
+}
+
+/// A queued Studio job (video) and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StudioJob {
+    pub job_id: String,
+    pub endpoint_id: String,
+    /// "queued", "running", "succeeded" or "failed".
+    pub status: String,
+    pub queue_position: Option<i64>,
+    pub progress: Option<String>,
+    pub cost_estimate: Micros,
+    pub cost: Option<Micros>,
+    pub charged: Micros,
+    pub paid_with: String,
+    pub media: Vec<Media>,
+    pub error: Option<String>,
+}
+
+impl StudioJob {
+    pub fn finished(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed")
+    }
+}
+
+/// The pictures and videos in a provider's output.
+#[cfg(feature = "ssr")]
+fn media_of(output: &serde_json::Value) -> Vec<Media> {
+    let one = |v: &serde_json::Value, default_kind: &str| {
+        let url = v.get("url")?.as_str()?.to_string();
+        let content_type = v.get("content_type").and_then(|c| c.as_str()).unwrap_or("");
+        let kind = if content_type.starts_with("video/") {
+            "video"
+        } else if content_type.starts_with("image/") {
+            "image"
+        } else {
+            default_kind
+        };
+        Some(Media { url, kind: kind.into() })
+    };
+    let mut media: Vec<Media> = output
+        .get("images")
+        .and_then(|v| v.as_array())
+        .map(|list| list.iter().filter_map(|i| one(i, "image")).collect())
+        .unwrap_or_default();
+    if let Some(video) = output.get("video").and_then(|v| one(v, "video")) {
+        media.push(video);
+    }
+    media
+}
+
+#[cfg(feature = "ssr")]
+fn studio_job_of(job: crate::server::gateway::jobs::Job) -> StudioJob {
+    let error = job.failure.as_ref().map(|f| {
+        format!("{} could not make this ({}). Nothing was charged.", job_provider_label(&job.provider), f.replace('_', " "))
+    });
+    StudioJob {
+        media: job.output.as_ref().map(media_of).unwrap_or_default(),
+        job_id: job.id,
+        endpoint_id: job.endpoint_id,
+        status: job.state,
+        queue_position: job.queue_position,
+        progress: job.progress,
+        cost_estimate: job.cost_estimate,
+        cost: job.cost,
+        charged: job.charged,
+        paid_with: job.paid_with,
+        error,
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn job_provider_label(provider: &str) -> &'static str {
+    crate::api::keys::Provider::parse(provider).map(|p| p.label()).unwrap_or("The provider")
+}
+
 #[server(endpoint = "studio_models")]
 pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
     use crate::server::auth::guard;
@@ -46,7 +128,10 @@ pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
             let (list, _) = state.catalog.page(None, usize::MAX);
             let ids: Vec<String> = list
                 .into_iter()
-                .filter(|p| p.operation == "generateImage" && p.provider == crate::api::keys::Provider::Fal)
+                .filter(|p| {
+                    p.provider == crate::api::keys::Provider::Fal
+                        && (p.operation == "generateImage" || p.category == "video")
+                })
                 .map(|p| p.endpoint_id)
                 .collect();
             let priced = crate::server::gateway::pricing::prices_for(&state, &user.id, &ids).await?;
@@ -71,7 +156,7 @@ pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
 fn studio_input(prompt: &str, num_images: u32, simulate_failure: bool) -> Result<serde_json::Value, AppError> {
     let prompt = prompt.trim();
     if prompt.is_empty() {
-        return Err(AppError::validation("prompt", "Describe the image to make."));
+        return Err(AppError::validation("prompt", "Describe what to make."));
     }
     if prompt.chars().count() > 2000 {
         return Err(AppError::validation("prompt", "Keep the prompt under 2,000 characters."));
@@ -127,15 +212,7 @@ pub async fn studio_run(
             let paid_with = payer.as_str();
             match execute(&state, &user.id, &request_id, &e, &payer, &input, None).await? {
                 Outcome::Done { output, cost, charged } => {
-                    let images = output
-                        .get("images")
-                        .and_then(|v| v.as_array())
-                        .map(|list| {
-                            list.iter()
-                                .filter_map(|i| i.get("url").and_then(|u| u.as_str()).map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let images = media_of(&output).into_iter().map(|m| m.url).collect();
                     Ok(StudioResult {
                         images,
                         cost,
@@ -160,6 +237,74 @@ pub async fn studio_run(
                     ),
                 }),
             }
+        }
+        .await,
+    )
+}
+
+/// Queues a long Studio job (video) for the signed-in person. Sandbox jobs can be made to
+/// fail, and to wait `queue_ms` in the queue and run `run_ms`.
+#[server(endpoint = "studio_submit")]
+pub async fn studio_submit(
+    endpoint_id: String,
+    prompt: String,
+    simulate_failure: Option<String>,
+    sandbox_queue_ms: Option<u32>,
+    sandbox_run_ms: Option<u32>,
+) -> Result<StudioJob, AppError> {
+    use crate::server::auth::guard;
+    use crate::server::gateway::jobs::submit;
+    use crate::server::gateway::run::{Outcome, prepare};
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            let sandbox = state.providers.is_sandbox_runs();
+            let mut input = studio_input(&prompt, 1, simulate_failure.is_some() && sandbox)?;
+            if sandbox {
+                if let Some(ms) = sandbox_queue_ms {
+                    input["sandbox_queue_ms"] = serde_json::json!(ms.min(60_000));
+                }
+                if let Some(ms) = sandbox_run_ms {
+                    input["sandbox_delay_ms"] = serde_json::json!(ms.min(60_000));
+                }
+            }
+            if let Some(object) = input.as_object_mut() {
+                object.remove("num_images");
+            }
+            let (e, payer) = prepare(&state, &user.id, &endpoint_id, &input).await?;
+            let request_id = uuid::Uuid::new_v4().to_string();
+            match submit(&state, &user.id, &request_id, &e, &payer, &input, None).await? {
+                Ok(job) => Ok(studio_job_of(job)),
+                Err(Outcome::Insufficient { needed, available }) => Err(AppError::InsufficientCredits {
+                    needed_micros: needed.get(),
+                    available_micros: available.get(),
+                }),
+                Err(Outcome::OverRunCap { needed, left }) => {
+                    Err(AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: left.get() })
+                }
+                Err(Outcome::Failed(failure)) => Err(AppError::Provider {
+                    message: format!(
+                        "{} could not take this job ({}). Nothing was charged.",
+                        e.price.provider.label(),
+                        failure.code().replace('_', " ")
+                    ),
+                }),
+                Err(Outcome::Done { .. }) => Err(AppError::internal("queueing a job", "finished before queueing")),
+            }
+        }
+        .await,
+    )
+}
+
+/// Where one of the signed-in person's Studio jobs stands.
+#[server(endpoint = "studio_job")]
+pub async fn studio_job_status(job_id: String) -> Result<StudioJob, AppError> {
+    use crate::server::auth::guard;
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            let job = crate::server::gateway::jobs::load(&state, &user.id, &job_id).await?;
+            Ok(studio_job_of(job))
         }
         .await,
     )

@@ -48,7 +48,10 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            tokens::revoke(&state.db, &user, &id).await
+            tokens::revoke(&state.db, &user, &id).await?;
+            // Remembered owners of tokens go, so the revoked one stops working now.
+            state.caches.tokens.clear();
+            Ok(())
         }
         .await,
     )

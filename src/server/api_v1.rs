@@ -21,6 +21,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/models/pricing", get(pricing))
         .route("/api/v1/run/{*endpoint_id}", axum::routing::post(super::gateway::routes::run))
+        .route("/api/v1/queue/{*endpoint_id}", axum::routing::post(super::gateway::routes::queue))
+        .route("/api/v1/jobs/{job_id}", get(super::gateway::routes::job))
 }
 
 /// A request parameter that cannot be used: 400, naming it.

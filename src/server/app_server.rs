@@ -96,6 +96,7 @@ impl AppServer {
             providers,
             catalog,
             started_at: Instant::now(),
+            caches: Arc::default(),
         };
         Ok(Self { listener, state })
     }
@@ -115,6 +116,7 @@ impl AppServer {
         let addr = self.local_addr();
         let db = self.state.db.clone();
         let sweeper = spawn_sweeper(self.state.ledger.clone(), SWEEP_EVERY);
+        let jobs = super::gateway::jobs::spawn_poller(self.state.clone());
         let app = http::router(self.state);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
         let sessions = spawn_session_cleanup(db.clone());
@@ -143,6 +145,7 @@ impl AppServer {
         };
         sessions.abort();
         sweeper.abort();
+        jobs.abort();
         db.close().await;
         tracing::info!("stopped");
         served

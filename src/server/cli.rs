@@ -398,6 +398,7 @@ fn print_config(config: &Config) {
     println!("fal_api_base              {}", base(&config.fal_api_base, "https://api.fal.ai/"));
     println!("openrouter_base           {}", base(&config.openrouter_base, "https://openrouter.ai/"));
     println!("fal_run_base              {}", base(&config.fal_run_base, "https://fal.run/"));
+    println!("fal_queue_base            {}", base(&config.fal_queue_base, "https://queue.fal.run/"));
     println!(
         "fal_platform_key          {}",
         if config.fal_platform_key.is_some() { "(set, hidden)" } else { "(none)" }

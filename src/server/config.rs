@@ -45,6 +45,7 @@ const KEYS: &[&str] = &[
     "openrouter_base",
     "price_catalog",
     "fal_run_base",
+    "fal_queue_base",
     "fal_platform_key",
     "openrouter_platform_key",
     "unknown_endpoint_price_usd",
@@ -105,6 +106,8 @@ pub struct Config {
     /// Where fal runs models synchronously. Empty: the built-in sandbox in sandbox mode,
     /// `https://fal.run` otherwise.
     pub fal_run_base: Option<Url>,
+    /// Where fal's queue takes long jobs (video); empty means the sandbox or `https://queue.fal.run/`.
+    pub fal_queue_base: Option<Url>,
     /// This platform's own fal key, which pays for calls people pay for with credits.
     pub fal_platform_key: Option<SecretKey>,
     /// This platform's own OpenRouter key, which pays for chat calls paid with credits.
@@ -381,6 +384,7 @@ impl Config {
         let fal_api_base = optional_url("fal_api_base")?;
         let openrouter_base = optional_url("openrouter_base")?;
         let fal_run_base = optional_url("fal_run_base")?;
+        let fal_queue_base = optional_url("fal_queue_base")?;
         let fal_platform_key = optional_secret("fal_platform_key");
         let openrouter_platform_key = optional_secret("openrouter_platform_key");
         let price_catalog = layers
@@ -393,6 +397,7 @@ impl Config {
         })?;
         Ok(Self {
             fal_run_base,
+            fal_queue_base,
             fal_platform_key,
             openrouter_platform_key,
             price_catalog,

@@ -4,6 +4,7 @@ pub mod api_v1;
 pub mod app_server;
 pub mod auth;
 pub mod billing;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod credits;

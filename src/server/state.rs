@@ -25,6 +25,7 @@ pub struct AppState {
     pub providers: super::providers::Providers,
     pub catalog: Arc<super::gateway::catalog::Catalog>,
     pub started_at: Instant,
+    pub caches: Arc<super::cache::Caches>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -12,6 +12,7 @@ mod credits_page;
 mod gateway;
 mod gift_codes;
 mod health;
+mod jobs;
 mod ledger;
 mod ledger_concurrency;
 mod ledger_helpers;

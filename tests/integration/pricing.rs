@@ -89,6 +89,9 @@ async fn custom_prices_apply_to_their_account_only(backend: Backend) {
     );
 
     assert!(pricing::clear_account_price(&app.db, &ada_id, "fal-ai/flux/dev").await.unwrap());
+    // A change made outside the server (the admin CLI) is seen once its cached prices
+    // expire, within a few seconds; here they are dropped at once.
+    app.state.caches.account_prices.clear();
     let (_, body) = get(&app, &ada, "?endpoint_id=fal-ai/flux/dev").await;
     assert_eq!(body["prices"][0]["unit_price"].as_f64(), Some(0.025));
 }

@@ -6,7 +6,12 @@
 //!   page, answered at once with a redirect to the callback carrying `code` (or `error`);
 //! - OpenRouter `POST /api/v1/auth/keys` `{code, code_verifier, code_challenge_method}`:
 //!   `{"key": "...", "user_id": "..."}` when SHA-256(verifier) matches the challenge the
-//!   code was issued for, each code once.
+//!   code was issued for, each code once;
+//! - fal's queue under `/queue/`: `POST /queue/{model}` answers `{request_id, status_url,
+//!   response_url}`; `GET /queue/{app}/requests/{id}/status` answers `IN_QUEUE`, then
+//!   `IN_PROGRESS` with logs, then `COMPLETED` with `metrics.inference_time`; and
+//!   `GET /queue/{app}/requests/{id}` the output (or a 500 when the input said `"fail"`).
+//!   Requests are visible only with the key that submitted them, as at fal.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -45,6 +50,18 @@ struct Inner {
     issued: Vec<String>,
     /// The key each model run was called with.
     runs: Vec<String>,
+    jobs: HashMap<String, QueuedJob>,
+    /// Status checks to answer with 503 before answering properly.
+    status_errors: u32,
+    /// The key each queue status or result request came with.
+    queue_reads: Vec<String>,
+}
+
+#[derive(Clone)]
+struct QueuedJob {
+    input: serde_json::Value,
+    key: String,
+    polls: u32,
 }
 
 #[derive(Clone)]
@@ -76,6 +93,7 @@ impl ProviderStandIn {
             .route("/api/v1/auth/keys", post(exchange))
             .route("/fal-ai/{*model}", post(fal_run))
             .route("/api/v1/chat/completions", post(chat))
+            .route("/queue/{*path}", post(queue_submit).get(queue_read))
             .with_state(standin.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         standin
@@ -88,6 +106,25 @@ impl ProviderStandIn {
     /// Settings that point both providers here.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         vec![("TOLLGATE_FAL_API_BASE", self.url()), ("TOLLGATE_OPENROUTER_BASE", self.url())]
+    }
+
+    /// Settings that send fal's queue here, paid by the platform key.
+    pub fn queue_settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TOLLGATE_FAL_API_BASE", self.url()),
+            ("TOLLGATE_FAL_QUEUE_BASE", format!("{}queue/", self.url())),
+            ("TOLLGATE_FAL_PLATFORM_KEY", PLATFORM_FAL_KEY.to_string()),
+        ]
+    }
+
+    /// The next `n` queue status checks fail with 503.
+    pub fn fail_status_checks(&self, n: u32) {
+        self.inner.lock().unwrap().status_errors = n;
+    }
+
+    /// The keys queue status and result requests came with.
+    pub fn queue_reads(&self) -> Vec<String> {
+        self.inner.lock().unwrap().queue_reads.clone()
     }
 
     /// The keys model runs were called with, in order.
@@ -239,6 +276,92 @@ async fn chat(State(s): State<ProviderStandIn>, headers: HeaderMap, Json(body): 
         "object": "chat.completion",
         "choices": [{ "index": 0, "message": { "role": "assistant", "content": "Hello!" }, "finish_reason": "stop" }],
         "usage": { "prompt_tokens": 12, "completion_tokens": 8, "total_tokens": 20, "cost": 0.00042 }
+    }))
+    .into_response()
+}
+
+fn fal_key(headers: &HeaderMap) -> Option<String> {
+    headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Key ")).map(str::to_string)
+}
+
+/// `POST /queue/{model}`: queues the input.
+async fn queue_submit(
+    State(s): State<ProviderStandIn>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    headers: HeaderMap,
+    Json(input): Json<serde_json::Value>,
+) -> Response {
+    let mut inner = s.inner.lock().unwrap();
+    let Some(key) = fal_key(&headers).filter(|k| inner.valid_keys.contains(k)) else {
+        return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "detail": "Unauthorized" }))).into_response();
+    };
+    inner.runs.push(key.clone());
+    let id = format!("req-{:04}", inner.jobs.len() + 1);
+    inner.jobs.insert(id.clone(), QueuedJob { input, key, polls: 0 });
+    let app: Vec<&str> = path.splitn(3, '/').take(2).collect();
+    let base = format!("{}queue/{}/requests/{id}", s.url(), app.join("/"));
+    Json(serde_json::json!({
+        "request_id": id,
+        "status_url": format!("{base}/status"),
+        "response_url": base,
+        "cancel_url": format!("{base}/cancel"),
+        "queue_position": 0,
+    }))
+    .into_response()
+}
+
+/// `GET /queue/{app}/requests/{id}/status` and `GET /queue/{app}/requests/{id}`.
+async fn queue_read(
+    State(s): State<ProviderStandIn>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let not_found = || (StatusCode::NOT_FOUND, Json(serde_json::json!({ "detail": "Request not found" }))).into_response();
+    let (rest, wants_status) = match path.strip_suffix("/status") {
+        Some(rest) => (rest, true),
+        None => (path.as_str(), false),
+    };
+    let Some((_, id)) = rest.rsplit_once("/requests/") else { return not_found() };
+    let mut inner = s.inner.lock().unwrap();
+    let key = fal_key(&headers).unwrap_or_default();
+    inner.queue_reads.push(key.clone());
+    let Some(job) = inner.jobs.get(id).cloned() else { return not_found() };
+    if job.key != key {
+        return (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "detail": "Unauthorized" }))).into_response();
+    }
+    if wants_status {
+        if inner.status_errors > 0 {
+            inner.status_errors -= 1;
+            return (StatusCode::SERVICE_UNAVAILABLE, "upstream busy").into_response();
+        }
+        let polls = job.polls + 1;
+        inner.jobs.get_mut(id).unwrap().polls = polls;
+        let machine = job.input["machine_seconds"].as_f64().unwrap_or(4.25);
+        return match polls {
+            1 => (StatusCode::ACCEPTED, Json(serde_json::json!({ "status": "IN_QUEUE", "queue_position": 2 }))).into_response(),
+            2 => (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({
+                    "status": "IN_PROGRESS",
+                    "logs": [{ "message": "Loading model", "level": "INFO", "timestamp": "2026-11-21T10:00:00Z" },
+                             { "message": "Generating frames 40%", "level": "INFO", "timestamp": "2026-11-21T10:00:01Z" }]
+                })),
+            )
+                .into_response(),
+            _ => Json(serde_json::json!({ "status": "COMPLETED", "logs": [], "metrics": { "inference_time": machine } }))
+                .into_response(),
+        };
+    }
+    if job.polls < 3 {
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "detail": "Request is still in progress" }))).into_response();
+    }
+    if job.input["fail"] == true {
+        return (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "detail": "Internal Server Error" })))
+            .into_response();
+    }
+    Json(serde_json::json!({
+        "video": { "url": "https://fal.media/files/standin/video.mp4", "content_type": "video/mp4", "file_size": 1048576 },
+        "seed": 7
     }))
     .into_response()
 }

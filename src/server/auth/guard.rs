@@ -108,7 +108,7 @@ impl FromRequestParts<AppState> for ApiUser {
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
             let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
             let user = match token {
-                Some(t) => tokens::authenticate(&state.db, t).await?,
+                Some(t) => tokens::authenticate_cached(state, t).await?,
                 None => None,
             };
             // A bad token is refused even when a session cookie is also present.

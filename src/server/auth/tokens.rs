@@ -117,6 +117,23 @@ pub async fn revoke(db: &Db, user: &User, token_id: &str) -> Result<(), AppError
     Ok(())
 }
 
+/// The owner of a working token, or `None`, remembered for a few seconds (see
+/// [`crate::server::cache`]); revoking a token through this instance forgets at once.
+pub async fn authenticate_cached(state: &crate::server::state::AppState, secret: &str) -> Result<Option<User>, AppError> {
+    if !secret.starts_with(TOKEN_PREFIX) || secret.len() != TOKEN_PREFIX.len() + 64 {
+        return Ok(None);
+    }
+    let key = digest(secret);
+    if let Some(user) = state.caches.tokens.get(&key) {
+        return Ok(Some(user));
+    }
+    let user = authenticate(&state.db, secret).await?;
+    if let Some(user) = &user {
+        state.caches.tokens.insert(key, user.clone());
+    }
+    Ok(user)
+}
+
 /// The owner of a working token, or `None`.
 pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<User>, AppError> {
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() != TOKEN_PREFIX.len() + 64 {

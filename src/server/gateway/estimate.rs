@@ -93,7 +93,12 @@ pub fn units_for(unit: Unit, input: &Value) -> Result<MilliUnits, AppError> {
             MilliUnits((images * image_pixels(input)?).div_ceil(1000))
         }
         Unit::VideoSecond => MilliUnits::whole(positive_int(input, "duration", 5, MAX_VIDEO_SECONDS)?),
-        Unit::Video | Unit::Request => MilliUnits::whole(1),
+        Unit::Video => {
+            // A flat price per video, but a length no model makes is still refused here.
+            positive_int(input, "duration", 5, MAX_VIDEO_SECONDS)?;
+            MilliUnits::whole(1)
+        }
+        Unit::Request => MilliUnits::whole(1),
         Unit::GpuSecond => MilliUnits::whole(GPU_SECONDS_ESTIMATE),
         Unit::KiloTokens => {
             let max_tokens = positive_int(input, "max_tokens", 1024, 200_000)?;
@@ -144,6 +149,7 @@ mod tests {
             (Unit::Megapixel, json!({"image_size": "huge"}), "image_size"),
             (Unit::Megapixel, json!({"image_size": {"width": 10, "height": 10}}), "image_size"),
             (Unit::VideoSecond, json!({"duration": 600}), "duration"),
+            (Unit::Video, json!({"duration": 0}), "duration"),
             (Unit::Request, json!([1, 2]), "input"),
         ] {
             match units_for(unit, &input) {

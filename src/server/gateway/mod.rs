@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod estimate;
+pub mod jobs;
 pub mod pricing;
 pub mod routes;
 pub mod run;

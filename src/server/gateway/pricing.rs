@@ -34,7 +34,14 @@ pub async fn account_prices(db: &Db, user_id: &str) -> Result<BTreeMap<String, M
 
 /// The prices of `endpoints` for `user_id`, in the order given.
 pub async fn prices_for(state: &AppState, user_id: &str, endpoints: &[String]) -> Result<Vec<AccountPrice>, AppError> {
-    let own = account_prices(&state.db, user_id).await?;
+    let own = match state.caches.account_prices.get(user_id) {
+        Some(own) => own,
+        None => {
+            let own = std::sync::Arc::new(account_prices(&state.db, user_id).await?);
+            state.caches.account_prices.insert(user_id.to_string(), own.clone());
+            own
+        }
+    };
     Ok(endpoints
         .iter()
         .map(|id| {

@@ -1,4 +1,6 @@
-//! `POST /api/v1/run/{endpoint_id}`: the metering gateway's entry point.
+//! The metering gateway's entry points: `POST /api/v1/run/{endpoint_id}` runs a call and
+//! answers with its output; `POST /api/v1/queue/{endpoint_id}` queues a long one (video)
+//! and `GET /api/v1/jobs/{job_id}` follows it.
 //!
 //! `?dryRun=true` prices the call from its input and says who would pay (the caller's own
 //! key for the provider, or their credits), runs nothing and holds nothing. A caller
@@ -60,6 +62,65 @@ fn estimate_json(e: &Estimate) -> Value {
     })
 }
 
+/// A call's request, read and priced: everything before choosing how to run it.
+struct Prepared {
+    input: Value,
+    estimate: Estimate,
+    payer: Payer,
+}
+
+/// Reads the endpoint and body, prices the call and decides who pays; a bad parameter or
+/// missing credits is the answer.
+async fn prepare_call(
+    state: &AppState,
+    user_id: &str,
+    endpoint_id: &str,
+    body: &Bytes,
+) -> Result<Prepared, Response> {
+    let endpoint_id = endpoint_id.trim_matches('/');
+    if endpoint_id.is_empty() || endpoint_id.len() > 200 {
+        return Err(bad_param("endpoint_id", "Name the endpoint, e.g. fal-ai/flux/schnell."));
+    }
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| bad_param("input", format!("The body must be the provider input as JSON ({e}).")))?
+    };
+    match super::run::prepare(state, user_id, endpoint_id, &input).await {
+        Ok((estimate, payer)) => Ok(Prepared { input, estimate, payer }),
+        Err(AppError::Validation { field, message }) => Err(bad_param(&field, message)),
+        Err(AppError::InsufficientCredits { needed_micros, available_micros }) => {
+            Err(payment_required("balance", Micros(needed_micros), Micros(available_micros)))
+        }
+        Err(e) => Err(ApiError(e).into_response()),
+    }
+}
+
+fn run_cap_of(headers: &axum::http::HeaderMap) -> Result<Option<super::run_cap::RunCap>, Response> {
+    super::run_cap::from_headers(headers).map_err(|e| match e {
+        AppError::Validation { field, message } => bad_param(&field, message),
+        e => ApiError(e).into_response(),
+    })
+}
+
+fn dry_run_answer(p: &Prepared) -> Response {
+    let mut answer = estimate_json(&p.estimate);
+    answer["dry_run"] = json!(true);
+    answer["charged"] = json!(false);
+    answer["paid_with"] = json!(p.payer.as_str());
+    Json(answer).into_response()
+}
+
+fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
+    match q.dry_run.as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(bad_param("dryRun", "dryRun must be true or false.")),
+    }
+}
+
+/// `POST /api/v1/run/{endpoint_id}`: runs the call and answers with its output.
 pub async fn run(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -68,48 +129,106 @@ pub async fn run(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    let endpoint_id = endpoint_id.trim_matches('/').to_string();
-    if endpoint_id.is_empty() || endpoint_id.len() > 200 {
-        return bad_param("endpoint_id", "Name the endpoint, e.g. fal-ai/flux/schnell.");
+    let dry_run = match is_dry_run(&q) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let p = match prepare_call(&state, &user.id, &endpoint_id, &body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if dry_run {
+        return dry_run_answer(&p);
     }
-    let dry_run = match q.dry_run.as_deref() {
-        None | Some("false") => false,
-        Some("true") | Some("1") => true,
-        Some(_) => return bad_param("dryRun", "dryRun must be true or false."),
+    let run = match run_cap_of(&headers) {
+        Ok(r) => r,
+        Err(r) => return r,
     };
-    let input: Value = if body.is_empty() {
-        json!({})
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => return bad_param("input", format!("The body must be the provider input as JSON ({e}).")),
-        }
-    };
-    let (estimate, payer) = match super::run::prepare(&state, &user.id, &endpoint_id, &input).await {
-        Ok(prepared) => prepared,
-        Err(AppError::Validation { field, message }) => return bad_param(&field, message),
-        Err(AppError::InsufficientCredits { needed_micros, available_micros }) => {
-            return payment_required("balance", Micros(needed_micros), Micros(available_micros));
-        }
-        Err(e) => return ApiError(e).into_response(),
-    };
-    if !dry_run {
-        let run = match super::run_cap::from_headers(&headers) {
-            Ok(r) => r,
-            Err(AppError::Validation { field, message }) => return bad_param(&field, message),
-            Err(e) => return ApiError(e).into_response(),
-        };
-        let request_id = request_id_of(&headers);
-        return match super::run::execute(&state, &user.id, &request_id, &estimate, &payer, &input, run.as_ref()).await {
-            Ok(outcome) => answer(outcome, &estimate, &payer, &request_id),
-            Err(e) => ApiError(e).into_response(),
-        };
+    let request_id = request_id_of(&headers);
+    match super::run::execute(&state, &user.id, &request_id, &p.estimate, &p.payer, &p.input, run.as_ref()).await {
+        Ok(outcome) => answer(outcome, &p.estimate, &p.payer, &request_id),
+        Err(e) => ApiError(e).into_response(),
     }
-    let mut answer = estimate_json(&estimate);
-    answer["dry_run"] = json!(true);
-    answer["charged"] = json!(false);
-    answer["paid_with"] = json!(payer.as_str());
-    Json(answer).into_response()
+}
+
+/// `POST /api/v1/queue/{endpoint_id}`: queues a long call (video) and answers 202 with
+/// the job id and estimate; `GET /api/v1/jobs/{job_id}` follows it.
+pub async fn queue(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Path(endpoint_id): Path<String>,
+    Query(q): Query<RunQuery>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    let dry_run = match is_dry_run(&q) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let p = match prepare_call(&state, &user.id, &endpoint_id, &body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if dry_run {
+        return dry_run_answer(&p);
+    }
+    let run = match run_cap_of(&headers) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let request_id = request_id_of(&headers);
+    match super::jobs::submit(&state, &user.id, &request_id, &p.estimate, &p.payer, &p.input, run.as_ref()).await {
+        Ok(Ok(job)) => (StatusCode::ACCEPTED, Json(job_json(&job))).into_response(),
+        Ok(Err(outcome)) => answer(outcome, &p.estimate, &p.payer, &request_id),
+        Err(AppError::Validation { field, message }) => bad_param(&field, message),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// `GET /api/v1/jobs/{job_id}`: where a queued call stands, and once done its output and
+/// cost. Only its owner sees it.
+pub async fn job(State(state): State<AppState>, ApiUser(user): ApiUser, Path(job_id): Path<String>) -> Response {
+    match super::jobs::load(&state, &user.id, &job_id).await {
+        Ok(job) => Json(job_json(&job)).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// A job as the API shows it.
+pub fn job_json(job: &super::jobs::Job) -> Value {
+    let mut v = json!({
+        "job_id": job.id,
+        "status": job.state,
+        "endpoint_id": job.endpoint_id,
+        "provider": job.provider,
+        "operation": job.operation,
+        "queue_position": job.queue_position,
+        "progress": job.progress,
+        "cost_estimate": dollars(job.cost_estimate),
+        "cost_estimate_micros": job.cost_estimate.get(),
+        "currency": "USD",
+        "paid_with": job.paid_with,
+        "status_url": format!("/api/v1/jobs/{}", job.id),
+        "created_at_ms": job.created_at_ms,
+        "started_at_ms": job.started_at_ms,
+        "finished_at_ms": job.finished_at_ms,
+    });
+    if job.finished() {
+        v["charged"] = json!(job.charged.is_positive());
+        v["charged_micros"] = json!(job.charged.get());
+    }
+    if let Some(cost) = job.cost {
+        v["cost"] = json!(dollars(cost));
+        v["cost_micros"] = json!(cost.get());
+    }
+    if let Some(output) = &job.output {
+        v["output"] = output.clone();
+    }
+    if let Some(failure) = &job.failure {
+        v["error"] = json!({ "kind": failure });
+        v["message"] = json!(format!("The job failed ({}). Nothing was charged.", failure.replace('_', " ")));
+    }
+    v
 }
 
 /// The id this request is logged under (set by the request-id layer), as the call's id.

@@ -7,7 +7,7 @@
 
 use crate::error::AppError;
 use crate::money::Micros;
-use crate::server::db::Db;
+use crate::server::db::WriteTx;
 use crate::server::installation::now_ms;
 
 pub const CAP_HEADER: &str = "tollgate-max-usd-per-run";
@@ -56,9 +56,10 @@ pub struct OverCap {
     pub committed: Micros,
 }
 
-/// Admits `estimate` into the run's budget, or says how far it is from fitting.
+/// Admits `estimate` into the run's budget, or says how far it is from fitting, in the
+/// transaction that begins the call.
 pub async fn admit(
-    db: &Db,
+    tx: &mut WriteTx,
     user_id: &str,
     run_id: &str,
     cap: Micros,
@@ -74,7 +75,7 @@ pub async fn admit(
     .bind(run_id)
     .bind(cap.get())
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut ***tx)
     .await
     .map_err(err)?;
     let admitted = sqlx::query(
@@ -85,7 +86,7 @@ pub async fn admit(
     .bind(now)
     .bind(user_id)
     .bind(run_id)
-    .execute(db.pool())
+    .execute(&mut ***tx)
     .await
     .map_err(err)?
     .rows_affected()
@@ -97,14 +98,26 @@ pub async fn admit(
         sqlx::query_as("select cap_micros, committed_micros from run_budget where user_id = $1 and run_id = $2")
             .bind(user_id)
             .bind(run_id)
-            .fetch_one(db.pool())
+            .fetch_one(&mut ***tx)
             .await
             .map_err(err)?;
     Ok(Err(OverCap { cap: Micros(cap), committed: Micros(committed) }))
 }
 
+/// Takes the run's budget row in `tx`, so the rows a call touches are always locked in
+/// the same order (budget, then wallet) and concurrent calls of a run cannot deadlock.
+pub async fn lock(tx: &mut WriteTx, user_id: &str, run_id: &str) -> Result<(), AppError> {
+    sqlx::query("update run_budget set updated_at_ms = updated_at_ms where user_id = $1 and run_id = $2")
+        .bind(user_id)
+        .bind(run_id)
+        .execute(&mut ***tx)
+        .await
+        .map_err(|e| AppError::internal("settling a run cap", e))?;
+    Ok(())
+}
+
 /// Replaces a call's estimate in the run's total by what it was charged.
-pub async fn settle(db: &Db, user_id: &str, run_id: &str, estimate: Micros, charged: Micros) -> Result<(), AppError> {
+pub async fn settle(tx: &mut WriteTx, user_id: &str, run_id: &str, estimate: Micros, charged: Micros) -> Result<(), AppError> {
     sqlx::query(
         "update run_budget set committed_micros = committed_micros - $1 + $2, updated_at_ms = $3 \
          where user_id = $4 and run_id = $5",
@@ -114,7 +127,7 @@ pub async fn settle(db: &Db, user_id: &str, run_id: &str, estimate: Micros, char
     .bind(now_ms())
     .bind(user_id)
     .bind(run_id)
-    .execute(db.pool())
+    .execute(&mut ***tx)
     .await
     .map_err(|e| AppError::internal("settling a run cap", e))?;
     Ok(())

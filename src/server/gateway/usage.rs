@@ -1,90 +1,110 @@
-//! Usage records: one row per metered call, written before the call and finished after.
+//! Usage records: one row per metered call, written when the call begins and finished
+//! once, when it ends.
 
-use super::estimate::Estimate;
+use super::run::Call;
 use crate::error::AppError;
 use crate::money::Micros;
-use crate::server::db::Db;
+use crate::server::db::{Db, WriteTx};
 use crate::server::installation::now_ms;
 
 fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
     move |e| AppError::internal(context, e)
 }
 
-/// Records a call about to run.
-pub async fn start(
-    db: &Db,
-    id: &str,
-    user_id: &str,
-    estimate: &Estimate,
-    paid_with: &str,
-    run_id: Option<&str>,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "insert into usage_record (id, user_id, provider, endpoint_id, operation, unit, units_milli, \
-             unit_price_micros, cost_estimate_micros, paid_with, status, run_id, created_at_ms) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'running', $11, $12)",
-    )
-    .bind(id)
-    .bind(user_id)
-    .bind(estimate.price.provider.as_str())
-    .bind(&estimate.price.endpoint_id)
-    .bind(estimate.price.operation)
-    .bind(estimate.price.unit.as_str())
-    .bind(i64::try_from(estimate.units.0).unwrap_or(i64::MAX))
-    .bind(estimate.price.unit_price.get())
-    .bind(estimate.cost.get())
-    .bind(paid_with)
-    .bind(run_id)
-    .bind(now_ms())
-    .execute(db.pool())
-    .await
-    .map_err(|e| match &e {
-        // The id is the request id, which a caller may choose: a repeat never runs twice.
-        sqlx::Error::Database(d) if d.is_unique_violation() => AppError::Conflict {
-            message: format!("A call with the request id {id} was already made; it was not run or charged again."),
-        },
+/// The answer to a request id used before: a call never runs twice.
+pub fn repeated(id: &str) -> AppError {
+    AppError::Conflict {
+        message: format!("A call with the request id {id} was already made; it was not run or charged again."),
+    }
+}
+
+fn insert_error(id: &str) -> impl Fn(sqlx::Error) -> AppError + '_ {
+    move |e| match &e {
+        // The id is the request id, which a caller may choose.
+        sqlx::Error::Database(d) if d.is_unique_violation() => repeated(id),
         _ => AppError::internal("recording a call", e),
-    })?;
+    }
+}
+
+const INSERT: &str = "insert into usage_record (id, user_id, provider, endpoint_id, operation, unit, units_milli, \
+         unit_price_micros, cost_estimate_micros, paid_with, status, failure, hold_id, run_id, run_budgeted, \
+         created_at_ms, finished_at_ms) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+
+fn insert<'q>(
+    call: &'q Call,
+    run_id: Option<&'q str>,
+    status: &'q str,
+    failure: Option<&'q str>,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(INSERT)
+        .bind(&call.request_id)
+        .bind(&call.user_id)
+        .bind(call.provider.as_str())
+        .bind(&call.endpoint_id)
+        .bind(&call.operation)
+        .bind(call.unit.as_str())
+        .bind(i64::try_from(call.units.0).unwrap_or(i64::MAX))
+        .bind(call.unit_price.get())
+        .bind(call.cost_estimate.get())
+        .bind(call.paid_with)
+        .bind(status)
+        .bind(failure)
+        .bind(call.hold_id)
+        .bind(run_id)
+        .bind(i64::from(call.budget_run.is_some()))
+        .bind(now)
+        .bind((status != "running").then_some(now))
+}
+
+/// Records a call about to run, in the transaction that holds its funds.
+pub async fn insert_running(tx: &mut WriteTx, call: &Call, run_id: Option<&str>) -> Result<(), AppError> {
+    insert(call, run_id, "running", None, now_ms()).execute(&mut ***tx).await.map_err(insert_error(&call.request_id))?;
     Ok(())
 }
 
-pub async fn set_hold(db: &Db, id: &str, hold_id: i64) -> Result<(), AppError> {
-    sqlx::query("update usage_record set hold_id = $1 where id = $2")
-        .bind(hold_id)
-        .bind(id)
+/// Records a call refused before it ran (run cap, credits): nothing held, nothing charged.
+pub async fn insert_refused(db: &Db, call: &Call, run_id: Option<&str>, reason: &str) -> Result<(), AppError> {
+    insert(call, run_id, "failed", Some(reason), now_ms())
         .execute(db.pool())
         .await
-        .map_err(db_err("recording a hold"))?;
+        .map_err(insert_error(&call.request_id))?;
     Ok(())
 }
 
-/// The call produced its output: what it cost, and what was taken.
-pub async fn succeeded(db: &Db, id: &str, units_milli: u64, cost: Micros, charged: Micros) -> Result<(), AppError> {
-    sqlx::query(
-        "update usage_record set status = 'succeeded', units_milli = $1, cost_micros = $2, charged_micros = $3, \
-             finished_at_ms = $4 where id = $5",
+/// Moves a running call to `status` (`succeeded` or `failed`), with nothing charged yet.
+/// `false` when it was not running: someone finished it first.
+pub async fn claim_finish(tx: &mut WriteTx, id: &str, status: &str, failure: Option<&str>) -> Result<bool, AppError> {
+    let done = sqlx::query(
+        "update usage_record set status = $1, failure = $2, charged_micros = 0, finished_at_ms = $3 \
+         where id = $4 and status = 'running'",
     )
-    .bind(i64::try_from(units_milli).unwrap_or(i64::MAX))
-    .bind(cost.get())
-    .bind(charged.get())
-    .bind(now_ms())
-    .bind(id)
-    .execute(db.pool())
-    .await
-    .map_err(db_err("finishing a call"))?;
-    Ok(())
-}
-
-/// The call failed: nothing was charged, and why is kept.
-pub async fn failed(db: &Db, id: &str, failure: &str) -> Result<(), AppError> {
-    sqlx::query(
-        "update usage_record set status = 'failed', failure = $1, charged_micros = 0, finished_at_ms = $2 where id = $3",
-    )
+    .bind(status)
     .bind(failure)
     .bind(now_ms())
     .bind(id)
-    .execute(db.pool())
+    .execute(&mut ***tx)
     .await
     .map_err(db_err("finishing a call"))?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What a finished call produced, cost, and took from the wallet.
+pub async fn record_settled(
+    tx: &mut WriteTx,
+    id: &str,
+    units_milli: u64,
+    cost: Micros,
+    charged: Micros,
+) -> Result<(), AppError> {
+    sqlx::query("update usage_record set units_milli = $1, cost_micros = $2, charged_micros = $3 where id = $4")
+        .bind(i64::try_from(units_milli).unwrap_or(i64::MAX))
+        .bind(cost.get())
+        .bind(charged.get())
+        .bind(id)
+        .execute(&mut ***tx)
+        .await
+        .map_err(db_err("finishing a call"))?;
     Ok(())
 }

@@ -99,6 +99,7 @@ pub async fn store(
     .execute(state.db.pool())
     .await
     .map_err(db_err("storing a provider key"))?;
+    forget(state, user_id, provider);
     tracing::info!(
         user_id,
         provider = provider.as_str(),
@@ -181,18 +182,20 @@ pub async fn test(state: &AppState, user_id: &str, provider: Provider) -> Result
         .execute(state.db.pool())
         .await
         .map_err(db_err("recording a key check"))?;
+    forget(state, user_id, provider);
     info.status = status;
     info.checked_at_ms = Some(now);
     Ok(KeyOutcome { key: info, message })
 }
 
-pub async fn remove(db: &Db, user_id: &str, provider: Provider) -> Result<(), AppError> {
+pub async fn remove(state: &AppState, user_id: &str, provider: Provider) -> Result<(), AppError> {
     let done = sqlx::query("delete from provider_key where user_id = $1 and provider = $2")
         .bind(user_id)
         .bind(provider.as_str())
-        .execute(db.pool())
+        .execute(state.db.pool())
         .await
         .map_err(db_err("removing a provider key"))?;
+    forget(state, user_id, provider);
     if done.rows_affected() == 0 {
         return Err(AppError::not_found(format!("A saved {} key", provider.label())));
     }
@@ -203,25 +206,50 @@ pub async fn remove(db: &Db, user_id: &str, provider: Provider) -> Result<(), Ap
 /// The key that pays for `user_id`'s calls to `provider`, if they have one the provider
 /// accepted at its last check. Anything else (no key, refused, unchecked) means credits pay.
 pub async fn usable_key(state: &AppState, user_id: &str, provider: Provider) -> Result<Option<String>, AppError> {
-    match find(&state.db, user_id, provider).await? {
+    let cache_key = (user_id.to_string(), provider.as_str());
+    if let Some(key) = state.caches.provider_keys.get(&cache_key) {
+        return Ok(key);
+    }
+    let key = match find(&state.db, user_id, provider).await? {
         Some((info, sealed)) if info.status == KeyStatus::Valid => state
             .cipher
             .open(&sealed, &cipher::binding(user_id, provider.as_str()))
             .map(Some)
+            .map_err(|e| AppError::internal("opening a provider key", e))?,
+        _ => None,
+    };
+    state.caches.provider_keys.insert(cache_key, key.clone());
+    Ok(key)
+}
+
+/// Forgets which key pays for `user_id`'s calls to `provider`, after it changed.
+pub fn forget(state: &AppState, user_id: &str, provider: Provider) {
+    state.caches.provider_keys.remove(&(user_id.to_string(), provider.as_str()));
+}
+
+/// `user_id`'s saved key for `provider` whatever its last check said: a job submitted
+/// with it is followed with it.
+pub async fn stored_key(state: &AppState, user_id: &str, provider: Provider) -> Result<Option<String>, AppError> {
+    match find(&state.db, user_id, provider).await? {
+        Some((_, sealed)) => state
+            .cipher
+            .open(&sealed, &cipher::binding(user_id, provider.as_str()))
+            .map(Some)
             .map_err(|e| AppError::internal("opening a provider key", e)),
-        _ => Ok(None),
+        None => Ok(None),
     }
 }
 
 /// Records that the provider refused a key while it was being used.
-pub async fn mark_rejected(db: &Db, user_id: &str, provider: Provider) -> Result<(), AppError> {
+pub async fn mark_rejected(state: &AppState, user_id: &str, provider: Provider) -> Result<(), AppError> {
     let now = now_ms();
     sqlx::query("update provider_key set status = 'rejected', checked_at_ms = $1, updated_at_ms = $1 where user_id = $2 and provider = $3")
         .bind(now)
         .bind(user_id)
         .bind(provider.as_str())
-        .execute(db.pool())
+        .execute(state.db.pool())
         .await
         .map_err(db_err("recording a refused key"))?;
+    forget(state, user_id, provider);
     Ok(())
 }

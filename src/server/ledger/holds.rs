@@ -9,6 +9,7 @@ use super::{
     TransferCode, lots, require_key, require_object, require_positive,
 };
 use crate::money::Micros;
+use crate::server::db::WriteTx;
 
 /// The longest a hold may live: long video jobs fit, forgotten holds do not linger.
 pub const MAX_HOLD_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -17,36 +18,44 @@ impl Ledger {
     /// Reserves `amount` of the wallet's available funds until captured, voided or expired.
     #[tracing::instrument(skip(self, req), fields(key = %req.idempotency_key, wallet = %req.wallet, amount = req.amount.get()))]
     pub async fn create_hold(&self, req: &HoldRequest) -> Result<Hold, LedgerError> {
-        require_key(&req.idempotency_key)?;
-        require_positive(req.amount)?;
-        require_object(&req.metadata)?;
-        if !(1..=MAX_HOLD_TTL_MS).contains(&req.ttl_ms) {
-            return Err(LedgerError::Invalid(format!("a hold's time to live must be 1 ms to {MAX_HOLD_TTL_MS} ms")));
-        }
-        idempotent!(self, &req.idempotency_key, "hold", req, |tx| {
-            let now_ms = self.clock.now_ms();
-            reserve(&mut tx, req.wallet, req.amount).await?;
-            let expires_at_ms = now_ms.saturating_add(req.ttl_ms);
-            let id: i64 = sqlx::query_scalar(
-                "insert into hold (wallet_id, amount_micros, status, description, metadata, expires_at_ms, created_at_ms) \
-                 values ($1, $2, 'open', $3, $4, $5, $6) returning id",
-            )
-            .bind(req.wallet.0)
-            .bind(req.amount.get())
-            .bind(&req.description)
-            .bind(req.metadata.to_string())
-            .bind(expires_at_ms)
-            .bind(now_ms)
-            .fetch_one(&mut **tx)
-            .await?;
-            Hold {
-                id,
-                wallet: req.wallet,
-                amount: req.amount,
-                status: HoldStatus::Open,
-                expires_at_ms,
-                created_at_ms: now_ms,
-            }
+        check_hold(req)?;
+        idempotent!(self, &req.idempotency_key, "hold", req, |tx| { self.write_hold(&mut tx, req).await? })
+    }
+
+    /// Places a hold inside the caller's write transaction, so the hold and the caller's
+    /// own record of it commit together or not at all. The caller commits. A key used
+    /// before is refused with `IdempotencyConflict`; then roll the transaction back.
+    pub async fn create_hold_in(&self, tx: &mut WriteTx, req: &HoldRequest) -> Result<Hold, LedgerError> {
+        check_hold(req)?;
+        claim_fresh(tx, &req.idempotency_key, "hold", req, self.clock.now_ms()).await?;
+        let hold = self.write_hold(tx, req).await?;
+        super::idempotency::finish(tx, &req.idempotency_key, &hold).await?;
+        Ok(hold)
+    }
+
+    async fn write_hold(&self, tx: &mut Transaction<'_, Any>, req: &HoldRequest) -> Result<Hold, LedgerError> {
+        let now_ms = self.clock.now_ms();
+        reserve(tx, req.wallet, req.amount).await?;
+        let expires_at_ms = now_ms.saturating_add(req.ttl_ms);
+        let id: i64 = sqlx::query_scalar(
+            "insert into hold (wallet_id, amount_micros, status, description, metadata, expires_at_ms, created_at_ms) \
+             values ($1, $2, 'open', $3, $4, $5, $6) returning id",
+        )
+        .bind(req.wallet.0)
+        .bind(req.amount.get())
+        .bind(&req.description)
+        .bind(req.metadata.to_string())
+        .bind(expires_at_ms)
+        .bind(now_ms)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(Hold {
+            id,
+            wallet: req.wallet,
+            amount: req.amount,
+            status: HoldStatus::Open,
+            expires_at_ms,
+            created_at_ms: now_ms,
         })
     }
 
@@ -55,69 +64,89 @@ impl Ledger {
     /// as `uncollected`. The unused part of the hold is released.
     #[tracing::instrument(skip(self, req), fields(key = %req.idempotency_key, hold = req.hold_id, actual = req.actual.get()))]
     pub async fn capture_hold(&self, req: &CaptureRequest) -> Result<CaptureReceipt, LedgerError> {
-        require_key(&req.idempotency_key)?;
-        require_object(&req.metadata)?;
-        if req.actual.is_negative() {
-            return Err(LedgerError::Invalid("a capture's cost cannot be negative".into()));
-        }
-        idempotent!(self, &req.idempotency_key, "capture", req, |tx| {
-            let now_ms = self.clock.now_ms();
-            let (wallet, held) = close_hold(&mut tx, req.hold_id, HoldStatus::Captured, now_ms, true).await?;
-            let available = release(&mut tx, wallet, held).await?;
-            // `available` includes the released hold, so the charge is covered.
-            let charged = Micros(req.actual.get().min(available.get()));
-            let uncollected = Micros(req.actual.get() - charged.get());
-            let transfer = if charged.is_positive() {
-                let after = debit_wallet(&mut tx, wallet, charged).await?;
-                let receipt = insert_transfer(
-                    &mut tx,
-                    NewTransfer {
-                        debit: wallet,
-                        credit: self.system_account(SystemAccount::UsageRevenue),
-                        amount: charged,
-                        code: TransferCode::Usage,
-                        idempotency_key: &req.idempotency_key,
-                        description: &req.description,
-                        metadata: &req.metadata,
-                        wallet,
-                        wallet_balance_after: after,
-                        hold_id: Some(req.hold_id),
-                        reverses: None,
-                        now_ms,
-                    },
-                )
-                .await?;
-                lots::draw(&mut tx, wallet, receipt.transfer_id, charged, None).await?;
-                Some(receipt)
-            } else {
-                None
-            };
-            sqlx::query("update hold set captured_micros = $1, uncollected_micros = $2 where id = $3")
-                .bind(charged.get())
-                .bind(uncollected.get())
-                .bind(req.hold_id)
-                .execute(&mut **tx)
-                .await?;
-            CaptureReceipt { hold_id: req.hold_id, charged, uncollected, transfer }
-        })
+        check_capture(req)?;
+        idempotent!(self, &req.idempotency_key, "capture", req, |tx| { self.write_capture(&mut tx, req).await? })
+    }
+
+    /// Captures inside the caller's write transaction (see [`Ledger::create_hold_in`]).
+    pub async fn capture_hold_in(&self, tx: &mut WriteTx, req: &CaptureRequest) -> Result<CaptureReceipt, LedgerError> {
+        check_capture(req)?;
+        claim_fresh(tx, &req.idempotency_key, "capture", req, self.clock.now_ms()).await?;
+        let receipt = self.write_capture(tx, req).await?;
+        super::idempotency::finish(tx, &req.idempotency_key, &receipt).await?;
+        Ok(receipt)
+    }
+
+    async fn write_capture(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        req: &CaptureRequest,
+    ) -> Result<CaptureReceipt, LedgerError> {
+        let now_ms = self.clock.now_ms();
+        let (wallet, held) = close_hold(tx, req.hold_id, HoldStatus::Captured, now_ms, true).await?;
+        let available = release(tx, wallet, held).await?;
+        // `available` includes the released hold, so the charge is covered.
+        let charged = Micros(req.actual.get().min(available.get()));
+        let uncollected = Micros(req.actual.get() - charged.get());
+        let transfer = if charged.is_positive() {
+            let after = debit_wallet(tx, wallet, charged).await?;
+            let receipt = insert_transfer(
+                tx,
+                NewTransfer {
+                    debit: wallet,
+                    credit: self.system_account(SystemAccount::UsageRevenue),
+                    amount: charged,
+                    code: TransferCode::Usage,
+                    idempotency_key: &req.idempotency_key,
+                    description: &req.description,
+                    metadata: &req.metadata,
+                    wallet,
+                    wallet_balance_after: after,
+                    hold_id: Some(req.hold_id),
+                    reverses: None,
+                    now_ms,
+                },
+            )
+            .await?;
+            lots::draw(tx, wallet, receipt.transfer_id, charged, None).await?;
+            Some(receipt)
+        } else {
+            None
+        };
+        sqlx::query("update hold set captured_micros = $1, uncollected_micros = $2 where id = $3")
+            .bind(charged.get())
+            .bind(uncollected.get())
+            .bind(req.hold_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(CaptureReceipt { hold_id: req.hold_id, charged, uncollected, transfer })
     }
 
     /// Releases a hold without charging anything (the work failed, or never ran).
     /// Voiding a voided hold is a no-op; voiding a captured or expired one is an error.
     #[tracing::instrument(skip(self))]
     pub async fn void_hold(&self, hold_id: i64) -> Result<Hold, LedgerError> {
-        let now_ms = self.clock.now_ms();
         let mut tx = self.db.begin_write().await?;
-        // A hold past its expiry that the sweeper has not reached yet is voided all the same.
-        match close_hold(&mut tx, hold_id, HoldStatus::Voided, now_ms, false).await {
-            Ok((wallet, held)) => {
-                release(&mut tx, wallet, held).await?;
-                tx.commit().await?;
-            }
-            Err(LedgerError::HoldNotOpen { status: HoldStatus::Voided, .. }) => tx.rollback().await?,
-            Err(e) => return Err(e),
+        if self.void_hold_in(&mut tx, hold_id).await? {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
         }
         self.hold(hold_id).await
+    }
+
+    /// Voids inside the caller's write transaction. `false` when it was voided already.
+    pub async fn void_hold_in(&self, tx: &mut WriteTx, hold_id: i64) -> Result<bool, LedgerError> {
+        let now_ms = self.clock.now_ms();
+        // A hold past its expiry that the sweeper has not reached yet is voided all the same.
+        match close_hold(tx, hold_id, HoldStatus::Voided, now_ms, false).await {
+            Ok((wallet, held)) => {
+                release(tx, wallet, held).await?;
+                Ok(true)
+            }
+            Err(LedgerError::HoldNotOpen { status: HoldStatus::Voided, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Expires open holds whose time is up, releasing their reservations. Returns how many.
@@ -171,6 +200,41 @@ impl Ledger {
             expires_at_ms: row.try_get(3)?,
             created_at_ms: row.try_get(4)?,
         })
+    }
+}
+
+fn check_hold(req: &HoldRequest) -> Result<(), LedgerError> {
+    require_key(&req.idempotency_key)?;
+    require_positive(req.amount)?;
+    require_object(&req.metadata)?;
+    if !(1..=MAX_HOLD_TTL_MS).contains(&req.ttl_ms) {
+        return Err(LedgerError::Invalid(format!("a hold's time to live must be 1 ms to {MAX_HOLD_TTL_MS} ms")));
+    }
+    Ok(())
+}
+
+fn check_capture(req: &CaptureRequest) -> Result<(), LedgerError> {
+    require_key(&req.idempotency_key)?;
+    require_object(&req.metadata)?;
+    if req.actual.is_negative() {
+        return Err(LedgerError::Invalid("a capture's cost cannot be negative".into()));
+    }
+    Ok(())
+}
+
+/// Claims a key in the caller's transaction; a key used before is a conflict.
+async fn claim_fresh<T: serde::Serialize>(
+    tx: &mut Transaction<'_, Any>,
+    key: &str,
+    operation: &str,
+    req: &T,
+    now_ms: i64,
+) -> Result<(), LedgerError> {
+    let request = super::idempotency::canonical(req);
+    if super::idempotency::claim_in(tx, key, operation, &request, now_ms).await? {
+        Ok(())
+    } else {
+        Err(LedgerError::IdempotencyConflict(key.to_string()))
     }
 }
 

@@ -3,7 +3,10 @@
 //! URL (the real service, or a stand-in in tests) or, in sandbox mode without a base URL,
 //! played by the built-in sandbox so nothing leaves the machine.
 
+mod queue;
 mod sandbox;
+
+pub use queue::{QueueState, QueueTicket};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +54,7 @@ struct Inner {
     http: reqwest::Client,
     fal: Endpoint,
     fal_run: Endpoint,
+    fal_queue: Endpoint,
     fal_platform_key: Option<String>,
     openrouter_platform_key: Option<String>,
     openrouter: Endpoint,
@@ -61,6 +65,7 @@ struct Inner {
 const FAL_DEFAULT: &str = "https://api.fal.ai/";
 const OPENROUTER_DEFAULT: &str = "https://openrouter.ai/";
 const FAL_RUN_DEFAULT: &str = "https://fal.run/";
+const FAL_QUEUE_DEFAULT: &str = "https://queue.fal.run/";
 /// How long a synchronous model run may take before it counts as failed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -117,6 +122,7 @@ impl Providers {
                 http,
                 fal: endpoint(&config.fal_api_base, FAL_DEFAULT),
                 fal_run: endpoint(&config.fal_run_base, FAL_RUN_DEFAULT),
+                fal_queue: endpoint(&config.fal_queue_base, FAL_QUEUE_DEFAULT),
                 fal_platform_key: config.fal_platform_key.as_ref().map(|k| String::from_utf8_lossy(&k.0).into_owned()),
                 openrouter_platform_key: config
                     .openrouter_platform_key

@@ -1,0 +1,107 @@
+//! Short-lived, in-process caches for what the gateway reads on every call: who a token
+//! belongs to, an account's own prices, and which provider key pays. Each entry lives a
+//! few seconds ([`FRESH_FOR`]); a change made through this instance drops the entry at
+//! once, and a change made elsewhere (another instance, the admin CLI) is seen within
+//! that time. Money is never cached: balances, holds and charges always go to the
+//! database.
+
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::money::Micros;
+use crate::server::auth::users::User;
+
+/// How long a cached answer is used before the database is asked again.
+pub const FRESH_FOR: Duration = Duration::from_secs(5);
+/// Entries one cache keeps at most; past that, expired entries go, then all of them.
+const CAPACITY: usize = 50_000;
+
+pub struct TtlCache<K, V> {
+    ttl: Duration,
+    map: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, map: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Instant, V)>> {
+        // A panic elsewhere while holding the lock leaves a map that is still usable.
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let map = self.lock();
+        let (at, value) = map.get(key)?;
+        (at.elapsed() < self.ttl).then(|| value.clone())
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        let mut map = self.lock();
+        if map.len() >= CAPACITY {
+            let ttl = self.ttl;
+            map.retain(|_, (at, _)| at.elapsed() < ttl);
+            if map.len() >= CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(key, (Instant::now(), value));
+    }
+
+    pub fn remove<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lock().remove(key);
+    }
+
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// The caches an app instance keeps.
+pub struct Caches {
+    /// API token digest → its owner.
+    pub tokens: TtlCache<String, User>,
+    /// User id → the prices an administrator set for them.
+    pub account_prices: TtlCache<String, Arc<BTreeMap<String, Micros>>>,
+    /// (user id, provider) → the key that pays for their calls, if any.
+    pub provider_keys: TtlCache<(String, &'static str), Option<String>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            tokens: TtlCache::new(FRESH_FOR),
+            account_prices: TtlCache::new(FRESH_FOR),
+            provider_keys: TtlCache::new(FRESH_FOR),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_can_be_dropped() {
+        let cache = TtlCache::new(Duration::from_millis(50));
+        cache.insert("a".to_string(), 1);
+        assert_eq!(cache.get("a"), Some(1));
+        cache.remove("a");
+        assert_eq!(cache.get("a"), None);
+        cache.insert("b".to_string(), 2);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(cache.get("b"), None, "stale entries are not used");
+    }
+}
