@@ -71,16 +71,8 @@ impl StudioJob {
 /// The pictures and videos in a provider's output.
 #[cfg(feature = "ssr")]
 fn media_of(output: &serde_json::Value) -> Vec<Media> {
-    let one = |v: &serde_json::Value, default_kind: &str| {
+    let one = |v: &serde_json::Value, kind: &str| {
         let url = v.get("url")?.as_str()?.to_string();
-        let content_type = v.get("content_type").and_then(|c| c.as_str()).unwrap_or("");
-        let kind = if content_type.starts_with("video/") {
-            "video"
-        } else if content_type.starts_with("image/") {
-            "image"
-        } else {
-            default_kind
-        };
         Some(Media { url, kind: kind.into() })
     };
     let mut media: Vec<Media> = output

@@ -262,6 +262,7 @@ fn media_view(i: usize, m: Media) -> AnyView {
         view! { <video src=m.url controls=true aria-label=format!("Generated video {}", i + 1)></video> }.into_any()
     } else {
         let label = if m.kind == "video" { format!("Generated video {}", i + 1) } else { format!("Generated image {}", i + 1) };
+        // A picture standing in for a video (the sandbox) is shown as one.
         view! { <img src=m.url alt=label loading="lazy" /> }.into_any()
     }
 }
