@@ -14,6 +14,17 @@ fn main() -> ExitCode {
         return ExitCode::from(EXIT_BAD_SETTINGS);
     }
     let args = Cli::parse();
+    let runtime = || tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    // Client commands talk to a server and need none of its settings.
+    if let Some(command) = args.command.clone().filter(Command::is_client) {
+        return match runtime() {
+            Ok(rt) => rt.block_on(cli::run_client(command)),
+            Err(e) => {
+                eprintln!("tollgate: cannot start the async runtime: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match Config::load(args.config.as_deref(), &|key| std::env::var(key).ok()) {
         Ok(config) => config,
         Err(e) => {
@@ -22,7 +33,7 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format, &config.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("tollgate: cannot start the async runtime: {e}");

@@ -8,3 +8,4 @@ pub mod purchases;
 pub mod status;
 pub mod studio;
 pub mod tokens;
+pub mod usage;

@@ -173,7 +173,7 @@ pub async fn studio_estimate(endpoint_id: String, num_images: u32) -> Result<Run
             let e = estimate(price, &input)?;
             let unit = e.price.unit.as_str().to_string();
             let (paid_with, affordable) = match payer_for(&state, &user.id, e.price.provider, e.cost).await {
-                Ok(Payer::OwnKey(_)) => ("own_key", true),
+                Ok(Payer::OwnKey(_) | Payer::CallKey(_)) => ("own_key", true),
                 Ok(Payer::Credits) => ("credits", true),
                 Err(AppError::InsufficientCredits { .. }) => ("credits", false),
                 Err(err) => return Err(err),

@@ -14,17 +14,27 @@ use crate::money::Micros;
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum Payer {
-    /// The person's own key for the provider.
+    /// The person's own key for the provider, as saved in Settings.
     OwnKey(String),
+    /// A key of their own sent with this call only (never stored).
+    CallKey(String),
     /// Their credits.
     Credits,
 }
 
 impl Payer {
+    /// The key that pays, when it is not credits.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            Self::OwnKey(k) | Self::CallKey(k) => Some(k),
+            Self::Credits => None,
+        }
+    }
+
     /// How usage records and API answers name who paid.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Self::OwnKey(_) => "own_key",
+            Self::OwnKey(_) | Self::CallKey(_) => "own_key",
             Self::Credits => "credits",
         }
     }
@@ -34,6 +44,7 @@ impl std::fmt::Debug for Payer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::OwnKey(_) => f.write_str("OwnKey(***)"),
+            Self::CallKey(_) => f.write_str("CallKey(***)"),
             Self::Credits => f.write_str("Credits"),
         }
     }

@@ -49,6 +49,72 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Log in to a Tollgate server: checks your API token and stores it with the address.
+    ///
+    /// The token is read from TOLLGATE_TOKEN or standard input (never from the command
+    /// line). Kept in ~/.config/tollgate/cli.json, readable only by you.
+    Login {
+        /// The server, e.g. https://tollgate.example.com [default: TOLLGATE_URL]
+        #[arg(long)]
+        url: Option<String>,
+        /// Answer in JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your balance and recent purchases; `billing buy` adds credits.
+    Billing {
+        #[command(subcommand)]
+        command: Option<super::client::BillingCommand>,
+        /// Answer in JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Your balance and spend per day; `usage history` lists each call.
+    Usage {
+        #[command(subcommand)]
+        command: Option<super::client::UsageCommand>,
+        /// How many days, up to today.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        /// Answer in JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Run a model through the gateway: TOLLGATE_MAX_USD_PER_RUN caps this shell's
+    /// spend (one run per shell, or TOLLGATE_RUN_ID), TOLLGATE_FAL_KEY pays with your
+    /// own fal key instead of credits.
+    Run {
+        /// e.g. fal-ai/flux/schnell
+        endpoint: String,
+        /// The provider input: JSON, @file, or - for standard input.
+        #[arg(long)]
+        input: String,
+        /// Only price it and say who would pay.
+        #[arg(long)]
+        dry_run: bool,
+        /// Answer in JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Command {
+    /// A command that talks to a server over its API and needs no settings of its own.
+    pub fn is_client(&self) -> bool {
+        matches!(self, Self::Login { .. } | Self::Billing { .. } | Self::Usage { .. } | Self::Run { .. })
+    }
+}
+
+/// Runs a client command (see [`Command::is_client`]).
+pub async fn run_client(command: Command) -> ExitCode {
+    use super::client;
+    match command {
+        Command::Login { url, json } => client::login(url, json).await,
+        Command::Billing { command, json } => client::billing(command, json).await,
+        Command::Usage { command, days, json } => client::usage(command, days, json).await,
+        Command::Run { endpoint, input, dry_run, json } => client::run(endpoint, input, dry_run, json).await,
+        _ => ExitCode::from(client::exit::USAGE),
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -145,6 +211,9 @@ pub async fn run(command: Command, config: Config) -> ExitCode {
                 AdminCommand::GiftCodes { command: GiftCodesCommand::Create { amount, count, max_uses, expires, note } },
         } => create_gift_codes(config, &amount, count, max_uses, expires.as_deref(), note).await,
         Command::Admin { command: AdminCommand::Prices { command } } => prices(config, command).await,
+        client @ (Command::Login { .. } | Command::Billing { .. } | Command::Usage { .. } | Command::Run { .. }) => {
+            run_client(client).await
+        }
     }
 }
 

@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         // Settings has no page of its own: its first tab is the place to land.
         .route("/settings", get(|| async { axum::response::Redirect::to("/settings/api-keys") }))
         .merge(super::api_v1::routes())
+        .merge(super::api_usage::routes())
         .route("/webhooks/stripe", axum::routing::post(super::stripe::webhook_route))
         .route("/connect/openrouter", get(super::oauth::start))
         .route(super::oauth::CALLBACK_PATH, get(super::oauth::callback))

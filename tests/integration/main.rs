@@ -28,3 +28,4 @@ mod server_fns;
 mod storage;
 mod stripe_standin;
 mod tokens;
+mod usage_api;

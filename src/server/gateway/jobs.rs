@@ -140,10 +140,13 @@ pub async fn submit(
         Ok(call) => call,
         Err(refused) => return Ok(Err(refused)),
     };
-    let own_key = match payer {
-        Payer::OwnKey(k) => Some(k.as_str()),
-        Payer::Credits => None,
-    };
+    if matches!(payer, Payer::CallKey(_)) {
+        return Err(AppError::validation(
+            "Tollgate-Fal-Key",
+            "A key sent with one call cannot follow a queued job; save it in Settings > API keys, or use /api/v1/run.",
+        ));
+    }
+    let own_key = payer.key();
     let ticket = match state.providers.fal_submit(&call.endpoint_id, own_key, input).await {
         Ok(ticket) => ticket,
         Err(failure) => {
@@ -265,6 +268,7 @@ async fn load_polled(state: &AppState, id: &str) -> Result<Polled, AppError> {
         units: MilliUnits(u64::try_from(row.try_get::<i64, _>(6).map_err(read)?).unwrap_or(0)),
         cost_estimate: Micros(row.try_get(7).map_err(read)?),
         paid_with: if paid_with == "own_key" { "own_key" } else { "credits" },
+        key_saved: paid_with == "own_key",
         hold_id: row.try_get(9).map_err(read)?,
         budget_run: run_id.filter(|_| budgeted != 0),
     };

@@ -16,12 +16,16 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::estimate::Estimate;
+use crate::api::keys::Provider;
 use crate::error::AppError;
 use crate::money::Micros;
 use crate::server::api_v1::bad_param;
 use crate::server::auth::guard::{ApiError, ApiUser};
 use crate::server::billing::Payer;
 use crate::server::state::AppState;
+
+/// A fal key of the caller's own that pays for this one call, never stored.
+pub const CALL_KEY_HEADER: &str = "tollgate-fal-key";
 
 #[derive(Deserialize)]
 pub struct RunQuery {
@@ -75,6 +79,7 @@ async fn prepare_call(
     state: &AppState,
     user_id: &str,
     endpoint_id: &str,
+    headers: &axum::http::HeaderMap,
     body: &Bytes,
 ) -> Result<Prepared, Response> {
     let endpoint_id = endpoint_id.trim_matches('/');
@@ -87,6 +92,25 @@ async fn prepare_call(
         serde_json::from_slice(body)
             .map_err(|e| bad_param("input", format!("The body must be the provider input as JSON ({e}).")))?
     };
+    if let Some(raw) = headers.get(CALL_KEY_HEADER) {
+        // A key of the caller's own for this call only: it pays, so no credit check.
+        let bad = |m: String| bad_param("Tollgate-Fal-Key", m);
+        let raw = raw.to_str().map_err(|_| bad("Tollgate-Fal-Key must be plain text.".into()))?;
+        let key = Provider::Fal.check_format(raw).map_err(|e| bad(e.to_string()))?;
+        let price = match super::pricing::price_for(state, user_id, endpoint_id).await {
+            Ok(p) => p.price,
+            Err(e) => return Err(ApiError(e).into_response()),
+        };
+        if price.provider != Provider::Fal {
+            return Err(bad("Tollgate-Fal-Key pays for fal endpoints only.".into()));
+        }
+        let estimate = match super::estimate::estimate(price, &input) {
+            Ok(e) => e,
+            Err(AppError::Validation { field, message }) => return Err(bad_param(&field, message)),
+            Err(e) => return Err(ApiError(e).into_response()),
+        };
+        return Ok(Prepared { input, estimate, payer: Payer::CallKey(key) });
+    }
     match super::run::prepare(state, user_id, endpoint_id, &input).await {
         Ok((estimate, payer)) => Ok(Prepared { input, estimate, payer }),
         Err(AppError::Validation { field, message }) => Err(bad_param(&field, message)),
@@ -133,7 +157,7 @@ pub async fn run(
         Ok(d) => d,
         Err(r) => return r,
     };
-    let p = match prepare_call(&state, &user.id, &endpoint_id, &body).await {
+    let p = match prepare_call(&state, &user.id, &endpoint_id, &headers, &body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -165,7 +189,7 @@ pub async fn queue(
         Ok(d) => d,
         Err(r) => return r,
     };
-    let p = match prepare_call(&state, &user.id, &endpoint_id, &body).await {
+    let p = match prepare_call(&state, &user.id, &endpoint_id, &headers, &body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -282,6 +306,7 @@ fn answer(outcome: super::run::Outcome, estimate: &Estimate, payer: &Payer, requ
                         Payer::OwnKey(_) => format!(
                             "{label} refused your own key. It is now marked refused, so calls use credits until you replace it."
                         ),
+                        Payer::CallKey(_) => format!("{label} refused the key sent with this call."),
                         Payer::Credits => format!("{label} refused this server's account key."),
                     },
                 ),

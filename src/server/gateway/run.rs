@@ -61,6 +61,8 @@ pub struct Call {
     pub units: MilliUnits,
     pub cost_estimate: Micros,
     pub paid_with: &'static str,
+    /// The key that paid is the one saved in Settings (so a refusal marks it refused).
+    pub key_saved: bool,
     pub hold_id: Option<i64>,
     /// The run whose budget holds this call's estimate.
     pub budget_run: Option<String>,
@@ -171,6 +173,7 @@ pub async fn begin(
         units: estimate.units,
         cost_estimate: estimate.cost,
         paid_with: payer.as_str(),
+        key_saved: matches!(payer, Payer::OwnKey(_)),
         hold_id: None,
         budget_run: None,
     };
@@ -179,7 +182,7 @@ pub async fn begin(
             Some(w) => w,
             None => state.ledger.open_wallet(user_id).await?,
         }),
-        Payer::OwnKey(_) => None,
+        Payer::OwnKey(_) | Payer::CallKey(_) => None,
     };
     let mut tx = state.db.begin_write().await.map_err(db_err("beginning a call"))?;
     let refused = match (payer, run) {
@@ -327,7 +330,7 @@ pub async fn finish_failed(state: &AppState, call: &Call, failure: &RunFailure) 
         }
     }
     tx.commit().await.map_err(db_err("finishing a call"))?;
-    if *failure == RunFailure::KeyRefused && call.paid_with == "own_key" {
+    if *failure == RunFailure::KeyRefused && call.key_saved {
         crate::server::keys::mark_rejected(state, &call.user_id, call.provider).await?;
     }
     tracing::warn!(
@@ -353,10 +356,7 @@ pub async fn execute(
         Ok(call) => call,
         Err(refused) => return Ok(refused),
     };
-    let own_key = match payer {
-        Payer::OwnKey(k) => Some(k.as_str()),
-        Payer::Credits => None,
-    };
+    let own_key = payer.key();
     let result = match call.provider {
         Provider::Fal => state.providers.run_fal(&call.endpoint_id, own_key, input).await,
         Provider::OpenRouter => {
