@@ -82,7 +82,7 @@ pub async fn start_checkout(amount: String, next: Option<String>) -> Result<(), 
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let url = crate::server::purchases::start_checkout(&state, &user, &amount, next.as_deref()).await?;
+            let (url, _) = crate::server::purchases::start_checkout(&state, &user, &amount, next.as_deref()).await?;
             leptos_axum::redirect(&url);
             Ok(())
         }

@@ -111,6 +111,26 @@ fn job_provider_label(provider: &str) -> &'static str {
     crate::api::keys::Provider::parse(provider).map(|p| p.label()).unwrap_or("The provider")
 }
 
+/// A call that did not produce anything, as the Studio reports it: short of credits
+/// (which opens the billing gate) or the provider's failure, never charged.
+#[cfg(feature = "ssr")]
+fn refusal(outcome: crate::server::gateway::run::Outcome, provider: crate::api::keys::Provider, what: &str) -> AppError {
+    use crate::server::gateway::run::Outcome;
+    match outcome {
+        Outcome::Insufficient { needed, available: left } | Outcome::OverRunCap { needed, left } => {
+            AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: left.get() }
+        }
+        Outcome::Failed(failure) => AppError::Provider {
+            message: format!(
+                "{} could not {what} ({}). Nothing was charged.",
+                provider.label(),
+                failure.code().replace('_', " ")
+            ),
+        },
+        Outcome::Done { .. } => AppError::internal("reporting a call", "a finished call is not a refusal"),
+    }
+}
+
 #[server(endpoint = "studio_models")]
 pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
     use crate::server::auth::guard;
@@ -214,20 +234,7 @@ pub async fn studio_run(
                         request_id,
                     })
                 }
-                Outcome::Insufficient { needed, available } => Err(AppError::InsufficientCredits {
-                    needed_micros: needed.get(),
-                    available_micros: available.get(),
-                }),
-                Outcome::OverRunCap { needed, left } => {
-                    Err(AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: left.get() })
-                }
-                Outcome::Failed(failure) => Err(AppError::Provider {
-                    message: format!(
-                        "{} could not make this ({}). Nothing was charged.",
-                        e.price.provider.label(),
-                        failure.code().replace('_', " ")
-                    ),
-                }),
+                refused => Err(refusal(refused, e.price.provider, "make this")),
             }
         }
         .await,
@@ -246,7 +253,7 @@ pub async fn studio_submit(
 ) -> Result<StudioJob, AppError> {
     use crate::server::auth::guard;
     use crate::server::gateway::jobs::submit;
-    use crate::server::gateway::run::{Outcome, prepare};
+    use crate::server::gateway::run::prepare;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -267,21 +274,7 @@ pub async fn studio_submit(
             let request_id = uuid::Uuid::new_v4().to_string();
             match submit(&state, &user.id, &request_id, &e, &payer, &input, None).await? {
                 Ok(job) => Ok(studio_job_of(job)),
-                Err(Outcome::Insufficient { needed, available }) => Err(AppError::InsufficientCredits {
-                    needed_micros: needed.get(),
-                    available_micros: available.get(),
-                }),
-                Err(Outcome::OverRunCap { needed, left }) => {
-                    Err(AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: left.get() })
-                }
-                Err(Outcome::Failed(failure)) => Err(AppError::Provider {
-                    message: format!(
-                        "{} could not take this job ({}). Nothing was charged.",
-                        e.price.provider.label(),
-                        failure.code().replace('_', " ")
-                    ),
-                }),
-                Err(Outcome::Done { .. }) => Err(AppError::internal("queueing a job", "finished before queueing")),
+                Err(refused) => Err(refusal(refused, e.price.provider, "take this job")),
             }
         }
         .await,

@@ -133,13 +133,8 @@ async fn checkout(State(state): State<AppState>, ApiUser(user): ApiUser, body: a
         Some(Value::String(s)) => s.trim().to_string(),
         _ => return bad_param("amount_usd", "amount_usd is required, in dollars (e.g. 25 or \"12.50\")."),
     };
-    let quote = match state.purchase_rules().quote(&amount) {
-        Ok(q) => q,
-        Err(crate::error::AppError::Validation { message, .. }) => return bad_param("amount_usd", message),
-        Err(e) => return ApiError(e).into_response(),
-    };
-    let url = match super::purchases::start_checkout(&state, &user, &amount, None).await {
-        Ok(u) => u,
+    let (url, quote) = match super::purchases::start_checkout(&state, &user, &amount, None).await {
+        Ok(opened) => opened,
         Err(crate::error::AppError::Validation { message, .. }) => return bad_param("amount_usd", message),
         Err(e) => return ApiError(e).into_response(),
     };

@@ -10,13 +10,14 @@ use crate::api::purchases::{CheckoutState, Quote};
 use crate::error::AppError;
 use crate::money::Micros;
 
-/// Opens a checkout for the amount typed and returns where to send the browser.
+/// Opens a checkout for the amount typed and returns where to send the browser, with
+/// what the purchase costs and gives.
 pub async fn start_checkout(
     state: &AppState,
     user: &User,
     amount: &str,
     next: Option<&str>,
-) -> Result<String, AppError> {
+) -> Result<(String, Quote), AppError> {
     let back = crate::api::purchases::next_suffix(next);
     let rules = state.purchase_rules();
     if !rules.available {
@@ -35,17 +36,18 @@ pub async fn start_checkout(
         )
         .await?;
         record_session(state, user, &session.id, "stripe", &quote).await?;
-        return Ok(session.url);
+        return Ok((session.url, quote));
     }
     // The sandbox stands in only when there is no Stripe account and sandbox mode is on.
     let random = super::crypto::random_hex(12).map_err(|e| AppError::internal("starting a checkout", e))?;
     let id = format!("cs_sandbox_{random}");
     record_session(state, user, &id, "sandbox", &quote).await?;
     let page = format!("/sandbox/checkout/{id}");
-    Ok(match back.strip_prefix('&') {
+    let url = match back.strip_prefix('&') {
         Some(query) => format!("{page}?{query}"),
         None => page,
-    })
+    };
+    Ok((url, quote))
 }
 
 /// Remembers what a session is worth, so the webhook credits what was priced here and

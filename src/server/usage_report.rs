@@ -22,8 +22,7 @@ fn db_err(e: sqlx::Error) -> AppError {
 
 /// `YYYY-MM-DD` of the UTC day holding `ms`.
 pub fn date_of(ms: i64) -> String {
-    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
-    format!("{y:04}-{m:02}-{d:02}")
+    crate::format::utc_date(ms)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of `ms`.
@@ -32,42 +31,9 @@ pub fn timestamp_of(ms: i64) -> String {
     format!("{}T{:02}:{:02}:{:02}Z", date_of(ms), secs / 3600, secs / 60 % 60, secs % 60)
 }
 
-/// Milliseconds at the start of the UTC day `YYYY-MM-DD`.
+/// Milliseconds at the start of the UTC day `YYYY-MM-DD`; impossible dates are refused.
 pub fn parse_date(text: &str) -> Option<i64> {
-    let mut parts = text.trim().splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: u32 = parts.next()?.parse().ok()?;
-    let d: u32 = parts.next()?.parse().ok()?;
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let days = days_from_civil(y, m, d);
-    // 2026-02-31 and the like are refused, not rolled over.
-    (civil_from_days(days) == (y, m, d)).then_some(days * DAY_MS)
-}
-
-// Howard Hinnant's civil-date algorithms (proleptic Gregorian calendar).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    crate::format::parse_utc_date(text)
 }
 
 /// The last `days` UTC days up to and including the one holding `now_ms`: what each cost

@@ -144,6 +144,32 @@ fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
     }
 }
 
+/// A call ready to run or queue: read, priced, with its run cap and id.
+struct Ready {
+    p: Prepared,
+    run: Option<super::run_cap::RunCap>,
+    request_id: String,
+}
+
+/// What `/run` and `/queue` share before any work. A dry run's estimate, a bad
+/// parameter or missing credits is the answer instead (`Err`).
+async fn ready_call(
+    state: &AppState,
+    user_id: &str,
+    endpoint_id: &str,
+    q: &RunQuery,
+    headers: &axum::http::HeaderMap,
+    body: &Bytes,
+) -> Result<Ready, Response> {
+    let dry_run = is_dry_run(q)?;
+    let p = prepare_call(state, user_id, endpoint_id, headers, body).await?;
+    if dry_run {
+        return Err(dry_run_answer(&p));
+    }
+    let run = run_cap_of(headers)?;
+    Ok(Ready { p, run, request_id: request_id_of(headers) })
+}
+
 /// `POST /api/v1/run/{endpoint_id}`: runs the call and answers with its output.
 pub async fn run(
     State(state): State<AppState>,
@@ -153,22 +179,10 @@ pub async fn run(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    let dry_run = match is_dry_run(&q) {
-        Ok(d) => d,
-        Err(r) => return r,
+    let Ready { p, run, request_id } = match ready_call(&state, &user.id, &endpoint_id, &q, &headers, &body).await {
+        Ok(ready) => ready,
+        Err(answer) => return answer,
     };
-    let p = match prepare_call(&state, &user.id, &endpoint_id, &headers, &body).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if dry_run {
-        return dry_run_answer(&p);
-    }
-    let run = match run_cap_of(&headers) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let request_id = request_id_of(&headers);
     match super::run::execute(&state, &user.id, &request_id, &p.estimate, &p.payer, &p.input, run.as_ref()).await {
         Ok(outcome) => answer(outcome, &p.estimate, &p.payer, &request_id),
         Err(e) => ApiError(e).into_response(),
@@ -185,22 +199,10 @@ pub async fn queue(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    let dry_run = match is_dry_run(&q) {
-        Ok(d) => d,
-        Err(r) => return r,
+    let Ready { p, run, request_id } = match ready_call(&state, &user.id, &endpoint_id, &q, &headers, &body).await {
+        Ok(ready) => ready,
+        Err(answer) => return answer,
     };
-    let p = match prepare_call(&state, &user.id, &endpoint_id, &headers, &body).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    if dry_run {
-        return dry_run_answer(&p);
-    }
-    let run = match run_cap_of(&headers) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let request_id = request_id_of(&headers);
     match super::jobs::submit(&state, &user.id, &request_id, &p.estimate, &p.payer, &p.input, run.as_ref()).await {
         Ok(Ok(job)) => (StatusCode::ACCEPTED, Json(job_json(&job))).into_response(),
         Ok(Err(outcome)) => answer(outcome, &p.estimate, &p.payer, &request_id),

@@ -156,10 +156,7 @@ pub async fn test(state: &AppState, user_id: &str, provider: Provider) -> Result
     let label = provider.label();
     let (mut info, sealed) =
         find(&state.db, user_id, provider).await?.ok_or_else(|| AppError::not_found(format!("A saved {label} key")))?;
-    let key = state
-        .cipher
-        .open(&sealed, &cipher::binding(user_id, provider.as_str()))
-        .map_err(|e| AppError::internal("opening a provider key", e))?;
+    let key = open(state, user_id, provider, &sealed)?;
     let (status, message) = match state.providers.check_key(provider, &key).await {
         KeyCheck::Valid => (KeyStatus::Valid, format!("{label} accepted the key.")),
         KeyCheck::Rejected => {
@@ -211,11 +208,7 @@ pub async fn usable_key(state: &AppState, user_id: &str, provider: Provider) -> 
         return Ok(key);
     }
     let key = match find(&state.db, user_id, provider).await? {
-        Some((info, sealed)) if info.status == KeyStatus::Valid => state
-            .cipher
-            .open(&sealed, &cipher::binding(user_id, provider.as_str()))
-            .map(Some)
-            .map_err(|e| AppError::internal("opening a provider key", e))?,
+        Some((info, sealed)) if info.status == KeyStatus::Valid => Some(open(state, user_id, provider, &sealed)?),
         _ => None,
     };
     state.caches.provider_keys.insert(cache_key, key.clone());
@@ -231,13 +224,17 @@ pub fn forget(state: &AppState, user_id: &str, provider: Provider) {
 /// with it is followed with it.
 pub async fn stored_key(state: &AppState, user_id: &str, provider: Provider) -> Result<Option<String>, AppError> {
     match find(&state.db, user_id, provider).await? {
-        Some((_, sealed)) => state
-            .cipher
-            .open(&sealed, &cipher::binding(user_id, provider.as_str()))
-            .map(Some)
-            .map_err(|e| AppError::internal("opening a provider key", e)),
+        Some((_, sealed)) => open(state, user_id, provider, &sealed).map(Some),
         None => Ok(None),
     }
+}
+
+/// Opens `user_id`'s sealed key for `provider`.
+fn open(state: &AppState, user_id: &str, provider: Provider, sealed: &str) -> Result<String, AppError> {
+    state
+        .cipher
+        .open(sealed, &cipher::binding(user_id, provider.as_str()))
+        .map_err(|e| AppError::internal("opening a provider key", e))
 }
 
 /// Records that the provider refused a key while it was being used.
