@@ -125,6 +125,7 @@ test("a video job the provider fails charges nothing", async ({ page }) => {
   await expect(page.getByTestId("job-status")).toHaveText(/could not make this \(provider error\)\. Nothing was charged\./, {
     timeout: 15_000,
   });
+  await snapshot(page, "studio-job-failed");
   await page.goto("/credits");
   await expect(page.getByTestId("balance")).toHaveText("$5.00");
 });
