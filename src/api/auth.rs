@@ -16,7 +16,9 @@ pub struct AccountSummary {
     pub reserved: Micros,
     /// The available balance is under the low-balance threshold.
     pub low_balance: bool,
-    /// The "Get started" dialog is still to be shown.
+    /// Where the low-balance warning starts.
+    pub low_balance_threshold: Micros,
+    /// The "Get started"" dialog is still to be shown.
     pub onboarding: bool,
 }
 
@@ -64,6 +66,7 @@ pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
         available: balance.available,
         reserved: balance.reserved,
         low_balance: balance.available < state.config.low_balance,
+        low_balance_threshold: state.config.low_balance,
         onboarding: user.onboarding_pending,
     }))
 }

@@ -12,6 +12,7 @@ use crate::components::frame::SignedIn;
 use crate::components::tabs::{Tab, TabList, TabPanel};
 use crate::pages::buy::{BuyCredits, CheckoutNotice};
 use crate::pages::transactions::TransactionsTab;
+use crate::pages::usage::UsageSection;
 
 const TABS: &[Tab] = &[
     Tab { slug: "balance", label: "Balance" },
@@ -74,11 +75,13 @@ fn BalanceTab(account: AccountSummary) -> impl IntoView {
             })}
             {account.low_balance.then(|| view! {
                 <p class="notice notice--warn" role="status">
-                    "Your balance is low. " <a href="#field-amount">"Add credits"</a> " to keep generating without interruption."
+                    "Your balance is under " {account.low_balance_threshold.format()} ". "
+                    <a href="#field-amount">"Add credits"</a> " to keep generating without interruption."
                 </p>
             })}
         </section>
         <BuyCredits />
+        <UsageSection account />
     }
 }
 

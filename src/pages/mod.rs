@@ -11,3 +11,4 @@ pub mod settings;
 pub mod studio;
 pub mod tokens;
 pub mod transactions;
+pub mod usage;

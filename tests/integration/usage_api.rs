@@ -7,7 +7,12 @@ use tollgate::server::usage_report::date_of;
 use crate::helpers::{TestApp, spawn_app};
 use crate::provider_standin::FAL_KEY;
 
-backend_tests!(usage_reports_count_credit_spend_and_calls, bad_parameters_are_refused_naming_the_field, the_cli_reports_usage_and_billing,);
+backend_tests!(
+    usage_reports_count_credit_spend_and_calls,
+    bad_parameters_are_refused_naming_the_field,
+    the_cli_reports_usage_and_billing,
+    the_credits_page_shows_usage_a_chart_and_the_history,
+);
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
@@ -260,4 +265,87 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
         assert_eq!(code, 0);
         assert_eq!(out.lines().last(), Some("  ⚠ Low balance — run tollgate billing buy to add credits"), "{args:?}: {out}");
     }
+}
+
+async fn the_credits_page_shows_usage_a_chart_and_the_history(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ada = some_calls(&app).await;
+    let today = date_of(tollgate::server::installation::now_ms());
+    let page = |path: &'static str| {
+        let ada = ada.clone();
+        let url = app.url(path);
+        async move {
+            let res = ada.get(url).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+
+    let html = page("/credits").await;
+    // The section, the balance, and today's spend in the table (own-key calls not counted).
+    assert!(html.contains(r#"data-testid="usage""#), "{html}");
+    let html = visible(&html);
+    let balance = &html[html.find(r#"data-testid="usage-balance""#).unwrap()..];
+    assert!(balance[..200].contains("$4.9910"), "{balance}");
+    assert!(html.contains(&format!("<td>{today}</td>")), "today is a row");
+    assert!(html.contains(r#"data-testid="usage-total" class="num">$0.0090<"#), "{html}");
+    assert!(html.contains("Paid with your keys"), "own-key prices get their own column");
+    // The chart is drawn on the server: one bar for the one day with spend, labelled.
+    let svg = &html[html.find("<svg").expect("a server-rendered chart")..];
+    let svg = &svg[..svg.find("</svg>").unwrap()];
+    assert_eq!(svg.matches("<rect").count(), 1, "{svg}");
+    assert!(svg.contains(&format!(r#"data-date="{today}" data-cost-micros="9000""#)), "{svg}");
+    assert!(svg.contains(r#"aria-labelledby="usage-chart-caption""#));
+    assert!(html.contains(&format!("(UTC): $0.0090 in all; the most was $0.0090 on {today}.")), "the text alternative");
+    // History: four calls, the own-key one and the failure saying so.
+    assert_eq!(html.matches(r#"data-paid-with="#).count(), 4);
+    assert!(html.contains("Paid with your key, not from credits"));
+    assert!(html.contains("Not charged: provider error"));
+    assert!(!html.contains("Low balance: add credits"));
+
+    // The controls are in the address; other values fall back to the defaults.
+    let two = page("/credits?tab=balance&limit=20&days=7").await;
+    assert!(selected(&two, "7") && !selected(&two, "30"), "{two}");
+    assert_eq!(two.matches(r#"data-paid-with="#).count(), 4);
+    let odd = page("/credits?limit=3&days=-1").await;
+    assert!(selected(&odd, "20") && selected(&odd, "30") && !selected(&odd, "50"), "{odd}");
+
+    // Someone new sees empty usage, and the low-balance badge once their credits run low.
+    let bob = app.signed_up("bob@example.com", "correct horse battery").await;
+    let html = bob.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("No calls in the last 30 days."), "{html}");
+    assert!(html.contains("nothing was spent."));
+    spend_down(&app, "bob@example.com", tollgate::money::Micros(4_500_000)).await;
+    let html = bob.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Low balance: add credits"), "{html}");
+}
+
+/// The page's text without the markers the renderer puts between text nodes.
+fn visible(html: &str) -> String {
+    html.replace("<!---->", "").replace("<!>", "")
+}
+
+/// Whether the `<option value="{value}">` is selected.
+fn selected(html: &str, value: &str) -> bool {
+    let at = html.find(&format!(r#"<option value="{value}""#)).expect("the option is there");
+    let tag = &html[at..];
+    tag[..tag.find('>').unwrap()].contains("selected")
+}
+
+async fn spend_down(app: &TestApp, email: &str, amount: tollgate::money::Micros) {
+    use tollgate::server::ledger::{Clock, DebitKind, DebitRequest, Ledger};
+    let user = tollgate::server::auth::users::find_by_email(&app.db, email).await.unwrap().unwrap();
+    let ledger = Ledger::new(app.db.clone(), Clock::System).await.unwrap();
+    let wallet = ledger.find_wallet(&user.id).await.unwrap().unwrap();
+    ledger
+        .debit(&DebitRequest {
+            idempotency_key: format!("{email}-spent"),
+            wallet,
+            amount,
+            kind: DebitKind::Usage,
+            description: "Spent elsewhere".into(),
+            metadata: json!({}),
+        })
+        .await
+        .unwrap();
 }
