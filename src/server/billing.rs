@@ -59,7 +59,18 @@ pub async fn payer_for(
     if let Some(key) = keys::usable_key(state, user_id, provider).await? {
         return Ok(Payer::OwnKey(key));
     }
+    // A recent read that covers the estimate lets the call through (the hold, taken in the
+    // database, decides for real); a refusal is always checked against the database.
+    let recent = state.caches.balances.get(user_id);
+    let generation = state.db.write_generation();
+    if let Some((read_at, available)) = recent
+        && read_at == generation
+        && available >= estimate
+    {
+        return Ok(Payer::Credits);
+    }
     let available = state.ledger.balance_of(user_id).await?.available;
+    state.caches.balances.insert(user_id.to_string(), (generation, available));
     if available < estimate {
         return Err(AppError::InsufficientCredits { needed_micros: estimate.get(), available_micros: available.get() });
     }

@@ -2,8 +2,13 @@
 //! belongs to, an account's own prices, and which provider key pays. Each entry lives a
 //! few seconds ([`FRESH_FOR`]); a change made through this instance drops the entry at
 //! once, and a change made elsewhere (another instance, the admin CLI) is seen within
-//! that time. Money is never cached: balances, holds and charges always go to the
-//! database.
+//! that time.
+//!
+//! Money is cached in one place only, and only to say yes sooner: the balance a call's
+//! estimate is checked against before any work ([`Caches::balances`]). An entry is used
+//! while this instance has committed no write since it was read (and for at most
+//! [`BALANCE_FRESH_FOR`]); a refusal is always confirmed with the database first; and the
+//! hold that funds a real call is taken in the database, where it cannot overdraw.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +21,8 @@ use crate::server::auth::users::User;
 
 /// How long a cached answer is used before the database is asked again.
 pub const FRESH_FOR: Duration = Duration::from_secs(5);
+/// How long a balance read is used, at most, to let a call's estimate through.
+pub const BALANCE_FRESH_FOR: Duration = Duration::from_secs(1);
 /// Entries one cache keeps at most; past that, expired entries go, then all of them.
 const CAPACITY: usize = 50_000;
 
@@ -77,6 +84,8 @@ pub struct Caches {
     pub account_prices: TtlCache<String, Arc<BTreeMap<String, Micros>>>,
     /// (user id, provider) → the key that pays for their calls, if any.
     pub provider_keys: TtlCache<(String, &'static str), Option<String>>,
+    /// User id → (the database's write generation when read, what was available).
+    pub balances: TtlCache<String, (u64, Micros)>,
 }
 
 impl Default for Caches {
@@ -85,6 +94,7 @@ impl Default for Caches {
             tokens: TtlCache::new(FRESH_FOR),
             account_prices: TtlCache::new(FRESH_FOR),
             provider_keys: TtlCache::new(FRESH_FOR),
+            balances: TtlCache::new(BALANCE_FRESH_FOR),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -47,17 +48,25 @@ pub struct Db {
     /// letting them poll SQLite's busy lock with growing sleeps keeps tail latency low
     /// under concurrency. PostgreSQL locks rows itself and needs no gate.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// Write transactions this instance has ended, counted after each commit or rollback.
+    /// A value read before a query and unchanged afterwards means this instance changed
+    /// nothing meanwhile (see [`Db::write_generation`]).
+    writes: Arc<AtomicU64>,
 }
 
 /// A transaction that writes. On SQLite it holds the write gate until it ends.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
     _gate: Option<OwnedMutexGuard<()>>,
+    writes: Arc<AtomicU64>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        let result = self.tx.commit().await;
+        // Counted whatever the answer: a commit that reported an error may still be on disk.
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        result
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
@@ -131,7 +140,7 @@ impl Db {
         };
         let pool = pool_options.connect_with(options).await.map_err(connect_err)?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Self { pool, backend, write_gate })
+        Ok(Self { pool, backend, write_gate, writes: Arc::new(AtomicU64::new(0)) })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -146,7 +155,14 @@ impl Db {
             None => None,
         };
         let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _gate: gate })
+        Ok(WriteTx { tx, _gate: gate, writes: self.writes.clone() })
+    }
+
+    /// How many write transactions this instance has committed. Read it before reading
+    /// something; if it is the same afterwards, nothing this instance wrote can have
+    /// changed the answer (writes by other processes are not counted).
+    pub fn write_generation(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
     }
 
     pub fn backend(&self) -> Backend {

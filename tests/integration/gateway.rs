@@ -17,6 +17,7 @@ backend_tests!(
     a_run_cap_holds_under_concurrency,
     chat_calls_are_charged_from_the_usage_they_report,
     a_repeated_request_id_is_never_run_or_charged_twice,
+    the_balance_checked_before_a_call_follows_every_change,
 );
 
 async fn a_repeated_request_id_is_never_run_or_charged_twice(backend: Backend) {
@@ -314,4 +315,65 @@ async fn bad_requests_are_refused_naming_the_field(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["field"], "input");
+}
+
+async fn the_balance_checked_before_a_call_follows_every_change(backend: Backend) {
+    use tollgate::server::ledger::{CreditKind, CreditRequest, DebitKind, DebitRequest, Ledger};
+    let (app, _standin) = app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
+    let no_input = json!({});
+    let dry_run = || post(&app, &ada, "/api/v1/run/fal-ai/flux/dev?dryRun=true", &no_input);
+    let spend = |ledger: Ledger, key: &'static str, amount: Micros| {
+        let id = id.clone();
+        async move {
+            let wallet = ledger.find_wallet(&id).await.unwrap().unwrap();
+            let request = DebitRequest {
+                idempotency_key: key.into(),
+                wallet,
+                amount,
+                kind: DebitKind::Usage,
+                description: "spent elsewhere".into(),
+                metadata: json!({}),
+            };
+            ledger.debit(&request).await.unwrap();
+        }
+    };
+    assert_eq!(dry_run().await.0, 200);
+
+    // Spent through this instance: the next check sees it at once.
+    spend(app.state.ledger.clone(), "spend-here", Micros(4_990_000)).await;
+    let (status, body) = dry_run().await;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!(body["available_micros"], 10_000);
+
+    // Credits added by another instance on the same database: a refusal is always
+    // confirmed with the database, so the call goes through.
+    let other = crate::helpers::AppServer::build(crate::helpers::test_config(app.database_handle(), &[]))
+        .await
+        .unwrap();
+    let wallet = other.state().ledger.find_wallet(&id).await.unwrap().unwrap();
+    let grant = CreditRequest {
+        idempotency_key: "grant-elsewhere".into(),
+        wallet,
+        amount: Micros::from_usd(1),
+        kind: CreditKind::Adjustment,
+        description: "added elsewhere".into(),
+        metadata: json!({}),
+        expires_at_ms: None,
+    };
+    other.state().ledger.credit(&grant).await.unwrap();
+    assert_eq!(dry_run().await.0, 200);
+
+    // Everything spent by the other instance: this one may still remember $1.01, but a real
+    // call is funded by a hold taken in the database, which refuses it. Nothing is charged.
+    spend(other.state().ledger.clone(), "spend-there", Micros(1_010_000)).await;
+    let (status, body) = post(&app, &ada, "/api/v1/run/fal-ai/flux/dev", &json!({"prompt": "a fox"})).await;
+    assert_eq!(status, 402, "{body}");
+    assert_eq!((body["limit"].as_str(), body["available_micros"].as_i64()), (Some("balance"), Some(0)));
+    let me = app.me(&ada).await.1;
+    assert_eq!((me["balance"]["available_micros"].as_i64(), me["balance"]["reserved_micros"].as_i64()), (Some(0), Some(0)));
+    let rows = usage_rows(&app).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].0.as_str(), rows[0].4), ("failed", 0), "{rows:?}");
 }
