@@ -18,7 +18,7 @@ pub struct AccountSummary {
     pub low_balance: bool,
     /// Where the low-balance warning starts.
     pub low_balance_threshold: Micros,
-    /// The "Get started"" dialog is still to be shown.
+    /// The "Get started" dialog is still to be shown.
     pub onboarding: bool,
 }
 

@@ -136,7 +136,7 @@ fn HistoryControls(limit: Memo<u32>, days: Memo<u32>) -> impl IntoView {
     view! {
         <div class="toolbar usage__history-head">
             <h3 id="usage-history-title">"Call history"</h3>
-            // A plain form, so the controls work before the page is interactive.
+            // A plain GET form: the choices are in the address, so a reload or a shared link keeps them.
             <form class="toolbar__filters" method="get" action="/credits">
                 <input type="hidden" name="tab" value="balance" />
                 <label for="usage-limit">"Show"</label>
@@ -197,6 +197,7 @@ pub fn cost_text(r: &UsageRecord) -> (String, Option<String>) {
             let why = r.failure.as_deref().unwrap_or("failed").replace('_', " ");
             (Micros::ZERO.format(), Some(format!("Not charged: {why}")))
         }
+        ("running", "own_key") => (r.cost_estimate.format(), Some("In progress (estimate), paid with your key".into())),
         ("running", _) => (r.cost_estimate.format(), Some("In progress (estimate, held)".into())),
         (_, "own_key") => {
             (r.cost.unwrap_or(r.cost_estimate).format(), Some("Paid with your key, not from credits".into()))

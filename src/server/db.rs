@@ -48,7 +48,7 @@ pub struct Db {
     /// letting them poll SQLite's busy lock with growing sleeps keeps tail latency low
     /// under concurrency. PostgreSQL locks rows itself and needs no gate.
     write_gate: Option<Arc<Mutex<()>>>,
-    /// Write transactions this instance has ended, counted after each commit or rollback.
+    /// Write transactions this instance has committed, counted after each commit.
     /// A value read before a query and unchanged afterwards means this instance changed
     /// nothing meanwhile (see [`Db::write_generation`]).
     writes: Arc<AtomicU64>,

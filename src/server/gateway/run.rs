@@ -232,9 +232,13 @@ pub async fn begin(
         (refused, _) => refused,
     };
     if let Some((reason, outcome)) = refused {
-        // Nothing was admitted or held; only the refusal is recorded.
+        // Nothing was admitted or held. A run-cap refusal is recorded against its run; a
+        // call the balance does not cover is not, wherever it is refused (here or, as a
+        // rule, before this transaction), so the history does not depend on which.
         tx.rollback().await.map_err(db_err("beginning a call"))?;
-        usage::insert_refused(&state.db, &call, run.map(|r| r.run_id.as_str()), reason).await?;
+        if reason != "insufficient_credits" {
+            usage::insert_refused(&state.db, &call, run.map(|r| r.run_id.as_str()), reason).await?;
+        }
         return Ok(Err(outcome));
     }
     usage::insert_running(&mut tx, &call, run.map(|r| r.run_id.as_str())).await?;
