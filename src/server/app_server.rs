@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use super::config::Config;
 use super::db::{Db, DbError};
 use super::ledger::{Clock, Ledger, LedgerError, spawn_sweeper};
-use super::state::AppState;
+use super::state::{AppState, Shared};
 use super::{http, installation};
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +85,7 @@ impl AppServer {
         }
         let providers = super::providers::Providers::new(&config, &secret_key.0).map_err(StartError::Providers)?;
         let catalog = Arc::new(load_catalog(&config)?);
-        let state = AppState {
+        let state = AppState::new(Shared {
             leptos_options: leptos_options(&config, listener.local_addr().unwrap_or(config.site_addr)),
             config: Arc::new(config),
             db,
@@ -97,7 +97,7 @@ impl AppServer {
             catalog,
             started_at: Instant::now(),
             caches: Arc::default(),
-        };
+        });
         Ok(Self { listener, state })
     }
 

@@ -12,8 +12,26 @@ use super::installation::Installation;
 use super::ledger::Ledger;
 use crate::error::AppError;
 
+/// What every handler shares. Cheap to clone (one reference count): axum clones it for
+/// each extractor and middleware of every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub config: Arc<Config>,
     pub db: Db,
