@@ -9,8 +9,10 @@
 //! without dryRun: hold, sandbox call, capture, usage record). The three alternate in
 //! rounds so machine noise hits all of them. Prints requests/s and p50/p99 latency for
 //! each, the p99 overhead and throughput ratio against the bare handler, and writes
-//! target/bench/gateway.json. BENCH_REQUESTS sets the requests per scenario and round
-//! (default 3,000).
+//! target/bench/gateway.json. BENCH_REQUESTS sets the requests per round for the bare
+//! handler and dry runs (default 30,000, about a second each, so percentiles are not
+//! dominated by each round's start), BENCH_RUN_REQUESTS for runs (default 3,000: they
+//! are slower); BENCH_SKIP_RUNS=1 leaves runs out.
 
 use std::time::{Duration, Instant};
 
@@ -102,7 +104,9 @@ async fn round(client: &reqwest::Client, url: &str, token: &str, requests: usize
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let requests: usize = std::env::var("BENCH_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(3_000);
+    let count = |name: &str, default: usize| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let requests: usize = count("BENCH_REQUESTS", 30_000);
+    let run_requests: usize = count("BENCH_RUN_REQUESTS", 3_000);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().display().to_string();
     let env = move |k: &str| match k {
@@ -149,11 +153,14 @@ async fn main() {
     tokio::spawn(async move { axum::serve(listener, axum::Router::new().route("/bare", post(bare))).await.unwrap() });
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(CONNECTIONS).build().unwrap();
-    let urls = [
+    let all = [
         (Scenario::Bare, format!("http://{bare_addr}/bare")),
         (Scenario::DryRun, format!("http://{app_addr}/api/v1/run/fal-ai/flux/schnell?dryRun=true")),
         (Scenario::Run, format!("http://{app_addr}/api/v1/run/fal-ai/flux/schnell")),
     ];
+    // BENCH_SKIP_RUNS=1 leaves out runs, e.g. to profile the dry-run path on its own.
+    let skip_runs = std::env::var("BENCH_SKIP_RUNS").is_ok_and(|v| v == "1");
+    let urls: Vec<_> = all.into_iter().filter(|(s, _)| !(skip_runs && *s == Scenario::Run)).collect();
     // Warm up connections, caches and the database.
     for (_, url) in &urls {
         round(&client, url, &token, CONNECTIONS * 4, &mut Totals::default()).await;
@@ -161,12 +168,13 @@ async fn main() {
     let mut totals: Vec<Totals> = urls.iter().map(|_| Totals::default()).collect();
     for _ in 0..ROUNDS {
         for (i, (_, url)) in urls.iter().enumerate() {
-            round(&client, url, &token, requests, &mut totals[i]).await;
+            let n = if urls[i].0 == Scenario::Run { run_requests } else { requests };
+            round(&client, url, &token, n, &mut totals[i]).await;
         }
     }
 
     println!(
-        "\nGateway overhead: SQLite, sandbox provider (no latency), {CONNECTIONS} connections, {ROUNDS} rounds of {requests}\n"
+        "\nGateway overhead: SQLite, sandbox provider (no latency), {CONNECTIONS} connections, {ROUNDS} rounds of {requests} ({run_requests} for runs)\n"
     );
     println!("{:<24} {:>9} {:>10} {:>9} {:>9} {:>8}", "scenario", "requests", "req/s", "p50 ms", "p99 ms", "errors");
     let mut rows = Vec::new();

@@ -61,10 +61,10 @@ pub async fn payer_for(
     }
     // A recent read that covers the estimate lets the call through (the hold, taken in the
     // database, decides for real); a refusal is always checked against the database.
-    let recent = state.caches.balances.get(user_id);
+    // Read before the database is asked, so a write committed meanwhile makes the answer
+    // stored below stale.
     let generation = state.db.write_generation();
-    if let Some((read_at, available)) = recent
-        && read_at == generation
+    if let Some((_, available)) = state.caches.balances.get_if(user_id, |(read_at, _)| *read_at == generation)
         && available >= estimate
     {
         return Ok(Payer::Credits);
