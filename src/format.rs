@@ -29,6 +29,27 @@ pub fn parse_utc_date(text: &str) -> Option<i64> {
     (civil_from_days(days) == (y, m, d)).then_some(days * 86_400_000)
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` from Unix milliseconds.
+pub fn utc_timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{}T{:02}:{:02}:{:02}Z", utc_date(ms), secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// Text made safe to place in XML or HTML, in content or a double-quoted attribute.
+pub fn escape_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -70,5 +91,25 @@ mod tests {
         assert_eq!(parse_utc_date("2027-02-30"), None);
         assert_eq!(parse_utc_date("2027-13-01"), None);
         assert_eq!(parse_utc_date("tomorrow"), None);
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(1_767_225_600_000), "2026-01-01");
+        assert_eq!(utc_timestamp(1_767_225_600_000 + 3_723_000), "2026-01-01T01:02:03Z");
+        assert_eq!(parse_utc_date("2026-01-01"), Some(1_767_225_600_000));
+        assert_eq!(parse_utc_date("2024-02-29").map(utc_date).as_deref(), Some("2024-02-29"));
+        assert_eq!(parse_utc_date("2026-02-29"), None, "not a leap year");
+        assert_eq!(parse_utc_date("2026-13-01"), None);
+        assert_eq!(parse_utc_date("yesterday"), None);
+        for day in [0_i64, 10_957, 20_000, 2_932_896] {
+            assert_eq!(parse_utc_date(&utc_date(day * 86_400_000)), Some(day * 86_400_000), "day {day}");
+        }
+    }
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(escape_xml(r#"<a href="x">Tom & Jerry</a>"#), "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&lt;/a&gt;");
     }
 }

@@ -49,6 +49,12 @@ impl Micros {
         self.0
     }
 
+    /// Dollars as a JSON number, for answers that show both it and the exact micros.
+    /// Never computed with: money stays integers.
+    pub fn as_usd(self) -> f64 {
+        self.0 as f64 / MICROS_PER_USD as f64
+    }
+
     pub fn checked_add(self, other: Self) -> Option<Self> {
         self.0.checked_add(other.0).map(Self)
     }

@@ -12,7 +12,7 @@ use crate::api::auth::AccountSummary;
 use crate::api::usage::{
     DAY_CHOICES, DaySummary, LIMIT_CHOICES, UsageRecord, UsageSummary, get_usage_history, get_usage_summary,
 };
-use crate::format::utc_minute;
+use crate::format::{escape_xml, utc_minute};
 use crate::money::Micros;
 
 /// Days the summary and chart cover.
@@ -279,10 +279,6 @@ const PLOT_RIGHT: f64 = 628.0;
 const PLOT_TOP: f64 = 22.0;
 const PLOT_BOTTOM: f64 = 188.0;
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// The daily credit spend as an SVG bar chart, drawn on the server (the browser's copy is
 /// the same string). Each bar is labelled with its amount; its accessible name and the
 /// per-day list it carries make the picture readable without seeing it.
@@ -297,7 +293,7 @@ pub fn spend_chart_svg(days: &[DaySummary]) -> String {
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_W} {CHART_H}" class="spend-chart" role="img" aria-labelledby="usage-chart-caption" aria-describedby="usage-chart-desc" focusable="false"><desc id="usage-chart-desc">{}</desc>"#,
-        escape(&format!("Credit spend per day: {listing}."))
+        escape_xml(&format!("Credit spend per day: {listing}."))
     );
     // Grid lines and the scale: zero, half and the top.
     for (fraction, value) in [(0.0, Micros::ZERO), (0.5, Micros(top.get() / 2)), (1.0, top)] {
@@ -307,7 +303,7 @@ pub fn spend_chart_svg(days: &[DaySummary]) -> String {
             r#"<line class="spend-chart__grid" x1="{PLOT_LEFT}" x2="{PLOT_RIGHT}" y1="{y:.1}" y2="{y:.1}"/><text class="spend-chart__scale" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             PLOT_LEFT - 8.0,
             y + 4.0,
-            escape(&value.format())
+            escape_xml(&value.format())
         );
     }
     for (i, d) in days.iter().enumerate() {
@@ -319,7 +315,7 @@ pub fn spend_chart_svg(days: &[DaySummary]) -> String {
         let _ = write!(
             svg,
             r#"<g class="spend-chart__day" data-date="{date}" data-cost-micros="{micros}">"#,
-            date = escape(&d.date),
+            date = escape_xml(&d.date),
             micros = d.cost.get()
         );
         if height > 0.0 {
@@ -329,16 +325,16 @@ pub fn spend_chart_svg(days: &[DaySummary]) -> String {
                 x + slot * 0.2,
                 PLOT_BOTTOM - height,
                 slot * 0.6,
-                escape(&format!("{}: {} in {} requests", d.date, d.cost.format(), d.requests)),
+                escape_xml(&format!("{}: {} in {} requests", d.date, d.cost.format(), d.requests)),
                 PLOT_BOTTOM - height - 6.0,
-                escape(&d.cost.format())
+                escape_xml(&d.cost.format())
             );
         }
         let _ = write!(
             svg,
             r#"<text class="spend-chart__label" x="{center:.1}" y="{:.1}" text-anchor="middle">{}</text></g>"#,
             PLOT_BOTTOM + 20.0,
-            escape(&short_date(&d.date))
+            escape_xml(&short_date(&d.date))
         );
     }
     svg.push_str("</svg>");

@@ -36,12 +36,8 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-fn dollars(m: Micros) -> f64 {
-    m.get() as f64 / 1_000_000.0
-}
-
 fn money(m: Micros) -> Value {
-    json!(dollars(m))
+    json!(m.as_usd())
 }
 
 /// A whole-number parameter within `range`, or its default; anything else is a 400.
@@ -101,11 +97,11 @@ async fn billing(
                 "id": p.id,
                 "date": p.date,
                 "completed_at_ms": p.completed_at_ms,
-                "amount": dollars(Micros(p.amount_micros)),
+                "amount": Micros(p.amount_micros).as_usd(),
                 "amount_micros": p.amount_micros,
-                "bonus": dollars(Micros(p.bonus_micros)),
+                "bonus": Micros(p.bonus_micros).as_usd(),
                 "bonus_micros": p.bonus_micros,
-                "credits": dollars(Micros(p.amount_micros + p.bonus_micros)),
+                "credits": Micros(p.amount_micros + p.bonus_micros).as_usd(),
                 "provider": p.provider,
             })
         })
@@ -173,7 +169,7 @@ async fn usage(State(state): State<AppState>, ApiUser(user): ApiUser, Query(q): 
         .map(|d| {
             json!({
                 "date": d.date,
-                "cost": dollars(d.cost),
+                "cost": d.cost.as_usd(),
                 "cost_micros": d.cost.get(),
                 "requests": d.requests,
                 "own_key_cost_micros": d.own_key_cost.get(),
@@ -182,7 +178,7 @@ async fn usage(State(state): State<AppState>, ApiUser(user): ApiUser, Query(q): 
         .collect();
     Json(json!({
         "days": list,
-        "total": dollars(summary.total),
+        "total": summary.total.as_usd(),
         "total_micros": summary.total.get(),
         "requests": summary.requests,
         "currency": "USD",
@@ -211,7 +207,7 @@ async fn history(
 fn time_param(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Response> {
     match q.get(name).map(|v| v.trim()) {
         None | Some("") => Ok(None),
-        Some(v) => usage_report::parse_date(v)
+        Some(v) => crate::format::parse_utc_date(v)
             .or_else(|| v.parse::<i64>().ok().filter(|ms| *ms >= 0))
             .map(Some)
             .ok_or_else(|| bad_param(name, format!("{name} must be a date (YYYY-MM-DD) or milliseconds since 1970."))),
@@ -241,7 +237,7 @@ async fn analytics(
     };
     // `to` is exclusive; a date means through the end of that day.
     let to = match (to, q.get("to")) {
-        (Some(t), Some(raw)) if usage_report::parse_date(raw).is_some() => t + DAY_MS,
+        (Some(t), Some(raw)) if crate::format::parse_utc_date(raw).is_some() => t + DAY_MS,
         (Some(t), _) => t,
         (None, _) => now + 1,
     };
@@ -256,8 +252,8 @@ async fn analytics(
         Ok(buckets) => Json(json!({
             "bucket": if bucket_ms == DAY_MS { "day" } else { "hour" },
             "group_by": if group_by == GroupBy::Model { "model" } else { "operation" },
-            "from": usage_report::timestamp_of(from),
-            "to": usage_report::timestamp_of(to),
+            "from": crate::format::utc_timestamp(from),
+            "to": crate::format::utc_timestamp(to),
             "series": buckets,
         }))
         .into_response(),

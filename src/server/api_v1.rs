@@ -89,7 +89,7 @@ async fn pricing(
         .map(|p| {
             json!({
                 "endpoint_id": p.price.endpoint_id,
-                "unit_price": p.price.unit_price.get() as f64 / 1_000_000.0,
+                "unit_price": p.price.unit_price.as_usd(),
                 "unit_price_micros": p.price.unit_price.get(),
                 "unit": p.price.unit.as_str(),
                 "currency": "USD",

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use crate::api::usage::{DaySummary, UsageRecord, UsageSummary};
 use crate::error::AppError;
+use crate::format::{utc_date, utc_timestamp};
 use crate::money::Micros;
 use crate::server::db::Db;
 
@@ -18,22 +19,6 @@ pub const MAX_HISTORY: u32 = 500;
 
 fn db_err(e: sqlx::Error) -> AppError {
     AppError::internal("reading usage", e)
-}
-
-/// `YYYY-MM-DD` of the UTC day holding `ms`.
-pub fn date_of(ms: i64) -> String {
-    crate::format::utc_date(ms)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of `ms`.
-pub fn timestamp_of(ms: i64) -> String {
-    let secs = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("{}T{:02}:{:02}:{:02}Z", date_of(ms), secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-/// Milliseconds at the start of the UTC day `YYYY-MM-DD`; impossible dates are refused.
-pub fn parse_date(text: &str) -> Option<i64> {
-    crate::format::parse_utc_date(text)
 }
 
 /// The last `days` UTC days up to and including the one holding `now_ms`: what each cost
@@ -57,7 +42,7 @@ pub async fn summary(db: &Db, user_id: &str, days: u32, now_ms: i64) -> Result<U
     .map_err(db_err)?;
     let mut list: Vec<DaySummary> = (first..=today)
         .map(|day| DaySummary {
-            date: date_of(day * DAY_MS),
+            date: utc_date(day * DAY_MS),
             cost: Micros::ZERO,
             requests: 0,
             own_key_cost: Micros::ZERO,
@@ -109,7 +94,7 @@ pub async fn history(db: &Db, user_id: &str, limit: u32, days: u32, now_ms: i64)
             let paid_with: String = r.try_get(7)?;
             Ok(UsageRecord {
                 id: r.try_get(0)?,
-                date: date_of(created_at_ms),
+                date: utc_date(created_at_ms),
                 created_at_ms,
                 route: route_label(&provider, &paid_with),
                 provider,
@@ -179,7 +164,7 @@ pub async fn analytics(
         .map(|r| {
             let start_ms = r.try_get::<i64, _>(0)? * bucket_ms;
             Ok(Bucket {
-                start: if bucket_ms == DAY_MS { date_of(start_ms) } else { timestamp_of(start_ms) },
+                start: if bucket_ms == DAY_MS { utc_date(start_ms) } else { utc_timestamp(start_ms) },
                 start_ms,
                 key: r.try_get(1)?,
                 cost_micros: r.try_get(2)?,
@@ -218,7 +203,7 @@ pub async fn purchases(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Purchas
             let completed_at_ms: i64 = r.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
             Ok(Purchase {
                 id: r.try_get(0)?,
-                date: date_of(completed_at_ms),
+                date: utc_date(completed_at_ms),
                 completed_at_ms,
                 amount_micros: r.try_get(2)?,
                 bonus_micros: r.try_get(3)?,
@@ -232,21 +217,6 @@ pub async fn purchases(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Purchas
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_round_trip() {
-        assert_eq!(date_of(0), "1970-01-01");
-        assert_eq!(date_of(1_767_225_600_000), "2026-01-01");
-        assert_eq!(timestamp_of(1_767_225_600_000 + 3_723_000), "2026-01-01T01:02:03Z");
-        assert_eq!(parse_date("2026-01-01"), Some(1_767_225_600_000));
-        assert_eq!(parse_date("2024-02-29").map(date_of).as_deref(), Some("2024-02-29"));
-        assert_eq!(parse_date("2026-02-29"), None, "not a leap year");
-        assert_eq!(parse_date("2026-13-01"), None);
-        assert_eq!(parse_date("yesterday"), None);
-        for day in [0_i64, 10_957, 20_000, 2_932_896] {
-            assert_eq!(parse_date(&date_of(day * DAY_MS)), Some(day * DAY_MS), "day {day}");
-        }
-    }
 
     #[test]
     fn routes_are_labelled_for_people() {

@@ -14,7 +14,8 @@ backend_tests!(
     the_balance_tab_warns_when_the_balance_is_low,
 );
 
-async fn spend(app: &TestApp, email: &str, n: usize, amount: Micros) {
+/// `n` usage debits of `amount` from the person's wallet, as if spent on generations.
+pub async fn spend(app: &TestApp, email: &str, n: usize, amount: Micros) {
     let user = users::find_by_email(&app.db, email).await.unwrap().unwrap();
     let ledger = Ledger::new(app.db.clone(), Clock::System).await.unwrap();
     let wallet = ledger.find_wallet(&user.id).await.unwrap().unwrap();
@@ -142,8 +143,7 @@ async fn the_balance_tab_warns_when_the_balance_is_low(backend: Backend) {
     assert!(!html.contains("Your balance is under $1.00"));
     spend(&app, "low@example.com", 1, Micros(4_500_000)).await;
     let html = client.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
-    // Without the markers the renderer puts between text nodes.
-    let html = html.replace("<!---->", "").replace("<!>", "");
+    let html = crate::helpers::visible(&html);
     assert!(html.contains("Your balance is under $1.00"), "{html}");
     assert!(html.contains("$0.50"));
 }

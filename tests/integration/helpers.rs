@@ -253,3 +253,8 @@ impl TestApp {
         (status, res.json().await.unwrap_or(serde_json::Value::Null))
     }
 }
+
+/// A page's HTML without the markers the renderer puts between text nodes.
+pub fn visible(html: &str) -> String {
+    html.replace("<!---->", "").replace("<!>", "")
+}

@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 use tollgate::server::db::Backend;
-use tollgate::server::usage_report::date_of;
+use tollgate::format::utc_date;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, visible};
 use crate::provider_standin::FAL_KEY;
 
 backend_tests!(
@@ -37,7 +37,7 @@ async fn some_calls(app: &TestApp) -> reqwest::Client {
 async fn usage_reports_count_credit_spend_and_calls(backend: Backend) {
     let app = spawn_app(backend).await;
     let ada = some_calls(&app).await;
-    let today = date_of(tollgate::server::installation::now_ms());
+    let today = utc_date(tollgate::server::installation::now_ms());
 
     let (status, usage) = get(&app, &ada, "/api/v1/usage?days=7").await;
     assert_eq!(status, 200, "{usage}");
@@ -142,7 +142,7 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     // From here on her credits pay.
     assert_eq!(app.call(&ada, "provider_key_remove", &[("provider", "fal")]).await.status(), 200);
     let home = tempfile::tempdir().unwrap();
-    let today = date_of(tollgate::server::installation::now_ms());
+    let today = utc_date(tollgate::server::installation::now_ms());
 
     let run = |args: &[&str]| cli(&app, home.path(), &token, args);
     let (code, out, err) = tokio::task::block_in_place(|| run(&["usage"]));
@@ -270,7 +270,7 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
 async fn the_credits_page_shows_usage_a_chart_and_the_history(backend: Backend) {
     let app = spawn_app(backend).await;
     let ada = some_calls(&app).await;
-    let today = date_of(tollgate::server::installation::now_ms());
+    let today = utc_date(tollgate::server::installation::now_ms());
     let page = |path: &'static str| {
         let ada = ada.clone();
         let url = app.url(path);
@@ -315,14 +315,9 @@ async fn the_credits_page_shows_usage_a_chart_and_the_history(backend: Backend) 
     let html = bob.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("No calls in the last 30 days."), "{html}");
     assert!(html.contains("nothing was spent."));
-    spend_down(&app, "bob@example.com", tollgate::money::Micros(4_500_000)).await;
+    crate::credits_page::spend(&app, "bob@example.com", 1, tollgate::money::Micros(4_500_000)).await;
     let html = bob.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Low balance: add credits"), "{html}");
-}
-
-/// The page's text without the markers the renderer puts between text nodes.
-fn visible(html: &str) -> String {
-    html.replace("<!---->", "").replace("<!>", "")
 }
 
 /// Whether the `<option value="{value}">` is selected.
@@ -330,22 +325,4 @@ fn selected(html: &str, value: &str) -> bool {
     let at = html.find(&format!(r#"<option value="{value}""#)).expect("the option is there");
     let tag = &html[at..];
     tag[..tag.find('>').unwrap()].contains("selected")
-}
-
-async fn spend_down(app: &TestApp, email: &str, amount: tollgate::money::Micros) {
-    use tollgate::server::ledger::{Clock, DebitKind, DebitRequest, Ledger};
-    let user = tollgate::server::auth::users::find_by_email(&app.db, email).await.unwrap().unwrap();
-    let ledger = Ledger::new(app.db.clone(), Clock::System).await.unwrap();
-    let wallet = ledger.find_wallet(&user.id).await.unwrap().unwrap();
-    ledger
-        .debit(&DebitRequest {
-            idempotency_key: format!("{email}-spent"),
-            wallet,
-            amount,
-            kind: DebitKind::Usage,
-            description: "Spent elsewhere".into(),
-            metadata: json!({}),
-        })
-        .await
-        .unwrap();
 }

@@ -33,10 +33,6 @@ pub struct RunQuery {
     dry_run: Option<String>,
 }
 
-fn dollars(m: Micros) -> f64 {
-    m.get() as f64 / 1_000_000.0
-}
-
 /// The 402 answer: which limit was hit, and the amounts.
 pub fn payment_required(limit: &str, needed: Micros, available: Micros) -> Response {
     let err = AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: available.get() };
@@ -59,8 +55,8 @@ fn estimate_json(e: &Estimate) -> Value {
         "operation": e.price.operation,
         "unit": e.price.unit.as_str(),
         "units": e.units.as_f64(),
-        "unit_price": dollars(e.price.unit_price),
-        "cost_estimate": dollars(e.cost),
+        "unit_price": e.price.unit_price.as_usd(),
+        "cost_estimate": e.cost.as_usd(),
         "cost_estimate_micros": e.cost.get(),
         "currency": "USD",
     })
@@ -230,7 +226,7 @@ pub fn job_json(job: &super::jobs::Job) -> Value {
         "operation": job.operation,
         "queue_position": job.queue_position,
         "progress": job.progress,
-        "cost_estimate": dollars(job.cost_estimate),
+        "cost_estimate": job.cost_estimate.as_usd(),
         "cost_estimate_micros": job.cost_estimate.get(),
         "currency": "USD",
         "paid_with": job.paid_with,
@@ -244,7 +240,7 @@ pub fn job_json(job: &super::jobs::Job) -> Value {
         v["charged_micros"] = json!(job.charged.get());
     }
     if let Some(cost) = job.cost {
-        v["cost"] = json!(dollars(cost));
+        v["cost"] = json!(cost.as_usd());
         v["cost_micros"] = json!(cost.get());
     }
     if let Some(output) = &job.output {
@@ -273,9 +269,9 @@ fn answer(outcome: super::run::Outcome, estimate: &Estimate, payer: &Payer, requ
     match outcome {
         Outcome::Done { output, cost, charged } => {
             let metadata = json!({
-                "cost": dollars(cost),
+                "cost": cost.as_usd(),
                 "cost_micros": cost.get(),
-                "cost_estimate": dollars(estimate.cost),
+                "cost_estimate": estimate.cost.as_usd(),
                 "cost_estimate_micros": estimate.cost.get(),
                 "currency": "USD",
                 "provider": estimate.price.provider.as_str(),

@@ -297,17 +297,7 @@ fn render(endpoint_id: &str, prompt: &str, index: u64, width: u64, height: u64) 
             )
         })
         .collect();
-    let text: String = prompt
-        .chars()
-        .take(60)
-        .map(|c| match c {
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '&' => "&amp;".to_string(),
-            '"' => "&quot;".to_string(),
-            c => c.to_string(),
-        })
-        .collect();
+    let text = crate::format::escape_xml(&prompt.chars().take(60).collect::<String>());
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\
          <defs><linearGradient id=\"g\" x1=\"0\" y1=\"0\" x2=\"1\" y2=\"1\">\
