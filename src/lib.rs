@@ -7,6 +7,7 @@
 pub mod api;
 pub mod app;
 pub mod components;
+pub mod endpoint;
 pub mod error;
 pub mod format;
 pub mod money;

@@ -138,7 +138,7 @@ pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
         async {
             let (state, user) = guard::require_user().await?;
             let (list, _) = state.catalog.page(None, usize::MAX);
-            let ids: Vec<String> = list
+            let ids: Vec<crate::endpoint::EndpointId> = list
                 .into_iter()
                 .filter(|p| {
                     p.provider == crate::api::keys::Provider::Fal
@@ -150,7 +150,7 @@ pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
             let mut models: Vec<StudioModel> = priced
                 .into_iter()
                 .map(|p| StudioModel {
-                    endpoint_id: p.price.endpoint_id,
+                    endpoint_id: p.price.endpoint_id.to_string(),
                     category: p.price.category,
                     unit: p.price.unit.as_str().to_string(),
                     unit_price: p.price.unit_price,
@@ -165,7 +165,7 @@ pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-fn studio_input(prompt: &str, num_images: u32, simulate_failure: bool) -> Result<serde_json::Value, AppError> {
+fn studio_input(prompt: &str, num_images: u64, simulate_failure: bool) -> Result<serde_json::Value, AppError> {
     let prompt = prompt.trim();
     if prompt.is_empty() {
         return Err(AppError::validation("prompt", "Describe what to make."));
@@ -181,13 +181,15 @@ fn studio_input(prompt: &str, num_images: u32, simulate_failure: bool) -> Result
 }
 
 #[server(endpoint = "studio_estimate")]
-pub async fn studio_estimate(endpoint_id: String, num_images: u32) -> Result<RunEstimate, AppError> {
+pub async fn studio_estimate(endpoint_id: String, num_images: String) -> Result<RunEstimate, AppError> {
     use crate::server::auth::guard;
     use crate::server::billing::{Payer, payer_for};
     use crate::server::gateway::{estimate::estimate, pricing::price_for};
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
+            let endpoint_id = crate::endpoint::EndpointId::parse(&endpoint_id)?;
+            let num_images = super::whole_number("num_images", &num_images, 1..=crate::server::gateway::estimate::MAX_IMAGES)?;
             let price = price_for(&state, &user.id, &endpoint_id).await?.price;
             let input = serde_json::json!({ "num_images": num_images });
             let e = estimate(price, &input)?;
@@ -209,7 +211,7 @@ pub async fn studio_estimate(endpoint_id: String, num_images: u32) -> Result<Run
 pub async fn studio_run(
     endpoint_id: String,
     prompt: String,
-    num_images: u32,
+    num_images: String,
     simulate_failure: Option<String>,
 ) -> Result<StudioResult, AppError> {
     use crate::server::auth::guard;
@@ -217,6 +219,8 @@ pub async fn studio_run(
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
+            let endpoint_id = crate::endpoint::EndpointId::parse(&endpoint_id)?;
+            let num_images = super::whole_number("num_images", &num_images, 1..=crate::server::gateway::estimate::MAX_IMAGES)?;
             let simulate = simulate_failure.is_some() && state.providers.is_sandbox_runs();
             let input = studio_input(&prompt, num_images, simulate)?;
             let (e, payer) = prepare(&state, &user.id, &endpoint_id, &input).await?;
@@ -248,8 +252,8 @@ pub async fn studio_submit(
     endpoint_id: String,
     prompt: String,
     simulate_failure: Option<String>,
-    sandbox_queue_ms: Option<u32>,
-    sandbox_run_ms: Option<u32>,
+    sandbox_queue_ms: Option<String>,
+    sandbox_run_ms: Option<String>,
 ) -> Result<StudioJob, AppError> {
     use crate::server::auth::guard;
     use crate::server::gateway::jobs::submit;
@@ -257,14 +261,15 @@ pub async fn studio_submit(
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
+            let endpoint_id = crate::endpoint::EndpointId::parse(&endpoint_id)?;
             let sandbox = state.providers.is_sandbox_runs();
             let mut input = studio_input(&prompt, 1, simulate_failure.is_some() && sandbox)?;
             if sandbox {
                 if let Some(ms) = sandbox_queue_ms {
-                    input["sandbox_queue_ms"] = serde_json::json!(ms.min(60_000));
+                    input["sandbox_queue_ms"] = serde_json::json!(super::whole_number("sandbox_queue_ms", &ms, 0..=60_000)?);
                 }
                 if let Some(ms) = sandbox_run_ms {
-                    input["sandbox_delay_ms"] = serde_json::json!(ms.min(60_000));
+                    input["sandbox_delay_ms"] = serde_json::json!(super::whole_number("sandbox_run_ms", &ms, 0..=60_000)?);
                 }
             }
             if let Some(object) = input.as_object_mut() {

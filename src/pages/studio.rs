@@ -77,7 +77,7 @@ fn Studio(run: ServerAction<StudioRun>, submit: ServerAction<StudioSubmit>, job:
     let jobs_done = Memo::new(move |_| job.with(|j| j.as_ref().filter(|j| j.finished()).map(|j| j.job_id.clone())));
     let estimate = Resource::new(
         move || (model.get(), count.get(), run.version().get(), jobs_done.get()),
-        |(m, n, _, _)| studio_estimate(m, n),
+        |(m, n, _, _)| studio_estimate(m, n.to_string()),
     );
     let busy = move || run.pending().get() || submit.pending().get() || job.with(|j| j.as_ref().is_some_and(|j| !j.finished()));
     let start = move |_| {
@@ -99,7 +99,7 @@ fn Studio(run: ServerAction<StudioRun>, submit: ServerAction<StudioSubmit>, job:
             run.dispatch(StudioRun {
                 endpoint_id: model.get_untracked(),
                 prompt: prompt.get_untracked(),
-                num_images: count.get_untracked(),
+                num_images: count.get_untracked().to_string(),
                 simulate_failure,
             });
         }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::auth::guard::{ApiAdmin, ApiError, ApiUser};
 use super::auth::users::Role;
 use super::state::AppState;
+use crate::endpoint::EndpointId;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -44,15 +45,15 @@ async fn pricing(
 ) -> axum::response::Response {
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
-    let mut named: Vec<String> = Vec::new();
+    let mut named: Vec<EndpointId> = Vec::new();
     let (mut cursor, mut limit) = (None, 50usize);
     for (key, value) in pairs {
         match key.as_str() {
             "endpoint_id" => {
-                let id = value.trim().to_string();
-                if id.is_empty() || id.len() > 200 {
-                    return bad_param("endpoint_id", "An endpoint id must be 1 to 200 characters.");
-                }
+                let id = match EndpointId::parse(value.trim()) {
+                    Ok(id) => id,
+                    Err(e) => return bad_param("endpoint_id", e.to_string()),
+                };
                 if !named.contains(&id) {
                     named.push(id);
                 }
@@ -73,12 +74,12 @@ async fn pricing(
             Err(_) => return bad_param("cursor", "cursor must be a next_cursor from an earlier answer."),
         },
     };
-    let ids: Vec<String> = if named.is_empty() {
+    let ids: Vec<EndpointId> = if named.is_empty() {
         state.catalog.page(None, usize::MAX).0.into_iter().map(|p| p.endpoint_id).collect()
     } else {
         named
     };
-    let page: Vec<String> = ids.iter().skip(offset).take(limit).cloned().collect();
+    let page: Vec<EndpointId> = ids.iter().skip(offset).take(limit).cloned().collect();
     let has_more = offset + page.len() < ids.len();
     let prices = match super::gateway::pricing::prices_for(&state, &user.id, &page).await {
         Ok(p) => p,

@@ -9,6 +9,7 @@ use super::app_server::{AppServer, shutdown_signal};
 use super::config::Config;
 use super::db::Db;
 use super::ledger::{Clock, Ledger};
+use crate::endpoint::EndpointId;
 
 /// Exit status for settings that cannot be used (the same clap uses for bad arguments).
 pub const EXIT_BAD_SETTINGS: u8 = 2;
@@ -146,6 +147,11 @@ pub enum AdminCommand {
     },
 }
 
+/// `--endpoint`: an endpoint id, checked as the API checks it.
+fn endpoint_arg(raw: &str) -> Result<EndpointId, String> {
+    EndpointId::parse(raw).map_err(|e| e.to_string())
+}
+
 #[derive(Debug, Clone, Subcommand)]
 pub enum PricesCommand {
     /// Set an account's price for an endpoint, per the catalog's unit for it.
@@ -153,8 +159,8 @@ pub enum PricesCommand {
         #[arg(long)]
         email: String,
         /// e.g. fal-ai/flux/dev
-        #[arg(long)]
-        endpoint: String,
+        #[arg(long, value_parser = endpoint_arg)]
+        endpoint: EndpointId,
         /// Dollars per unit, e.g. 0.02
         #[arg(long)]
         usd: String,
@@ -163,8 +169,8 @@ pub enum PricesCommand {
     Unset {
         #[arg(long)]
         email: String,
-        #[arg(long)]
-        endpoint: String,
+        #[arg(long, value_parser = endpoint_arg)]
+        endpoint: EndpointId,
     },
     /// List an account's own prices beside the catalog's.
     List {
@@ -266,12 +272,18 @@ async fn prices(config: Config, command: PricesCommand) -> ExitCode {
                 }
                 let mut out = String::from("endpoint_id,unit,account_price_usd,catalog_price_usd");
                 for (endpoint, price) in own {
-                    let listed = catalog.price(&endpoint);
+                    // A price stored before ids were checked may name no valid endpoint.
+                    let (unit, listed) = match EndpointId::parse(&endpoint) {
+                        Ok(id) => {
+                            let listed = catalog.price(&id);
+                            (listed.unit.as_str(), listed.unit_price.to_string())
+                        }
+                        Err(_) => ("", String::new()),
+                    };
                     out.push_str(&format!(
-                        "\n{endpoint},{},{},{}",
-                        listed.unit.as_str(),
+                        "\n{endpoint},{unit},{},{}",
                         price.to_string().trim_start_matches('$'),
-                        listed.unit_price.to_string().trim_start_matches('$')
+                        listed.trim_start_matches('$')
                     ));
                 }
                 Ok(out)

@@ -459,10 +459,9 @@ fn session_run_id() -> String {
 
 async fn run_inner(endpoint: String, input: String, dry_run: bool, json_mode: bool) -> Outcome<()> {
     let input = read_input(&input)?;
-    let endpoint = endpoint.trim().trim_matches('/').to_string();
-    if endpoint.is_empty() {
-        return Err(Failure::new(exit::USAGE, "name the endpoint, e.g. fal-ai/flux/schnell"));
-    }
+    // The id becomes part of the request's path: only a plain model path is sent.
+    let endpoint = crate::endpoint::EndpointId::parse(endpoint.trim())
+        .map_err(|e| Failure::new(exit::USAGE, e.to_string().to_lowercase().trim_end_matches('.')))?;
     let client = Client::from_settings()?;
     let mut path = format!("api/v1/run/{endpoint}");
     if dry_run {

@@ -261,6 +261,12 @@ fn administrators_set_list_and_unset_an_accounts_own_prices() {
     let (code, _, err) = run(&["set", "--email", "ops@example.com", "--endpoint", "fal-ai/flux/dev", "--usd", "0"]);
     assert_eq!(code, Some(1));
     assert!(err.starts_with("tollgate: prices: --usd:"), "{err}");
+    // An id that is not a model path is refused before anything is stored.
+    for bad in ["http://127.0.0.1:9/steal", "fal-ai/../x", "fal-ai//flux"] {
+        let (code, _, err) = run(&["set", "--email", "ops@example.com", "--endpoint", bad, "--usd", "1"]);
+        assert_eq!(code, Some(2), "{bad}: {err}");
+        assert!(err.contains("--endpoint"), "{err}");
+    }
     let (code, _, err) = run(&["set", "--email", "nobody@example.com", "--endpoint", "fal-ai/flux/dev", "--usd", "1"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("nobody@example.com was not found"), "{err}");

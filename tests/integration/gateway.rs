@@ -278,7 +278,7 @@ async fn without_enough_credits_or_a_key_the_answer_is_402_naming_the_limit(back
     let ada = app.signed_up("ada@example.com", "correct horse battery").await;
     let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
     // $6.00 an image for Ada: more than her $5.00.
-    pricing::set_account_price(&app.db, &id, "fal-ai/flux/dev", Micros::from_usd(6), "test").await.unwrap();
+    pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint("fal-ai/flux/dev"), Micros::from_usd(6), "test").await.unwrap();
     let (status, body) = post(&app, &ada, "/api/v1/run/fal-ai/flux/dev?dryRun=true", &json!({})).await;
     assert_eq!(status, 402, "{body}");
     assert_eq!(body["limit"], "balance");

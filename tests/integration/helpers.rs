@@ -33,7 +33,7 @@ macro_rules! backend_tests {
 }
 
 /// The newest migration under migrations/.
-pub const LATEST_SCHEMA_VERSION: i64 = 10;
+pub const LATEST_SCHEMA_VERSION: i64 = 11;
 
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
@@ -257,4 +257,9 @@ impl TestApp {
 /// A page's HTML without the markers the renderer puts between text nodes.
 pub fn visible(html: &str) -> String {
     html.replace("<!---->", "").replace("<!>", "")
+}
+
+/// An endpoint id, parsed as the API parses it.
+pub fn endpoint(raw: &str) -> tollgate::endpoint::EndpointId {
+    tollgate::endpoint::EndpointId::parse(raw).expect("a valid endpoint id")
 }

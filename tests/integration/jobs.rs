@@ -138,7 +138,7 @@ async fn running_work_finishes_when_the_balance_runs_out_meanwhile(backend: Back
     let (app, _standin) = with_queue(backend, &[]).await;
     let ada = app.signed_up("ada@example.com", "correct horse battery").await;
     let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
-    pricing::set_account_price(&app.db, &id, KLING, Micros::from_usd(4), "test").await.unwrap();
+    pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint(KLING), Micros::from_usd(4), "test").await.unwrap();
     let (status, body) = submit(&app, &ada, KLING, &json!({"prompt": "x"})).await;
     assert_eq!(status, 202, "{body}");
     let job_id = body["job_id"].as_str().unwrap().to_string();

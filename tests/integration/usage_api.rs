@@ -187,7 +187,7 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     assert_eq!(code, 0, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["metadata"]["charged_micros"], 3_000);
     let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
-    tollgate::server::gateway::pricing::set_account_price(&app.db, &id, "fal-ai/flux/dev", tollgate::money::Micros::from_usd(6), "t")
+    tollgate::server::gateway::pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint("fal-ai/flux/dev"), tollgate::money::Micros::from_usd(6), "t")
         .await
         .unwrap();
     // Set outside the server: seen once cached prices expire; dropped at once here.
@@ -254,7 +254,7 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     assert_eq!(billing["balance_micros"], 4_985_000);
 
     // Under $1 the warning shows on usage and billing.
-    tollgate::server::gateway::pricing::set_account_price(&app.db, &id, "fal-ai/flux/dev", tollgate::money::Micros::from_usd(4), "t")
+    tollgate::server::gateway::pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint("fal-ai/flux/dev"), tollgate::money::Micros::from_usd(4), "t")
         .await
         .unwrap();
     app.state.caches.account_prices.clear();

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::api::keys::Provider;
+use crate::endpoint::EndpointId;
 use crate::money::Micros;
 
 pub const BUILTIN: &str = include_str!("prices.csv");
@@ -60,7 +61,7 @@ pub const OPERATIONS: &[&str] = &["generateImage", "editImage", "removeBackgroun
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Price {
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub provider: Provider,
     pub unit: Unit,
     pub unit_price: Micros,
@@ -112,13 +113,8 @@ impl Catalog {
             if cells.len() != 7 {
                 return Err(err(line, format!("expected 7 columns ({HEADER}), found {}", cells.len())));
             }
-            let endpoint_id = cells[0];
-            if endpoint_id.is_empty()
-                || endpoint_id.len() > 200
-                || !endpoint_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:".contains(&b))
-            {
-                return Err(err(line, format!("`{endpoint_id}` is not an endpoint id")));
-            }
+            let endpoint_id = EndpointId::parse(cells[0])
+                .map_err(|e| err(line, format!("`{}` is not an endpoint id: {e}", cells[0])))?;
             let provider = Provider::parse(cells[1])
                 .map_err(|_| err(line, format!("unknown provider `{}`; use fal or openrouter", cells[1])))?;
             let unit = Unit::parse(cells[2]).ok_or_else(|| {
@@ -147,8 +143,9 @@ impl Catalog {
             if default && let Some(first) = defaults.insert(category.clone(), line) {
                 return Err(err(line, format!("category `{category}` already has a default (line {first})")));
             }
+            let key = endpoint_id.as_str().to_string();
             let price = Price {
-                endpoint_id: endpoint_id.to_string(),
+                endpoint_id,
                 provider,
                 unit,
                 unit_price,
@@ -157,8 +154,8 @@ impl Catalog {
                 default,
                 listed: true,
             };
-            if prices.insert(endpoint_id.to_string(), price).is_some() {
-                return Err(err(line, format!("`{endpoint_id}` is listed twice")));
+            if prices.insert(key, price).is_some() {
+                return Err(err(line, format!("`{}` is listed twice", cells[0])));
             }
         }
         if !saw_header {
@@ -172,10 +169,10 @@ impl Catalog {
     }
 
     /// The listed price, or the unknown-endpoint price (per request) for anything else.
-    pub fn price(&self, endpoint_id: &str) -> Price {
-        self.prices.get(endpoint_id).cloned().unwrap_or_else(|| Price {
-            endpoint_id: endpoint_id.to_string(),
-            provider: if endpoint_id.starts_with("openrouter/") { Provider::OpenRouter } else { Provider::Fal },
+    pub fn price(&self, endpoint_id: &EndpointId) -> Price {
+        self.prices.get(endpoint_id.as_str()).cloned().unwrap_or_else(|| Price {
+            endpoint_id: endpoint_id.clone(),
+            provider: if endpoint_id.openrouter_model().is_some() { Provider::OpenRouter } else { Provider::Fal },
             unit: Unit::Request,
             unit_price: self.unknown_price,
             operation: "run",
@@ -215,6 +212,10 @@ impl Catalog {
 mod tests {
     use super::*;
 
+    fn id(raw: &str) -> EndpointId {
+        EndpointId::parse(raw).unwrap()
+    }
+
     fn parse(text: &str) -> Result<Catalog, CatalogError> {
         Catalog::parse(text, "test.csv", Micros::parse("0.05").unwrap())
     }
@@ -223,12 +224,12 @@ mod tests {
     fn the_builtin_catalog_has_every_model_of_the_table() {
         let c = Catalog::builtin(Micros::parse("0.05").unwrap());
         assert_eq!(c.len(), 30);
-        let schnell = c.price("fal-ai/flux/schnell");
+        let schnell = c.price(&id("fal-ai/flux/schnell"));
         assert_eq!((schnell.unit, schnell.unit_price.get(), schnell.default), (Unit::Image, 3_000, true));
-        assert_eq!(c.price("fal-ai/veo2").unit_price.get(), 500_000);
-        assert_eq!(c.price("fal-ai/kling-video/v1.5/pro/text-to-video").unit, Unit::Video);
-        assert_eq!(c.price("fal-ai/birefnet").operation, "removeBackground");
-        let unknown = c.price("fal-ai/something-new");
+        assert_eq!(c.price(&id("fal-ai/veo2")).unit_price.get(), 500_000);
+        assert_eq!(c.price(&id("fal-ai/kling-video/v1.5/pro/text-to-video")).unit, Unit::Video);
+        assert_eq!(c.price(&id("fal-ai/birefnet")).operation, "removeBackground");
+        let unknown = c.price(&id("fal-ai/something-new"));
         assert_eq!((unknown.unit, unknown.unit_price.get(), unknown.listed), (Unit::Request, 50_000, false));
     }
 
@@ -244,6 +245,7 @@ mod tests {
             ("a/b,fal,image,0.01,paint,x,", "unknown operation"),
             ("a/b,fal,image,0.01", "expected 7 columns"),
             ("a b,fal,image,0.01,generateImage,x,", "not an endpoint id"),
+            ("http://evil.example/x,fal,image,0.01,generateImage,x,", "not an endpoint id"),
         ] {
             let e = parse(&format!("{head}{row}\n")).unwrap_err();
             assert_eq!(e.line, 3, "{row}");
@@ -265,7 +267,7 @@ mod tests {
         let (first, more) = c.page(None, 10);
         assert_eq!(first.len(), 10);
         assert!(more);
-        let (second, _) = c.page(Some(&first[9].endpoint_id), 10);
+        let (second, _) = c.page(Some(first[9].endpoint_id.as_str()), 10);
         assert!(second[0].endpoint_id > first[9].endpoint_id);
         let (all, more) = c.page(None, 100);
         assert_eq!((all.len(), more), (30, false));

@@ -19,6 +19,7 @@ use super::estimate::{Estimate, MilliUnits};
 use super::run::{self, Call, Outcome};
 use super::run_cap::RunCap;
 use crate::api::keys::Provider;
+use crate::endpoint::EndpointId;
 use crate::error::AppError;
 use crate::money::Micros;
 use crate::server::billing::Payer;
@@ -160,9 +161,9 @@ pub async fn submit(
              next_poll_at_ms, deadline_at_ms, created_at_ms) \
          values ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9)",
     )
-    .bind(request_id)
+    .bind(&call.id)
     .bind(user_id)
-    .bind(&call.endpoint_id)
+    .bind(call.endpoint_id.as_str())
     .bind(&ticket.request_id)
     .bind(&ticket.status_url)
     .bind(&ticket.response_url)
@@ -172,8 +173,8 @@ pub async fn submit(
     .execute(state.db.pool())
     .await
     .map_err(db_err("recording a queued job"))?;
-    tracing::info!(request_id, endpoint_id = %call.endpoint_id, "job queued");
-    load(state, user_id, request_id).await.map(Ok)
+    tracing::info!(job_id = %call.id, request_id, endpoint_id = %call.endpoint_id, "job queued");
+    load(state, user_id, &call.id).await.map(Ok)
 }
 
 /// Starts the poller: it follows every unfinished job until it completes or fails.
@@ -244,7 +245,7 @@ async fn load_polled(state: &AppState, id: &str) -> Result<Polled, AppError> {
     let row = sqlx::query(
         "select u.user_id, u.endpoint_id, u.provider, u.operation, u.unit, u.unit_price_micros, u.units_milli, \
              u.cost_estimate_micros, u.paid_with, u.hold_id, u.run_id, u.run_budgeted, \
-             j.provider_request_id, j.status_url, j.response_url, j.polls, j.deadline_at_ms \
+             j.provider_request_id, j.status_url, j.response_url, j.polls, j.deadline_at_ms, u.request_id \
          from provider_job j join usage_record u on u.id = j.id where j.id = $1",
     )
     .bind(id)
@@ -257,10 +258,13 @@ async fn load_polled(state: &AppState, id: &str) -> Result<Polled, AppError> {
     let paid_with: String = row.try_get(8).map_err(read)?;
     let run_id: Option<String> = row.try_get(10).map_err(read)?;
     let budgeted: i64 = row.try_get(11).map_err(read)?;
+    let endpoint: String = row.try_get(1).map_err(read)?;
+    let request_id: Option<String> = row.try_get(17).map_err(read)?;
     let call = Call {
-        request_id: id.to_string(),
+        id: id.to_string(),
+        request_id: request_id.unwrap_or_else(|| id.to_string()),
         user_id: row.try_get(0).map_err(read)?,
-        endpoint_id: row.try_get(1).map_err(read)?,
+        endpoint_id: stored_endpoint(id, &endpoint),
         provider: Provider::parse(&provider)?,
         operation: row.try_get(3).map_err(read)?,
         unit: Unit::parse(&unit).ok_or_else(|| AppError::internal("reading a job", format!("unit {unit}")))?,
@@ -281,6 +285,16 @@ async fn load_polled(state: &AppState, id: &str) -> Result<Polled, AppError> {
         },
         polls: row.try_get(15).map_err(read)?,
         deadline_at_ms: row.try_get(16).map_err(read)?,
+    })
+}
+
+/// A job's endpoint as recorded. Ids are checked before a job is queued; one recorded
+/// before that check existed that does not pass it is only a label now (the job is
+/// followed at the URLs recorded for it, which are checked against the queue's base).
+fn stored_endpoint(job_id: &str, raw: &str) -> EndpointId {
+    EndpointId::parse(raw).unwrap_or_else(|_| {
+        tracing::warn!(job_id, "a job's recorded endpoint id is not valid; following it by its URLs");
+        EndpointId::parse("unknown/endpoint").expect("a valid endpoint id")
     })
 }
 
@@ -348,7 +362,7 @@ async fn wait(
     .bind(progress)
     .bind(now)
     .bind(now + poll_interval_ms(job.polls))
-    .bind(&job.call.request_id)
+    .bind(&job.call.id)
     .execute(state.db.pool())
     .await
     .map_err(db_err("recording a job's progress"))?;
@@ -360,7 +374,7 @@ async fn succeed(state: &AppState, job: &Polled, output: &Value, machine_seconds
     // only records the output.
     if let Some(settled) = run::finish_ok(state, &job.call, output, machine_seconds).await? {
         tracing::info!(
-            job_id = %job.call.request_id,
+            job_id = %job.call.id,
             cost = settled.cost.get(),
             charged = settled.charged.get(),
             "job completed"
@@ -374,7 +388,7 @@ async fn succeed(state: &AppState, job: &Polled, output: &Value, machine_seconds
     )
     .bind(output.to_string())
     .bind(now)
-    .bind(&job.call.request_id)
+    .bind(&job.call.id)
     .execute(state.db.pool())
     .await
     .map_err(db_err("recording a finished job"))?;
@@ -389,7 +403,7 @@ async fn fail(state: &AppState, job: &Polled, failure: RunFailure) -> Result<(),
     )
     .bind(failure.code())
     .bind(now_ms())
-    .bind(&job.call.request_id)
+    .bind(&job.call.id)
     .execute(state.db.pool())
     .await
     .map_err(db_err("recording a failed job"))?;

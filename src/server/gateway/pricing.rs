@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use super::catalog::Price;
+use crate::endpoint::EndpointId;
 use crate::error::AppError;
 use crate::money::Micros;
 use crate::server::db::Db;
@@ -33,7 +34,7 @@ pub async fn account_prices(db: &Db, user_id: &str) -> Result<BTreeMap<String, M
 }
 
 /// The prices of `endpoints` for `user_id`, in the order given.
-pub async fn prices_for(state: &AppState, user_id: &str, endpoints: &[String]) -> Result<Vec<AccountPrice>, AppError> {
+pub async fn prices_for(state: &AppState, user_id: &str, endpoints: &[EndpointId]) -> Result<Vec<AccountPrice>, AppError> {
     let own = match state.caches.account_prices.get(user_id) {
         Some(own) => own,
         None => {
@@ -46,7 +47,7 @@ pub async fn prices_for(state: &AppState, user_id: &str, endpoints: &[String]) -
         .iter()
         .map(|id| {
             let mut price = state.catalog.price(id);
-            let custom = match own.get(id) {
+            let custom = match own.get(id.as_str()) {
                 Some(p) => {
                     price.unit_price = *p;
                     true
@@ -58,8 +59,8 @@ pub async fn prices_for(state: &AppState, user_id: &str, endpoints: &[String]) -
         .collect())
 }
 
-pub async fn price_for(state: &AppState, user_id: &str, endpoint_id: &str) -> Result<AccountPrice, AppError> {
-    let mut list = prices_for(state, user_id, &[endpoint_id.to_string()]).await?;
+pub async fn price_for(state: &AppState, user_id: &str, endpoint_id: &EndpointId) -> Result<AccountPrice, AppError> {
+    let mut list = prices_for(state, user_id, std::slice::from_ref(endpoint_id)).await?;
     Ok(list.remove(0))
 }
 
@@ -67,15 +68,12 @@ pub async fn price_for(state: &AppState, user_id: &str, endpoint_id: &str) -> Re
 pub async fn set_account_price(
     db: &Db,
     user_id: &str,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     unit_price: Micros,
     set_by: &str,
 ) -> Result<(), AppError> {
     if !unit_price.is_positive() {
         return Err(AppError::validation("unit_price", "A price must be more than zero."));
-    }
-    if endpoint_id.trim().is_empty() || endpoint_id.len() > 200 {
-        return Err(AppError::validation("endpoint_id", "Name the endpoint, e.g. fal-ai/flux/schnell."));
     }
     sqlx::query(
         "insert into account_price (user_id, endpoint_id, unit_price_micros, set_by, updated_at_ms) \
@@ -84,22 +82,22 @@ pub async fn set_account_price(
              set_by = excluded.set_by, updated_at_ms = excluded.updated_at_ms",
     )
     .bind(user_id)
-    .bind(endpoint_id.trim())
+    .bind(endpoint_id.as_str())
     .bind(unit_price.get())
     .bind(set_by)
     .bind(now_ms())
     .execute(db.pool())
     .await
     .map_err(|e| AppError::internal("setting an account price", e))?;
-    tracing::info!(user_id, endpoint_id, unit_price_micros = unit_price.get(), set_by, "account price set");
+    tracing::info!(user_id, %endpoint_id, unit_price_micros = unit_price.get(), set_by, "account price set");
     Ok(())
 }
 
 /// Removes `user_id`'s own price for `endpoint_id`; the catalog price applies again.
-pub async fn clear_account_price(db: &Db, user_id: &str, endpoint_id: &str) -> Result<bool, AppError> {
+pub async fn clear_account_price(db: &Db, user_id: &str, endpoint_id: &EndpointId) -> Result<bool, AppError> {
     let done = sqlx::query("delete from account_price where user_id = $1 and endpoint_id = $2")
         .bind(user_id)
-        .bind(endpoint_id.trim())
+        .bind(endpoint_id.as_str())
         .execute(db.pool())
         .await
         .map_err(|e| AppError::internal("clearing an account price", e))?;

@@ -9,6 +9,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::estimate::Estimate;
 use crate::api::keys::Provider;
+use crate::endpoint::EndpointId;
 use crate::error::AppError;
 use crate::money::Micros;
 use crate::server::api_v1::bad_param;
@@ -78,10 +80,8 @@ async fn prepare_call(
     headers: &axum::http::HeaderMap,
     body: &Bytes,
 ) -> Result<Prepared, Response> {
-    let endpoint_id = endpoint_id.trim_matches('/');
-    if endpoint_id.is_empty() || endpoint_id.len() > 200 {
-        return Err(bad_param("endpoint_id", "Name the endpoint, e.g. fal-ai/flux/schnell."));
-    }
+    // Parsed before anything else: the id becomes part of the provider's URL.
+    let endpoint_id = EndpointId::parse(endpoint_id).map_err(|e| bad_param("endpoint_id", e.to_string()))?;
     let input: Value = if body.is_empty() {
         json!({})
     } else {
@@ -93,7 +93,7 @@ async fn prepare_call(
         let bad = |m: String| bad_param("Tollgate-Fal-Key", m);
         let raw = raw.to_str().map_err(|_| bad("Tollgate-Fal-Key must be plain text.".into()))?;
         let key = Provider::Fal.check_format(raw).map_err(|e| bad(e.to_string()))?;
-        let price = match super::pricing::price_for(state, user_id, endpoint_id).await {
+        let price = match super::pricing::price_for(state, user_id, &endpoint_id).await {
             Ok(p) => p.price,
             Err(e) => return Err(ApiError(e).into_response()),
         };
@@ -107,7 +107,7 @@ async fn prepare_call(
         };
         return Ok(Prepared { input, estimate, payer: Payer::CallKey(key) });
     }
-    match super::run::prepare(state, user_id, endpoint_id, &input).await {
+    match super::run::prepare(state, user_id, &endpoint_id, &input).await {
         Ok((estimate, payer)) => Ok(Prepared { input, estimate, payer }),
         Err(AppError::Validation { field, message }) => Err(bad_param(&field, message)),
         Err(AppError::InsufficientCredits { needed_micros, available_micros }) => {
@@ -170,11 +170,14 @@ async fn ready_call(
 pub async fn run(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(endpoint_id): Path<String>,
+    endpoint_id: Result<Path<String>, PathRejection>,
     Query(q): Query<RunQuery>,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Ok(Path(endpoint_id)) = endpoint_id else {
+        return bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell.");
+    };
     let Ready { p, run, request_id } = match ready_call(&state, &user.id, &endpoint_id, &q, &headers, &body).await {
         Ok(ready) => ready,
         Err(answer) => return answer,
@@ -190,11 +193,14 @@ pub async fn run(
 pub async fn queue(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
-    Path(endpoint_id): Path<String>,
+    endpoint_id: Result<Path<String>, PathRejection>,
     Query(q): Query<RunQuery>,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
+    let Ok(Path(endpoint_id)) = endpoint_id else {
+        return bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell.");
+    };
     let Ready { p, run, request_id } = match ready_call(&state, &user.id, &endpoint_id, &q, &headers, &body).await {
         Ok(ready) => ready,
         Err(answer) => return answer,
@@ -311,6 +317,10 @@ fn answer(outcome: super::run::Outcome, estimate: &Estimate, payer: &Payer, requ
                 RunFailure::BadInput { status, message } => (
                     StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
                     format!("{label} refused the input: {message}."),
+                ),
+                RunFailure::OffBase => (
+                    StatusCode::BAD_GATEWAY,
+                    format!("{label} was not called: the request would have left its configured address."),
                 ),
                 RunFailure::NoPlatformKey => (
                     StatusCode::SERVICE_UNAVAILABLE,

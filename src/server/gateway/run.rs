@@ -17,6 +17,7 @@ use super::estimate::{Estimate, MilliUnits, cost_of};
 use super::run_cap::{self, RunCap};
 use super::usage;
 use crate::api::keys::Provider;
+use crate::endpoint::EndpointId;
 use crate::error::AppError;
 use crate::money::Micros;
 use crate::server::billing::Payer;
@@ -50,9 +51,12 @@ pub enum Outcome {
 /// A call under way: what finishing it needs, as its usage record keeps it.
 #[derive(Clone, Debug)]
 pub struct Call {
+    /// The call's own id, made here: its usage record, its ledger keys and (queued) its job.
+    pub id: String,
+    /// The id the caller gave the request (`X-Request-Id`), unique within its account.
     pub request_id: String,
     pub user_id: String,
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     pub provider: Provider,
     pub operation: String,
     pub unit: Unit,
@@ -130,7 +134,7 @@ pub fn produced_units(unit: Unit, estimated: MilliUnits, output: &Value, machine
 pub async fn prepare(
     state: &AppState,
     user_id: &str,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     input: &Value,
 ) -> Result<(Estimate, Payer), AppError> {
     let price = super::pricing::price_for(state, user_id, endpoint_id).await?.price;
@@ -163,6 +167,7 @@ pub async fn begin(
     hold_ttl_ms: i64,
 ) -> Result<Result<Call, Outcome>, AppError> {
     let mut call = Call {
+        id: uuid::Uuid::new_v4().to_string(),
         request_id: request_id.to_string(),
         user_id: user_id.to_string(),
         endpoint_id: estimate.price.endpoint_id.clone(),
@@ -207,12 +212,12 @@ pub async fn begin(
     let refused = match (refused, wallet) {
         (None, Some(wallet)) => {
             let request = HoldRequest {
-                idempotency_key: format!("run:{request_id}"),
+                idempotency_key: format!("run:{}", call.id),
                 wallet,
                 amount: estimate.cost,
                 ttl_ms: hold_ttl_ms,
                 description: format!("Running {}", estimate.price.endpoint_id),
-                metadata: json!({ "request_id": request_id }),
+                metadata: json!({ "call_id": call.id, "request_id": request_id }),
             };
             match state.ledger.create_hold_in(&mut tx, &request).await {
                 Ok(hold) => {
@@ -261,7 +266,7 @@ pub async fn finish_ok(
         None => cost_of(call.unit_price, units)?,
     };
     let mut tx = state.db.begin_write().await.map_err(db_err("finishing a call"))?;
-    if !usage::claim_finish(&mut tx, &call.request_id, "succeeded", None).await? {
+    if !usage::claim_finish(&mut tx, &call.id, "succeeded", None).await? {
         tx.rollback().await.map_err(db_err("finishing a call"))?;
         return Ok(None);
     }
@@ -272,14 +277,15 @@ pub async fn finish_ok(
     let charged = match call.hold_id {
         Some(hold_id) => {
             let capture = CaptureRequest {
-                idempotency_key: format!("capture:{}", call.request_id),
+                idempotency_key: format!("capture:{}", call.id),
                 hold_id,
                 actual: cost,
-                description: call.endpoint_id.clone(),
+                description: call.endpoint_id.to_string(),
                 metadata: json!({
                     "provider": call.provider.label(),
                     "model": call.endpoint_id,
                     "operation": call.operation,
+                    "call_id": call.id,
                     "request_id": call.request_id,
                 }),
             };
@@ -287,7 +293,7 @@ pub async fn finish_ok(
                 Ok(receipt) => {
                     if receipt.uncollected.is_positive() {
                         tracing::warn!(
-                            request_id = %call.request_id,
+                            call_id = %call.id,
                             uncollected = receipt.uncollected.get(),
                             "call cost more than could be collected"
                         );
@@ -297,7 +303,7 @@ pub async fn finish_ok(
                 Err(e @ (LedgerError::HoldExpired(_) | LedgerError::HoldNotOpen { .. })) => {
                     // The hold ran out before the work did: the work is delivered, but
                     // nothing can be charged against a released reservation.
-                    tracing::error!(request_id = %call.request_id, error = %e, "finished after its hold; not charged");
+                    tracing::error!(call_id = %call.id, error = %e, "finished after its hold; not charged");
                     Micros::ZERO
                 }
                 Err(e) => return Err(e.into()),
@@ -305,7 +311,7 @@ pub async fn finish_ok(
         }
         None => Micros::ZERO,
     };
-    usage::record_settled(&mut tx, &call.request_id, units.0, cost, charged).await?;
+    usage::record_settled(&mut tx, &call.id, units.0, cost, charged).await?;
     if let Some(run_id) = &call.budget_run {
         run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, charged).await?;
     }
@@ -318,7 +324,7 @@ pub async fn finish_ok(
 /// was finished before.
 pub async fn finish_failed(state: &AppState, call: &Call, failure: &RunFailure) -> Result<bool, AppError> {
     let mut tx = state.db.begin_write().await.map_err(db_err("finishing a call"))?;
-    if !usage::claim_finish(&mut tx, &call.request_id, "failed", Some(failure.code())).await? {
+    if !usage::claim_finish(&mut tx, &call.id, "failed", Some(failure.code())).await? {
         tx.rollback().await.map_err(db_err("finishing a call"))?;
         return Ok(false);
     }
@@ -338,7 +344,7 @@ pub async fn finish_failed(state: &AppState, call: &Call, failure: &RunFailure) 
         crate::server::keys::mark_rejected(state, &call.user_id, call.provider).await?;
     }
     tracing::warn!(
-        request_id = %call.request_id,
+        call_id = %call.id,
         endpoint_id = %call.endpoint_id,
         failure = failure.code(),
         "call failed; nothing charged"
@@ -363,10 +369,7 @@ pub async fn execute(
     let own_key = payer.key();
     let result = match call.provider {
         Provider::Fal => state.providers.run_fal(&call.endpoint_id, own_key, input).await,
-        Provider::OpenRouter => {
-            let model = call.endpoint_id.strip_prefix("openrouter/").unwrap_or(&call.endpoint_id);
-            state.providers.run_openrouter_chat(model, own_key, input).await
-        }
+        Provider::OpenRouter => state.providers.run_openrouter_chat(&call.endpoint_id, own_key, input).await,
     };
     match result {
         Ok(output) => match finish_ok(state, &call, &output, None).await? {

@@ -11,16 +11,17 @@ fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
     move |e| AppError::internal(context, e)
 }
 
-/// The answer to a request id used before: a call never runs twice.
+/// The answer to a request id this account used before: a call never runs twice. Ids
+/// are the account's own (unique per account), so this says nothing about anyone else.
 pub fn repeated(id: &str) -> AppError {
     AppError::Conflict {
-        message: format!("A call with the request id {id} was already made; it was not run or charged again."),
+        message: format!("You already made a call with the request id {id}; it was not run or charged again."),
     }
 }
 
 fn insert_error(id: &str) -> impl Fn(sqlx::Error) -> AppError + '_ {
     move |e| match &e {
-        // The id is the request id, which a caller may choose.
+        // Only the (account, request id) pair can repeat: the call's own id is fresh.
         sqlx::Error::Database(d) if d.is_unique_violation() => repeated(id),
         _ => AppError::internal("recording a call", e),
     }
@@ -28,8 +29,8 @@ fn insert_error(id: &str) -> impl Fn(sqlx::Error) -> AppError + '_ {
 
 const INSERT: &str = "insert into usage_record (id, user_id, provider, endpoint_id, operation, unit, units_milli, \
          unit_price_micros, cost_estimate_micros, paid_with, status, failure, hold_id, run_id, run_budgeted, \
-         created_at_ms, finished_at_ms) \
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+         created_at_ms, finished_at_ms, request_id) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
 fn insert<'q>(
     call: &'q Call,
@@ -39,10 +40,10 @@ fn insert<'q>(
     now: i64,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     sqlx::query(INSERT)
-        .bind(&call.request_id)
+        .bind(&call.id)
         .bind(&call.user_id)
         .bind(call.provider.as_str())
-        .bind(&call.endpoint_id)
+        .bind(call.endpoint_id.as_str())
         .bind(&call.operation)
         .bind(call.unit.as_str())
         .bind(i64::try_from(call.units.0).unwrap_or(i64::MAX))
@@ -56,6 +57,7 @@ fn insert<'q>(
         .bind(i64::from(call.budget_run.is_some()))
         .bind(now)
         .bind((status != "running").then_some(now))
+        .bind(&call.request_id)
 }
 
 /// Records a call about to run, in the transaction that holds its funds.

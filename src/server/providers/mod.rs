@@ -16,6 +16,7 @@ use url::Url;
 
 use super::config::Config;
 use crate::api::keys::Provider;
+use crate::endpoint::EndpointId;
 use crate::error::AppError;
 
 /// The provider's answer about a key.
@@ -42,7 +43,63 @@ pub enum ExchangeError {
 #[derive(Clone, Debug)]
 enum Endpoint {
     Sandbox,
-    Http(Url),
+    Http(Base),
+}
+
+/// A provider's configured base URL. Every URL a key is sent to is built from it by
+/// appending path segments, each percent-encoded on its own (so none can add a host, a
+/// query or a `..`), and checked to still be under it before the key is attached.
+#[derive(Clone, Debug)]
+pub struct Base(Url);
+
+impl Base {
+    pub fn new(mut url: Url) -> Self {
+        if !url.path().ends_with('/') {
+            let with_slash = format!("{}/", url.path());
+            url.set_path(&with_slash);
+        }
+        url.set_query(None);
+        url.set_fragment(None);
+        Self(url)
+    }
+
+    /// The base with `segments` appended to its path.
+    pub fn at<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Url {
+        let mut url = self.0.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// Whether `url` is on this base's origin (scheme, host and port) and under its path.
+    pub fn contains(&self, url: &Url) -> bool {
+        let base = &self.0;
+        url.scheme() == base.scheme()
+            && url.host_str() == base.host_str()
+            && url.port_or_known_default() == base.port_or_known_default()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && url.path().starts_with(base.path())
+            && url.path_segments().is_some_and(|mut parts| {
+                !parts.any(|p| matches!(p.to_ascii_lowercase().as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."))
+            })
+    }
+
+    /// `url`, once it is known to be under this base: the check made before a key is
+    /// attached to a request.
+    fn guard(&self, url: Url) -> Result<Url, RunFailure> {
+        if self.contains(&url) {
+            Ok(url)
+        } else {
+            tracing::error!(
+                base = %self.0,
+                host = url.host_str().unwrap_or("-"),
+                "refused to send a provider key outside the provider's configured base URL"
+            );
+            Err(RunFailure::OffBase)
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -85,6 +142,8 @@ pub enum RunFailure {
     },
     /// Credits pay, but this server has no provider account to route the call through.
     NoPlatformKey,
+    /// The request would have left the provider's configured base URL, so it was not sent.
+    OffBase,
 }
 
 impl RunFailure {
@@ -97,6 +156,7 @@ impl RunFailure {
             Self::KeyRefused => "key_refused",
             Self::BadInput { .. } => "provider_rejected_input",
             Self::NoPlatformKey => "no_platform_account",
+            Self::OffBase => "provider_url_refused",
         }
     }
 }
@@ -113,9 +173,9 @@ impl Providers {
             .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let endpoint = |configured: &Option<Url>, default: &str| match configured {
-            Some(url) => Endpoint::Http(url.clone()),
+            Some(url) => Endpoint::Http(Base::new(url.clone())),
             None if config.sandbox => Endpoint::Sandbox,
-            None => Endpoint::Http(Url::parse(default).expect("a valid default URL")),
+            None => Endpoint::Http(Base::new(Url::parse(default).expect("a valid default URL"))),
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -158,16 +218,23 @@ impl Providers {
             Endpoint::Sandbox => return self.inner.sandbox.check_key(key),
             Endpoint::Http(base) => base,
         };
+        let path: &[&str] = match provider {
+            Provider::Fal => &["v1", "models"],
+            Provider::OpenRouter => &["api", "v1", "key"],
+        };
+        let Ok(url) = base.guard(base.at(path.iter().copied())) else {
+            return KeyCheck::Unreachable(format!("{} could not be asked", provider.label()));
+        };
         let request = match provider {
             // fal: listing models with the key; a refused key gets 401.
             Provider::Fal => self
                 .inner
                 .http
-                .get(join(base, "v1/models"))
+                .get(url)
                 .query(&[("limit", "1")])
                 .header(reqwest::header::AUTHORIZATION, format!("Key {key}")),
             // OpenRouter: the key's own details.
-            Provider::OpenRouter => self.inner.http.get(join(base, "api/v1/key")).bearer_auth(key),
+            Provider::OpenRouter => self.inner.http.get(url).bearer_auth(key),
         };
         match request.send().await {
             Ok(res) if res.status().is_success() => KeyCheck::Valid,
@@ -184,7 +251,7 @@ impl Providers {
     pub fn openrouter_consent_url(&self, callback: &Url, code_challenge: &str) -> Url {
         let mut url = match &self.inner.openrouter {
             Endpoint::Sandbox => self.inner.public_url.join(SANDBOX_OPENROUTER_PATH).expect("a valid path"),
-            Endpoint::Http(base) => join(base, "auth"),
+            Endpoint::Http(base) => base.at(["auth"]),
         };
         url.query_pairs_mut()
             .append_pair("callback_url", callback.as_str())
@@ -200,7 +267,8 @@ impl Providers {
             Endpoint::Http(base) => base,
         };
         let body = serde_json::json!({ "code": code, "code_verifier": verifier, "code_challenge_method": "S256" });
-        let res = self.inner.http.post(join(base, "api/v1/auth/keys")).json(&body).send().await.map_err(|e| {
+        let url = base.guard(base.at(["api", "v1", "auth", "keys"])).map_err(|_| ExchangeError::Unreachable("refused".into()))?;
+        let res = self.inner.http.post(url).json(&body).send().await.map_err(|e| {
             tracing::warn!(error = %without_url(&e), "OpenRouter key exchange failed");
             ExchangeError::Unreachable("no answer".into())
         })?;
@@ -224,35 +292,34 @@ impl Providers {
     /// the call is routed through this platform's fal account.
     pub async fn run_fal(
         &self,
-        endpoint_id: &str,
+        endpoint_id: &EndpointId,
         own_key: Option<&str>,
         input: &serde_json::Value,
     ) -> Result<serde_json::Value, RunFailure> {
         let base = match &self.inner.fal_run {
-            Endpoint::Sandbox => return self.inner.sandbox.run(endpoint_id, input).await,
+            Endpoint::Sandbox => return self.inner.sandbox.run(endpoint_id.as_str(), input).await,
             Endpoint::Http(base) => base,
         };
         let key = match own_key.or(self.inner.fal_platform_key.as_deref()) {
             Some(k) => k,
             None => return Err(RunFailure::NoPlatformKey),
         };
-        let request = self
-            .inner
-            .http
-            .post(join(base, endpoint_id))
-            .header(reqwest::header::AUTHORIZATION, format!("Key {key}"))
-            .json(input);
-        send_run(request, endpoint_id).await
+        let url = base.guard(base.at(endpoint_id.segments()))?;
+        let request =
+            self.inner.http.post(url).header(reqwest::header::AUTHORIZATION, format!("Key {key}")).json(input);
+        send_run(request, endpoint_id.as_str()).await
     }
 
-    /// A chat completion at OpenRouter for `model` (an OpenRouter model id such as
-    /// `openai/gpt-4o-mini`), asking for usage accounting so the answer carries its cost.
+    /// A chat completion at OpenRouter for an `openrouter/<model>` endpoint (the model being
+    /// an OpenRouter model id such as `openai/gpt-4o-mini`), asking for usage accounting so
+    /// the answer carries its cost.
     pub async fn run_openrouter_chat(
         &self,
-        model: &str,
+        endpoint_id: &EndpointId,
         own_key: Option<&str>,
         input: &serde_json::Value,
     ) -> Result<serde_json::Value, RunFailure> {
+        let model = endpoint_id.openrouter_model().unwrap_or(endpoint_id.as_str());
         let mut body = input.clone();
         body["model"] = serde_json::json!(model);
         body["usage"] = serde_json::json!({ "include": true });
@@ -264,7 +331,8 @@ impl Providers {
         let Some(key) = own_key.or(self.inner.openrouter_platform_key.as_deref()) else {
             return Err(RunFailure::NoPlatformKey);
         };
-        let request = self.inner.http.post(join(base, "api/v1/chat/completions")).bearer_auth(key).json(&body);
+        let url = base.guard(base.at(["api", "v1", "chat", "completions"]))?;
+        let request = self.inner.http.post(url).bearer_auth(key).json(&body);
         send_run(request, model).await
     }
 
@@ -308,15 +376,6 @@ async fn send_run(request: reqwest::RequestBuilder, what: &str) -> Result<serde_
     }
 }
 
-/// `base` + `path`, keeping any path the base already has.
-fn join(base: &Url, path: &str) -> Url {
-    let mut base = base.clone();
-    if !base.path().ends_with('/') {
-        let with_slash = format!("{}/", base.path());
-        base.set_path(&with_slash);
-    }
-    base.join(path).expect("a relative path joins")
-}
 
 /// A reqwest error without its URL (which may carry a code).
 fn without_url(e: &reqwest::Error) -> String {
@@ -351,12 +410,45 @@ pub fn s256(verifier: &str) -> String {
 mod tests {
     use super::*;
 
+    fn base(url: &str) -> Base {
+        Base::new(Url::parse(url).unwrap())
+    }
+
     #[test]
-    fn joining_keeps_the_base_path() {
-        let base = Url::parse("http://127.0.0.1:9/prefix").unwrap();
-        assert_eq!(join(&base, "api/v1/key").as_str(), "http://127.0.0.1:9/prefix/api/v1/key");
-        let root = Url::parse("https://openrouter.ai/").unwrap();
-        assert_eq!(join(&root, "auth").as_str(), "https://openrouter.ai/auth");
+    fn urls_are_built_under_the_base_path() {
+        let prefixed = base("http://127.0.0.1:9/prefix");
+        assert_eq!(prefixed.at(["api", "v1", "key"]).as_str(), "http://127.0.0.1:9/prefix/api/v1/key");
+        assert_eq!(base("https://openrouter.ai/").at(["auth"]).as_str(), "https://openrouter.ai/auth");
+        let id = EndpointId::parse("fal-ai/flux/schnell").unwrap();
+        assert_eq!(base("https://fal.run/").at(id.segments()).as_str(), "https://fal.run/fal-ai/flux/schnell");
+    }
+
+    #[test]
+    fn a_segment_cannot_leave_the_base() {
+        let b = base("http://127.0.0.1:9/prefix/");
+        for hostile in ["http://127.0.0.1:1/steal", "//evil.example/x", "../../steal", "a/../../b", "?q", "#f", "%2F"] {
+            let url = b.at([hostile]);
+            assert!(b.contains(&url), "{hostile} gave {url}");
+            assert_eq!(url.host_str(), Some("127.0.0.1"));
+            assert_eq!(url.port(), Some(9));
+            assert!(url.path().starts_with("/prefix/"), "{url}");
+            assert!(url.query().is_none() && url.fragment().is_none(), "{url}");
+        }
+    }
+
+    #[test]
+    fn only_urls_under_the_base_are_contained() {
+        let b = base("http://127.0.0.1:9/prefix/");
+        let yes = |u: &str| b.contains(&Url::parse(u).unwrap());
+        assert!(yes("http://127.0.0.1:9/prefix/fal-ai/flux"));
+        assert!(!yes("http://127.0.0.1:10/prefix/fal-ai/flux"), "another port");
+        assert!(!yes("https://127.0.0.1:9/prefix/fal-ai/flux"), "another scheme");
+        assert!(!yes("http://localhost:9/prefix/fal-ai/flux"), "another host");
+        assert!(!yes("http://127.0.0.1:9/prefixed/x"), "a sibling path");
+        assert!(!yes("http://127.0.0.1:9/other"), "outside the path");
+        assert!(!yes("http://u:p@127.0.0.1:9/prefix/x"), "credentials");
+        assert!(!yes("http://127.0.0.1:9/prefix/../x"), "climbing out");
+        assert!(b.guard(Url::parse("http://evil.example/prefix/x").unwrap()).is_err());
     }
 
     #[test]

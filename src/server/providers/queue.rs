@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::{Endpoint, Providers, RunFailure, join, provider_message, without_url};
+use super::{Base, Endpoint, Providers, RunFailure, provider_message, without_url};
+use crate::endpoint::EndpointId;
 
 /// A job fal's queue accepted: its id there, and where its status and result are read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,25 +42,18 @@ pub enum QueueState {
     Failed(RunFailure),
 }
 
-/// `fal-ai/kling-video/v1/standard/text-to-video` → `fal-ai/kling-video`.
-pub fn app_id(endpoint_id: &str) -> &str {
-    match endpoint_id.match_indices('/').nth(1) {
-        Some((i, _)) => &endpoint_id[..i],
-        None => endpoint_id,
-    }
-}
-
-fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
-}
-
-/// The URL fal returned, if it points at the configured queue; else the documented one.
-/// The key is sent to these URLs, so a foreign host is never trusted.
-fn queue_url(base: &Url, returned: Option<&str>, documented: &str) -> String {
+/// The URL fal returned, if it is under the configured queue's base; else the documented
+/// one. The key is sent to these URLs, so nothing outside the base is ever trusted.
+fn queue_url(base: &Base, returned: Option<&str>, documented: &[&str]) -> String {
     match returned.and_then(|u| Url::parse(u).ok()) {
-        Some(url) if same_origin(&url, base) => url.to_string(),
-        _ => join(base, documented).to_string(),
+        Some(url) if base.contains(&url) => url.to_string(),
+        _ => base.at(documented.iter().copied()).to_string(),
     }
+}
+
+/// A recorded status or result URL, once it is known to be under the queue's base.
+fn recorded_url(base: &Base, recorded: &str) -> Result<Url, RunFailure> {
+    base.guard(Url::parse(recorded).map_err(|_| RunFailure::OffBase)?)
 }
 
 impl Providers {
@@ -70,18 +64,18 @@ impl Providers {
     /// Queues a fal job. `own_key` is the caller's key; without one the platform's pays.
     pub async fn fal_submit(
         &self,
-        endpoint_id: &str,
+        endpoint_id: &EndpointId,
         own_key: Option<&str>,
         input: &Value,
     ) -> Result<QueueTicket, RunFailure> {
         let base = match &self.inner.fal_queue {
-            Endpoint::Sandbox => return self.inner.sandbox.submit(endpoint_id, input),
+            Endpoint::Sandbox => return self.inner.sandbox.submit(endpoint_id.as_str(), input),
             Endpoint::Http(base) => base,
         };
         let key = self.fal_key(own_key)?;
-        let request =
-            self.inner.http.post(join(base, endpoint_id)).header(reqwest::header::AUTHORIZATION, format!("Key {key}")).json(input);
-        let answer = super::send_run(request, endpoint_id).await?;
+        let url = base.guard(base.at(endpoint_id.segments()))?;
+        let request = self.inner.http.post(url).header(reqwest::header::AUTHORIZATION, format!("Key {key}")).json(input);
+        let answer = super::send_run(request, endpoint_id.as_str()).await?;
         #[derive(Deserialize)]
         struct Submitted {
             request_id: String,
@@ -94,22 +88,23 @@ impl Providers {
         if !plain {
             return Err(RunFailure::ServerError(200));
         }
-        let app = app_id(endpoint_id);
+        let [owner, app] = endpoint_id.app();
         Ok(QueueTicket {
             request_id: id.to_string(),
-            status_url: queue_url(base, submitted.status_url.as_deref(), &format!("{app}/requests/{id}/status")),
-            response_url: queue_url(base, submitted.response_url.as_deref(), &format!("{app}/requests/{id}")),
+            status_url: queue_url(base, submitted.status_url.as_deref(), &[owner, app, "requests", id, "status"]),
+            response_url: queue_url(base, submitted.response_url.as_deref(), &[owner, app, "requests", id]),
         })
     }
 
     /// Asks where a queued job stands. An error here is about asking (the provider could
     /// not be reached, or refused the key), not about the job.
     pub async fn fal_status(&self, ticket: &QueueTicket, own_key: Option<&str>) -> Result<QueueState, RunFailure> {
-        if matches!(self.inner.fal_queue, Endpoint::Sandbox) {
-            return self.inner.sandbox.status(ticket);
-        }
+        let base = match &self.inner.fal_queue {
+            Endpoint::Sandbox => return self.inner.sandbox.status(ticket),
+            Endpoint::Http(base) => base,
+        };
         let key = self.fal_key(own_key)?;
-        let mut url = Url::parse(&ticket.status_url).map_err(|_| RunFailure::Network)?;
+        let mut url = recorded_url(base, &ticket.status_url)?;
         url.query_pairs_mut().append_pair("logs", "1");
         let res = self
             .inner
@@ -138,12 +133,13 @@ impl Providers {
 
     /// The output of a completed job, or why it has none.
     pub async fn fal_result(&self, ticket: &QueueTicket, own_key: Option<&str>) -> Result<Value, RunFailure> {
-        if matches!(self.inner.fal_queue, Endpoint::Sandbox) {
-            return self.inner.sandbox.result(ticket);
-        }
+        let base = match &self.inner.fal_queue {
+            Endpoint::Sandbox => return self.inner.sandbox.result(ticket),
+            Endpoint::Http(base) => base,
+        };
         let key = self.fal_key(own_key)?;
-        let request =
-            self.inner.http.get(&ticket.response_url).header(reqwest::header::AUTHORIZATION, format!("Key {key}"));
+        let url = recorded_url(base, &ticket.response_url)?;
+        let request = self.inner.http.get(url).header(reqwest::header::AUTHORIZATION, format!("Key {key}"));
         super::send_run(request, &ticket.request_id).await
     }
 }
@@ -174,21 +170,19 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn status_and_result_use_the_app_id() {
-        assert_eq!(app_id("fal-ai/kling-video/v1/standard/text-to-video"), "fal-ai/kling-video");
-        assert_eq!(app_id("fal-ai/veo2"), "fal-ai/veo2");
-        assert_eq!(app_id("lora"), "lora");
-    }
-
-    #[test]
-    fn only_urls_on_the_queue_host_are_followed() {
-        let base = Url::parse("https://queue.fal.run/").unwrap();
-        let doc = "fal-ai/veo2/requests/abc/status";
+    fn only_urls_under_the_queue_base_are_followed() {
+        let base = Base::new(Url::parse("https://queue.fal.run/").unwrap());
+        let doc = ["fal-ai", "veo2", "requests", "abc", "status"];
         let own = "https://queue.fal.run/fal-ai/veo2/requests/abc/status";
-        assert_eq!(queue_url(&base, Some(own), doc), own);
-        assert_eq!(queue_url(&base, Some("https://evil.example/steal"), doc), own);
-        assert_eq!(queue_url(&base, None, doc), own);
-        assert_eq!(queue_url(&base, Some("http://queue.fal.run/x"), doc), own, "scheme matters too");
+        assert_eq!(queue_url(&base, Some(own), &doc), own);
+        assert_eq!(queue_url(&base, Some("https://evil.example/steal"), &doc), own);
+        assert_eq!(queue_url(&base, None, &doc), own);
+        assert_eq!(queue_url(&base, Some("http://queue.fal.run/x"), &doc), own, "scheme matters too");
+        let prefixed = Base::new(Url::parse("http://127.0.0.1:9/queue/").unwrap());
+        let doc_there = "http://127.0.0.1:9/queue/fal-ai/veo2/requests/abc/status";
+        assert_eq!(queue_url(&prefixed, Some("http://127.0.0.1:9/steal"), &doc), doc_there, "outside the path");
+        assert!(recorded_url(&prefixed, "http://127.0.0.1:10/queue/x").is_err());
+        assert!(recorded_url(&prefixed, doc_there).is_ok());
     }
 
     #[test]
