@@ -336,24 +336,68 @@ pub enum LedgerError {
     Database(#[from] sqlx::Error),
 }
 
+/// The service boundary's view of a ledger error: what the person can act on, in their
+/// words. The ledger's own message (keys, hold ids, states) is logged, never shown.
 impl From<LedgerError> for crate::error::AppError {
     fn from(e: LedgerError) -> Self {
         use crate::error::AppError;
-        match e {
+        let conflict = |message: &str| {
+            tracing::warn!(error = %e, "ledger refused a repeated or settled operation");
+            AppError::Conflict { message: message.to_string() }
+        };
+        match &e {
             LedgerError::InsufficientFunds { needed, available } => {
                 AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: available.get() }
             }
-            LedgerError::NonPositiveAmount(_) | LedgerError::Overflow => AppError::validation("amount", e.to_string()),
-            LedgerError::Invalid(msg) => AppError::validation("request", msg),
+            LedgerError::NonPositiveAmount(_) => AppError::validation("amount", "The amount must be more than zero."),
+            LedgerError::Overflow => AppError::validation("amount", "That amount is too large."),
             LedgerError::UnknownAccount(_) | LedgerError::NotAWallet(_) => AppError::not_found("The account"),
-            LedgerError::UnknownHold(_) => AppError::not_found("The hold"),
+            LedgerError::UnknownHold(_) => AppError::not_found("That reservation of credits"),
             LedgerError::UnknownTransfer(_) => AppError::not_found("The transaction"),
-            LedgerError::IdempotencyConflict(_)
-            | LedgerError::HoldNotOpen { .. }
-            | LedgerError::HoldExpired(_)
-            | LedgerError::AlreadyReversed(_)
-            | LedgerError::NotReversible(_) => AppError::Conflict { message: e.to_string() },
-            LedgerError::Inconsistent(_) | LedgerError::Database(_) => AppError::internal("ledger", e),
+            LedgerError::IdempotencyConflict(_) => {
+                conflict("This was already done with different details, so nothing was changed.")
+            }
+            LedgerError::HoldNotOpen { .. } | LedgerError::HoldExpired(_) => {
+                conflict("This work was already settled, so nothing was charged again.")
+            }
+            LedgerError::AlreadyReversed(_) => conflict("This transaction was already reversed."),
+            LedgerError::NotReversible(_) => conflict("This transaction cannot be reversed."),
+            // The services check what they pass the ledger: a refusal here is our bug.
+            LedgerError::Invalid(_) | LedgerError::Inconsistent(_) | LedgerError::Database(_) => {
+                AppError::internal("ledger", &e)
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AppError;
+
+    #[test]
+    fn ledger_errors_reach_people_without_the_ledgers_details() {
+        let cases = [
+            LedgerError::IdempotencyConflict("capture:3f2c-request".into()),
+            LedgerError::HoldNotOpen { id: 4242, status: HoldStatus::Captured },
+            LedgerError::HoldExpired(4242),
+            LedgerError::AlreadyReversed(4242),
+            LedgerError::NotReversible(4242),
+            LedgerError::NonPositiveAmount(-4242),
+            LedgerError::Invalid("an idempotency key must be 1 to 255 characters".into()),
+            LedgerError::Inconsistent("wallet 4242 is off".into()),
+        ];
+        for e in cases {
+            let before = e.to_string();
+            let shown = AppError::from(e);
+            let text = shown.to_string();
+            for leak in ["4242", "capture:", "idempotency", "hold ", "Captured", "wallet"] {
+                assert!(!text.contains(leak), "{before:?} was shown as {text:?}");
+            }
+            assert_ne!(shown.status_code(), 200);
+        }
+        let conflict = AppError::from(LedgerError::HoldNotOpen { id: 1, status: HoldStatus::Voided });
+        assert_eq!(conflict.status_code(), 409);
+        assert_eq!(AppError::from(LedgerError::Invalid("x".into())), AppError::Internal);
     }
 }
