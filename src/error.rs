@@ -95,6 +95,11 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
+            // On the server, a body that could not be decoded (not UTF-8, say) is the
+            // caller's malformed request.
+            ServerFnErrorErr::Deserialization(msg) if cfg!(feature = "ssr") => {
+                Self::validation("request", format!("The request could not be read: {msg}"))
+            }
             // Transport problems seen by the browser.
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) | ServerFnErrorErr::Deserialization(_) => {
                 Self::Network

@@ -119,10 +119,20 @@ pub struct TxPage {
 pub const TX_PAGE_SIZE: u32 = 25;
 
 #[server(endpoint = "transactions")]
-pub async fn list_transactions(filter: String, before: Option<i64>) -> Result<TxPage, AppError> {
+pub async fn list_transactions(filter: String, before: Option<String>) -> Result<TxPage, AppError> {
     use crate::server::auth::guard;
-    let (state, user) = guard::respond(guard::require_user().await)?;
-    crate::server::credits::transactions(&state, &user, TxFilter::from_slug(&filter), before, TX_PAGE_SIZE).await
+    guard::respond(
+        async {
+            let (state, user) = guard::require_user().await?;
+            let before = match before.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(raw) => Some(super::whole_number("before", raw, 1..=i64::MAX as u64)? as i64),
+            };
+            crate::server::credits::transactions(&state, &user, TxFilter::from_slug(&filter), before, TX_PAGE_SIZE)
+                .await
+        }
+        .await,
+    )
 }
 
 /// Redeems a gift code; answers with the amount added.

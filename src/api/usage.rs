@@ -56,14 +56,13 @@ pub const DAY_CHOICES: [u32; 4] = [7, 30, 90, 365];
 pub const LIMIT_CHOICES: [u32; 4] = [20, 50, 100, 500];
 
 #[server(endpoint = "usage_summary")]
-pub async fn get_usage_summary(days: u32) -> Result<UsageSummary, AppError> {
+pub async fn get_usage_summary(days: String) -> Result<UsageSummary, AppError> {
     use crate::server::auth::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            if !(1..=crate::server::usage_report::MAX_DAYS).contains(&days) {
-                return Err(AppError::validation("days", "days must be from 1 to 366."));
-            }
+            let max = u64::from(crate::server::usage_report::MAX_DAYS);
+            let days = super::whole_number("days", &days, 1..=max)? as u32;
             let now = crate::server::installation::now_ms();
             crate::server::usage_report::summary(&state.db, &user.id, days, now).await
         }
@@ -72,18 +71,14 @@ pub async fn get_usage_summary(days: u32) -> Result<UsageSummary, AppError> {
 }
 
 #[server(endpoint = "usage_history")]
-pub async fn get_usage_history(limit: u32, days: u32) -> Result<Vec<UsageRecord>, AppError> {
+pub async fn get_usage_history(limit: String, days: String) -> Result<Vec<UsageRecord>, AppError> {
     use crate::server::auth::guard;
     use crate::server::usage_report::{MAX_DAYS, MAX_HISTORY, history};
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            if !(1..=MAX_HISTORY).contains(&limit) {
-                return Err(AppError::validation("limit", format!("limit must be from 1 to {MAX_HISTORY}.")));
-            }
-            if !(1..=MAX_DAYS).contains(&days) {
-                return Err(AppError::validation("days", format!("days must be from 1 to {MAX_DAYS}.")));
-            }
+            let limit = super::whole_number("limit", &limit, 1..=u64::from(MAX_HISTORY))? as u32;
+            let days = super::whole_number("days", &days, 1..=u64::from(MAX_DAYS))? as u32;
             history(&state.db, &user.id, limit, days, crate::server::installation::now_ms()).await
         }
         .await,

@@ -24,7 +24,7 @@ pub fn TransactionsTab() -> impl IntoView {
     );
     let load_more = Action::new(move |before: &i64| {
         let before = *before;
-        async move { list_transactions(filter.get_untracked().slug().to_string(), Some(before)).await }
+        async move { list_transactions(filter.get_untracked().slug().to_string(), Some(before.to_string())).await }
     });
     Effect::new(move |_| {
         if let Some(Ok(page)) = load_more.value().get() {

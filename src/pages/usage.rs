@@ -30,8 +30,8 @@ pub fn UsageSection(account: AccountSummary) -> impl IntoView {
     let query = use_query_map();
     let limit = Memo::new(move |_| choice(query.read().get("limit"), &LIMIT_CHOICES, DEFAULT_LIMIT));
     let days = Memo::new(move |_| choice(query.read().get("days"), &DAY_CHOICES, DEFAULT_DAYS));
-    let summary = Resource::new(|| (), |_| get_usage_summary(SUMMARY_DAYS));
-    let history = Resource::new(move || (limit.get(), days.get()), |(l, d)| get_usage_history(l, d));
+    let summary = Resource::new(|| (), |_| get_usage_summary(SUMMARY_DAYS.to_string()));
+    let history = Resource::new(move || (limit.get(), days.get()), |(l, d)| get_usage_history(l.to_string(), d.to_string()));
 
     view! {
         <section class="card usage" aria-labelledby="usage-title" id="usage" data-testid="usage">

@@ -18,6 +18,7 @@ pub mod http;
 pub mod installation;
 pub mod keys;
 pub mod ledger;
+pub mod middleware;
 pub mod oauth;
 pub mod providers;
 pub mod purchases;

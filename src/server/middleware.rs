@@ -1,0 +1,147 @@
+//! Middleware every response passes through: security headers, caching, the limits and
+//! statuses of server functions, and error text that must not come from the address.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+
+/// The most a server function's request body may hold. Every form in the app is far
+/// smaller; anything larger is refused with 413 before it is read into memory whole.
+pub const SERVER_FN_BODY_LIMIT: usize = 256 * 1024;
+
+/// The policy of every answer that is not a page: it loads nothing and is framed nowhere.
+/// Pages send their own (with the nonce of their scripts) from the document shell.
+const NON_PAGE_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Files that are the same for everyone, which browsers may keep.
+fn is_static_asset(path: &str) -> bool {
+    path.starts_with("/pkg/") || path == "/favicon.svg"
+}
+
+/// Server functions live under `/api/`; the JSON API under `/api/v1/` is not one.
+pub fn is_server_fn(path: &str) -> bool {
+    path.starts_with("/api/") && !path.starts_with("/api/v1/")
+}
+
+/// Adds to every response what keeps it from being framed, sniffed or cached, unless the
+/// handler chose otherwise: no other site may frame a page (clickjacking), types are
+/// taken as sent, the address is not sent to other sites, and nothing but static files is
+/// stored by browsers or proxies (a new API token's secret is in a server function's answer).
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let cacheable = is_static_asset(req.uri().path());
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    let mut set = |name: header::HeaderName, value: &'static str| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::REFERRER_POLICY, "same-origin");
+    set(header::CONTENT_SECURITY_POLICY, NON_PAGE_POLICY);
+    if !cacheable {
+        set(header::CACHE_CONTROL, "no-store");
+    }
+    res
+}
+
+/// Leptos carries a failed form's error back in the address (`__path` and `__err`), and
+/// both the server and the browser would show it on the page. Anyone can write such a
+/// link, so a page is never rendered with them: the visitor is sent to the same address
+/// without them.
+pub async fn strip_action_errors(req: Request, next: Next) -> Response {
+    if req.method() == Method::GET && !is_server_fn(req.uri().path()) {
+        let query = req.uri().query().unwrap_or_default();
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+        if pairs.iter().any(|(k, _)| k == "__err" || k == "__path") {
+            let kept: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "__err" && k != "__path").collect();
+            let mut target = req.uri().path().to_string();
+            if !kept.is_empty() {
+                target.push('?');
+                target.push_str(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(kept).finish());
+            }
+            tracing::warn!(path = %req.uri().path(), "dropped form error text from the address");
+            let mut res = StatusCode::SEE_OTHER.into_response();
+            if let Ok(v) = HeaderValue::from_str(&target) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+            return res;
+        }
+    }
+    next.run(req).await
+}
+
+/// A server function's error answer: the `AppError` as JSON, with the header the browser
+/// side of server functions reads errors by.
+fn server_fn_error(status: StatusCode, err: &AppError) -> Response {
+    let body = serde_json::to_vec(err).unwrap_or_default();
+    let mut res = (status, body).into_response();
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("serverfnerror", HeaderValue::from_static("request"));
+    res
+}
+
+/// Server functions: bodies over [`SERVER_FN_BODY_LIMIT`] get 413, and errors get their
+/// own status. Leptos answers every server function error with 500, including arguments it
+/// could not read before the function ran; a user's mistake is 4xx, and 500 stays for ours.
+pub async fn server_fn_guard(req: Request, next: Next) -> Response {
+    if !is_server_fn(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let too_large = || {
+        tracing::warn!("refused a server function request over the size limit");
+        let err = AppError::validation(
+            "request",
+            format!("The request is too large (at most {} KiB).", SERVER_FN_BODY_LIMIT / 1024),
+        );
+        server_fn_error(StatusCode::PAYLOAD_TOO_LARGE, &err)
+    };
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > SERVER_FN_BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, SERVER_FN_BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => return too_large(),
+    };
+    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR || !res.headers().contains_key("serverfnerror") {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => bytes,
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    if let Ok(err) = serde_json::from_slice::<AppError>(&bytes)
+        && err != AppError::Internal
+    {
+        parts.status = StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let AppError::Validation { field, .. } = &err {
+            tracing::warn!(field = %field, "a server function refused its input");
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_functions_and_static_files_are_told_apart() {
+        assert!(is_server_fn("/api/sign_in"));
+        assert!(!is_server_fn("/api/v1/me"));
+        assert!(!is_server_fn("/credits"));
+        assert!(is_static_asset("/pkg/tollgate.wasm"));
+        assert!(!is_static_asset("/credits"));
+        assert!(!is_static_asset("/api/tokens_create"));
+    }
+}
