@@ -11,6 +11,7 @@ mod cli;
 mod credits_page;
 mod gateway;
 mod gift_codes;
+mod hardening;
 mod health;
 mod jobs;
 mod ledger;
