@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::routing::post;
 use serde_json::{Value, json};
-use tollgate::money::Micros;
 use tollgate::server::app_server::AppServer;
 use tollgate::server::config::Config;
 use tollgate::server::ledger::{CreditKind, CreditRequest};
+use tollgate::shared::money::Micros;
 
 const CONNECTIONS: usize = 64;
 const ROUNDS: usize = 3;
@@ -117,7 +117,7 @@ async fn main() {
         _ => None,
     };
     let config = Config::load(None, &env).expect("settings");
-    let server = AppServer::build(config).await.expect("the app starts");
+    let server = AppServer::build(config, tollgate::ui::app::web_app()).await.expect("the app starts");
     let state = server.state().clone();
     let app_addr = server.local_addr();
     tokio::spawn(server.run_until(std::future::pending()));

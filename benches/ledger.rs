@@ -14,10 +14,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tollgate::money::Micros;
 use tollgate::server::config::DatabaseSetting;
 use tollgate::server::db::Db;
 use tollgate::server::ledger::*;
+use tollgate::shared::money::Micros;
 
 const LEVELS: [usize; 3] = [1, 8, 64];
 

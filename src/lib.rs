@@ -2,16 +2,16 @@
 //!
 //! The crate builds twice: with `ssr` as the server (axum, sqlx, the CLI) and with
 //! `hydrate` as the browser bundle. Modules outside `server` are shared by both.
+//!
+//! Layers call down only: `ui` (pages) -> `api` (server functions) -> `server`
+//! (services, ledger, adapters, infrastructure); all of them may use `shared` (money,
+//! errors, formatting, endpoint ids, wire types). Nothing in `server` imports `ui` or
+//! `api`.
 #![recursion_limit = "256"]
 
 pub mod api;
-pub mod app;
-pub mod components;
-pub mod endpoint;
-pub mod error;
-pub mod format;
-pub mod money;
-pub mod pages;
+pub mod shared;
+pub mod ui;
 
 #[cfg(feature = "ssr")]
 pub mod server;
@@ -21,5 +21,5 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_body(ui::app::App);
 }

@@ -40,5 +40,5 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(cli::run(args.command.unwrap_or(Command::Serve), config))
+    runtime.block_on(cli::run(args.command.unwrap_or(Command::Serve), config, tollgate::ui::app::web_app()))
 }

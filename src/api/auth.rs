@@ -1,58 +1,9 @@
 //! Signing up, in and out, and who is signed in.
 
+use crate::shared::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
-use crate::money::Micros;
-
-/// The signed-in person as the header and pages show them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountSummary {
-    pub email: String,
-    pub is_admin: bool,
-    /// What can be spent now.
-    pub available: Micros,
-    pub reserved: Micros,
-    /// The available balance is under the low-balance threshold.
-    pub low_balance: bool,
-    /// Where the low-balance warning starts.
-    pub low_balance_threshold: Micros,
-    /// The "Get started" dialog is still to be shown.
-    pub onboarding: bool,
-}
-
-/// Where to go after signing in: only a path on this site, never another site. Browsers
-/// ignore tabs and newlines in addresses and read `\\` as `/`, so any of those, or any
-/// other control character, anywhere in the path sends the person to the default page.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && !n.chars().any(char::is_control)
-                && n.len() <= 512 =>
-        {
-            n.to_string()
-        }
-        _ => "/credits".to_string(),
-    }
-}
-
-/// Percent-encodes `s` for a query value, keeping `/` so local paths stay readable
-/// (`next=/studio%3Fmodel%3Dflux`).
-pub fn encode_query_value(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::shared::dto::auth::*;
 
 #[server(endpoint = "account")]
 pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
@@ -137,22 +88,4 @@ pub async fn sign_out() -> Result<(), AppError> {
     session.flush().await.map_err(|e| AppError::internal("signing out", e))?;
     leptos_axum::redirect("/");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next(Some("/settings/api-tokens")), "/settings/api-tokens");
-        assert_eq!(safe_next(Some("https://evil.example")), "/credits");
-        assert_eq!(safe_next(Some("//evil.example")), "/credits");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/credits");
-        assert_eq!(safe_next(Some("/\t/evil.example")), "/credits");
-        assert_eq!(safe_next(Some("/\t\\evil.example")), "/credits");
-        assert_eq!(safe_next(Some("/credits\r\nSet-Cookie: x=y")), "/credits");
-        assert_eq!(safe_next(Some("/a/b\\c")), "/credits");
-        assert_eq!(safe_next(None), "/credits");
-    }
 }

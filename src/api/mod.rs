@@ -18,9 +18,9 @@ pub(crate) fn whole_number(
     field: &str,
     raw: &str,
     range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, crate::error::AppError> {
+) -> Result<u64, crate::shared::error::AppError> {
     raw.trim().parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-        crate::error::AppError::validation(
+        crate::shared::error::AppError::validation(
             field,
             format!("{field} must be a whole number from {} to {}.", range.start(), range.end()),
         )

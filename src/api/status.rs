@@ -3,31 +3,10 @@
 //! Both functions are deliberately public (no sign-in): they reveal nothing about any
 //! account, secret or setting beyond what the page shows anyway.
 
+use crate::shared::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
-
-/// What the header needs on every page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SiteInfo {
-    /// Payments and providers are simulated.
-    pub sandbox: bool,
-    pub version: String,
-}
-
-/// The answer of the home page's status check.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusReport {
-    pub version: String,
-    /// "SQLite" or "PostgreSQL".
-    pub database: String,
-    pub schema_version: i64,
-    /// Time for one round trip to the database.
-    pub database_latency_micros: u64,
-    pub uptime_secs: u64,
-    pub sandbox: bool,
-}
+pub use crate::shared::dto::status::*;
 
 #[server(endpoint = "site_info")]
 pub async fn get_site_info() -> Result<SiteInfo, AppError> {

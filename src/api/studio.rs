@@ -1,72 +1,9 @@
 //! The Studio page: pick a model, see the estimate, run it, see what it cost.
 
+use crate::shared::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
-use crate::money::Micros;
-
-/// A model the Studio offers.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StudioModel {
-    pub endpoint_id: String,
-    pub category: String,
-    pub unit: String,
-    pub unit_price: Micros,
-}
-
-/// What a run would cost and who would pay.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunEstimate {
-    pub cost: Micros,
-    pub unit: String,
-    /// "credits" or "own_key".
-    pub paid_with: String,
-    /// Enough credits (or a key) to run it now.
-    pub affordable: bool,
-}
-
-/// What a run produced and cost.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StudioResult {
-    pub images: Vec<String>,
-    pub cost: Micros,
-    pub cost_estimate: Micros,
-    pub charged: Micros,
-    pub paid_with: String,
-    pub request_id: String,
-}
-
-/// A picture or video a call produced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Media {
-    pub url: String,
-    /// "image" or "video".
-    pub kind: String,
-}
-
-/// A queued Studio job (video) and where it stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StudioJob {
-    pub job_id: String,
-    pub endpoint_id: String,
-    /// "queued", "running", "succeeded" or "failed".
-    pub status: String,
-    pub queue_position: Option<i64>,
-    pub progress: Option<String>,
-    pub cost_estimate: Micros,
-    pub cost: Option<Micros>,
-    pub charged: Micros,
-    pub paid_with: String,
-    pub media: Vec<Media>,
-    pub error: Option<String>,
-}
-
-impl StudioJob {
-    pub fn finished(&self) -> bool {
-        matches!(self.status.as_str(), "succeeded" | "failed")
-    }
-}
+pub use crate::shared::dto::studio::*;
 
 /// The pictures and videos in a provider's output.
 #[cfg(feature = "ssr")]
@@ -89,7 +26,11 @@ fn media_of(output: &serde_json::Value) -> Vec<Media> {
 #[cfg(feature = "ssr")]
 fn studio_job_of(job: crate::server::gateway::jobs::Job) -> StudioJob {
     let error = job.failure.as_ref().map(|f| {
-        format!("{} could not make this ({}). Nothing was charged.", job_provider_label(&job.provider), f.replace('_', " "))
+        format!(
+            "{} could not make this ({}). Nothing was charged.",
+            job_provider_label(&job.provider),
+            f.replace('_', " ")
+        )
     });
     StudioJob {
         media: job.output.as_ref().map(media_of).unwrap_or_default(),
@@ -114,7 +55,11 @@ fn job_provider_label(provider: &str) -> &'static str {
 /// A call that did not produce anything, as the Studio reports it: short of credits
 /// (which opens the billing gate) or the provider's failure, never charged.
 #[cfg(feature = "ssr")]
-fn refusal(outcome: crate::server::gateway::run::Outcome, provider: crate::api::keys::Provider, what: &str) -> AppError {
+fn refusal(
+    outcome: crate::server::gateway::run::Outcome,
+    provider: crate::api::keys::Provider,
+    what: &str,
+) -> AppError {
     use crate::server::gateway::run::Outcome;
     match outcome {
         Outcome::Insufficient { needed, available: left } | Outcome::OverRunCap { needed, left } => {
@@ -138,7 +83,7 @@ pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
         async {
             let (state, user) = guard::require_user().await?;
             let (list, _) = state.catalog.page(None, usize::MAX);
-            let ids: Vec<crate::endpoint::EndpointId> = list
+            let ids: Vec<crate::shared::endpoint::EndpointId> = list
                 .into_iter()
                 .filter(|p| {
                     p.provider == crate::api::keys::Provider::Fal
@@ -188,8 +133,9 @@ pub async fn studio_estimate(endpoint_id: String, num_images: String) -> Result<
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let endpoint_id = crate::endpoint::EndpointId::parse(&endpoint_id)?;
-            let num_images = super::whole_number("num_images", &num_images, 1..=crate::server::gateway::estimate::MAX_IMAGES)?;
+            let endpoint_id = crate::shared::endpoint::EndpointId::parse(&endpoint_id)?;
+            let num_images =
+                super::whole_number("num_images", &num_images, 1..=crate::server::gateway::estimate::MAX_IMAGES)?;
             let price = price_for(&state, &user.id, &endpoint_id).await?.price;
             let input = serde_json::json!({ "num_images": num_images });
             let e = estimate(price, &input)?;
@@ -219,8 +165,9 @@ pub async fn studio_run(
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let endpoint_id = crate::endpoint::EndpointId::parse(&endpoint_id)?;
-            let num_images = super::whole_number("num_images", &num_images, 1..=crate::server::gateway::estimate::MAX_IMAGES)?;
+            let endpoint_id = crate::shared::endpoint::EndpointId::parse(&endpoint_id)?;
+            let num_images =
+                super::whole_number("num_images", &num_images, 1..=crate::server::gateway::estimate::MAX_IMAGES)?;
             let simulate = simulate_failure.is_some() && state.providers.is_sandbox_runs();
             let input = studio_input(&prompt, num_images, simulate)?;
             let (e, payer) = prepare(&state, &user.id, &endpoint_id, &input).await?;
@@ -261,15 +208,17 @@ pub async fn studio_submit(
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let endpoint_id = crate::endpoint::EndpointId::parse(&endpoint_id)?;
+            let endpoint_id = crate::shared::endpoint::EndpointId::parse(&endpoint_id)?;
             let sandbox = state.providers.is_sandbox_runs();
             let mut input = studio_input(&prompt, 1, simulate_failure.is_some() && sandbox)?;
             if sandbox {
                 if let Some(ms) = sandbox_queue_ms {
-                    input["sandbox_queue_ms"] = serde_json::json!(super::whole_number("sandbox_queue_ms", &ms, 0..=60_000)?);
+                    input["sandbox_queue_ms"] =
+                        serde_json::json!(super::whole_number("sandbox_queue_ms", &ms, 0..=60_000)?);
                 }
                 if let Some(ms) = sandbox_run_ms {
-                    input["sandbox_delay_ms"] = serde_json::json!(super::whole_number("sandbox_run_ms", &ms, 0..=60_000)?);
+                    input["sandbox_delay_ms"] =
+                        serde_json::json!(super::whole_number("sandbox_run_ms", &ms, 0..=60_000)?);
                 }
             }
             if let Some(object) = input.as_object_mut() {

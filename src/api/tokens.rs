@@ -1,26 +1,9 @@
 //! Settings > API tokens.
 
+use crate::shared::error::AppError;
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenInfo {
-    pub id: String,
-    pub name: String,
-    /// The first characters of the token, enough to recognise it.
-    pub display_prefix: String,
-    pub created_at_ms: i64,
-    pub last_used_at_ms: Option<i64>,
-}
-
-/// A token just made: the secret is in this answer and nowhere else, ever.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewToken {
-    pub secret: String,
-    pub info: TokenInfo,
-}
+pub use crate::shared::dto::tokens::*;
 
 #[server(endpoint = "tokens_list")]
 pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {

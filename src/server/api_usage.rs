@@ -16,7 +16,7 @@ use super::auth::guard::{ApiError, ApiUser};
 use super::installation::now_ms;
 use super::state::AppState;
 use super::usage_report::{self, DAY_MS, GroupBy, HOUR_MS, MAX_DAYS, MAX_HISTORY};
-use crate::money::Micros;
+use crate::shared::money::Micros;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -131,7 +131,7 @@ async fn checkout(State(state): State<AppState>, ApiUser(user): ApiUser, body: a
     };
     let (url, quote) = match super::purchases::start_checkout(&state, &user, &amount, None).await {
         Ok(opened) => opened,
-        Err(crate::error::AppError::Validation { message, .. }) => return bad_param("amount_usd", message),
+        Err(crate::shared::error::AppError::Validation { message, .. }) => return bad_param("amount_usd", message),
         Err(e) => return ApiError(e).into_response(),
     };
     // The sandbox's checkout page is ours: make its address absolute for other clients.
@@ -152,17 +152,23 @@ async fn checkout(State(state): State<AppState>, ApiUser(user): ApiUser, body: a
 }
 
 /// `GET /api/v1/usage?days=7`: per-day credit spend and calls, oldest first.
-async fn usage(State(state): State<AppState>, ApiUser(user): ApiUser, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn usage(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let days = match int_param(&q, "days", 7, MAX_DAYS) {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let (summary, balance) =
-        match (usage_report::summary(&state.db, &user.id, days, now_ms()).await, balance_json(&state, &user.id).await) {
-            (Ok(s), Ok(b)) => (s, b),
-            (Err(e), _) => return ApiError(e).into_response(),
-            (_, Err(e)) => return e.into_response(),
-        };
+    let (summary, balance) = match (
+        usage_report::summary(&state.db, &user.id, days, now_ms()).await,
+        balance_json(&state, &user.id).await,
+    ) {
+        (Ok(s), Ok(b)) => (s, b),
+        (Err(e), _) => return ApiError(e).into_response(),
+        (_, Err(e)) => return e.into_response(),
+    };
     let list: Vec<Value> = summary
         .days
         .iter()
@@ -207,7 +213,7 @@ async fn history(
 fn time_param(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Response> {
     match q.get(name).map(|v| v.trim()) {
         None | Some("") => Ok(None),
-        Some(v) => crate::format::parse_utc_date(v)
+        Some(v) => crate::shared::format::parse_utc_date(v)
             .or_else(|| v.parse::<i64>().ok().filter(|ms| *ms >= 0))
             .map(Some)
             .ok_or_else(|| bad_param(name, format!("{name} must be a date (YYYY-MM-DD) or milliseconds since 1970."))),
@@ -237,7 +243,7 @@ async fn analytics(
     };
     // `to` is exclusive; a date means through the end of that day.
     let to = match (to, q.get("to")) {
-        (Some(t), Some(raw)) if crate::format::parse_utc_date(raw).is_some() => t + DAY_MS,
+        (Some(t), Some(raw)) if crate::shared::format::parse_utc_date(raw).is_some() => t + DAY_MS,
         (Some(t), _) => t,
         (None, _) => now + 1,
     };
@@ -252,8 +258,8 @@ async fn analytics(
         Ok(buckets) => Json(json!({
             "bucket": if bucket_ms == DAY_MS { "day" } else { "hour" },
             "group_by": if group_by == GroupBy::Model { "model" } else { "operation" },
-            "from": crate::format::utc_timestamp(from),
-            "to": crate::format::utc_timestamp(to),
+            "from": crate::shared::format::utc_timestamp(from),
+            "to": crate::shared::format::utc_timestamp(to),
             "series": buckets,
         }))
         .into_response(),

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::auth::guard::{ApiAdmin, ApiError, ApiUser};
 use super::auth::users::Role;
 use super::state::AppState;
-use crate::endpoint::EndpointId;
+use crate::shared::endpoint::EndpointId;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 
 /// A request parameter that cannot be used: 400, naming it.
 pub fn bad_param(field: &str, message: impl Into<String>) -> axum::response::Response {
-    let err = crate::error::AppError::validation(field, message);
+    let err = crate::shared::error::AppError::validation(field, message);
     let body = json!({ "error": err, "message": err.to_string() });
     (axum::http::StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
@@ -119,7 +119,7 @@ async fn transactions(
     ApiUser(user): ApiUser,
     Query(q): Query<TxQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = crate::api::credits::TxFilter::from_slug(q.kind.as_deref().unwrap_or("all"));
+    let filter = crate::shared::dto::credits::TxFilter::from_slug(q.kind.as_deref().unwrap_or("all"));
     let page = super::credits::transactions(&state, &user, filter, q.before, q.limit.unwrap_or(50)).await?;
     Ok(Json(json!({ "transactions": page.rows, "next_before": page.next_before })))
 }
@@ -130,7 +130,7 @@ async fn transactions_csv(
     ApiUser(user): ApiUser,
     Query(q): Query<TxQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let filter = crate::api::credits::TxFilter::from_slug(q.kind.as_deref().unwrap_or("all"));
+    let filter = crate::shared::dto::credits::TxFilter::from_slug(q.kind.as_deref().unwrap_or("all"));
     let csv = super::credits::transactions_csv(&state, &user, filter).await?;
     let name = format!("attachment; filename=\"tollgate-transactions-{}.csv\"", filter.slug());
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], csv))

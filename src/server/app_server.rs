@@ -56,10 +56,11 @@ pub fn load_catalog(config: &Config) -> Result<super::gateway::catalog::Catalog,
 pub struct AppServer {
     listener: TcpListener,
     state: AppState,
+    web: http::WebApp,
 }
 
 impl AppServer {
-    pub async fn build(mut config: Config) -> Result<Self, StartError> {
+    pub async fn build(mut config: Config, web: http::WebApp) -> Result<Self, StartError> {
         let db = Db::connect(&config.database, config.database_max_connections).await?;
         let report = db.migrate().await?;
         tracing::info!(
@@ -98,7 +99,7 @@ impl AppServer {
             started_at: Instant::now(),
             caches: Arc::default(),
         });
-        Ok(Self { listener, state })
+        Ok(Self { listener, state, web })
     }
 
     /// The bound address (useful when the settings asked for port 0).
@@ -117,7 +118,7 @@ impl AppServer {
         let db = self.state.db.clone();
         let sweeper = spawn_sweeper(self.state.ledger.clone(), SWEEP_EVERY);
         let jobs = super::gateway::jobs::spawn_poller(self.state.clone());
-        let app = http::router(self.state);
+        let app = http::router(self.state, self.web);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
         let sessions = spawn_session_cleanup(db.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

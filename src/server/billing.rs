@@ -8,9 +8,9 @@
 
 use super::keys;
 use super::state::AppState;
-use crate::api::keys::Provider;
-use crate::error::AppError;
-use crate::money::Micros;
+use crate::shared::dto::keys::Provider;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum Payer {

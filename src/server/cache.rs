@@ -17,8 +17,8 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::money::Micros;
 use crate::server::auth::users::User;
+use crate::shared::money::Micros;
 
 /// How long a cached answer is used before the database is asked again.
 pub const FRESH_FOR: Duration = Duration::from_secs(5);

@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use super::app_server::{AppServer, shutdown_signal};
 use super::config::Config;
 use super::db::Db;
+use super::http::WebApp;
 use super::ledger::{Clock, Ledger};
-use crate::endpoint::EndpointId;
+use crate::shared::endpoint::EndpointId;
 
 /// Exit status for settings that cannot be used (the same clap uses for bad arguments).
 pub const EXIT_BAD_SETTINGS: u8 = 2;
@@ -202,9 +203,9 @@ pub enum GiftCodesCommand {
 }
 
 /// Runs one command to completion and says how it went.
-pub async fn run(command: Command, config: Config) -> ExitCode {
+pub async fn run(command: Command, config: Config, web: WebApp) -> ExitCode {
     match command {
-        Command::Serve => serve(config).await,
+        Command::Serve => serve(config, web).await,
         Command::Migrate => migrate(config).await,
         Command::Config => {
             print_config(&config);
@@ -242,11 +243,11 @@ async fn prices(config: Config, command: PricesCommand) -> ExitCode {
     let result = async {
         let user = users::find_by_email(&db, &users::normalize_email(&email)?)
             .await?
-            .ok_or_else(|| crate::error::AppError::not_found(format!("An account with the email {email}")))?;
+            .ok_or_else(|| crate::shared::error::AppError::not_found(format!("An account with the email {email}")))?;
         match &command {
             PricesCommand::Set { endpoint, usd, .. } => {
-                let price = crate::money::Micros::parse_positive(usd)
-                    .map_err(|e| crate::error::AppError::validation("usd", format!("--usd: {e}")))?;
+                let price = crate::shared::money::Micros::parse_positive(usd)
+                    .map_err(|e| crate::shared::error::AppError::validation("usd", format!("--usd: {e}")))?;
                 let listed = catalog.price(endpoint);
                 pricing::set_account_price(&db, &user.id, endpoint, price, "cli").await?;
                 let note = if listed.listed { "" } else { " (not in the catalog: billed per request)" };
@@ -262,7 +263,7 @@ async fn prices(config: Config, command: PricesCommand) -> ExitCode {
                 if pricing::clear_account_price(&db, &user.id, endpoint).await? {
                     Ok(format!("{} pays the catalog price for {endpoint} again", user.email))
                 } else {
-                    Err(crate::error::AppError::not_found(format!("A price of {} for {endpoint}", user.email)))
+                    Err(crate::shared::error::AppError::not_found(format!("A price of {} for {endpoint}", user.email)))
                 }
             }
             PricesCommand::List { .. } => {
@@ -301,10 +302,10 @@ async fn prices(config: Config, command: PricesCommand) -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> ExitCode {
+async fn serve(config: Config, web: WebApp) -> ExitCode {
     // Listen for signals before anything else, so none is missed during start-up.
     let shutdown = shutdown_signal();
-    let server = match AppServer::build(config).await {
+    let server = match AppServer::build(config, web).await {
         Ok(server) => server,
         Err(e) => return fail(&e),
     };
@@ -350,12 +351,12 @@ async fn create_admin(config: Config, email: &str) -> ExitCode {
             return Ok(format!("{email} is now an administrator"));
         }
         let mut password = String::new();
-        std::io::stdin()
-            .read_line(&mut password)
-            .map_err(|e| crate::error::AppError::validation("password", format!("cannot read the password: {e}")))?;
+        std::io::stdin().read_line(&mut password).map_err(|e| {
+            crate::shared::error::AppError::validation("password", format!("cannot read the password: {e}"))
+        })?;
         let password = password.trim_end_matches(['\r', '\n']);
-        users::create(&db, &email, password, Role::Admin, crate::money::Micros::ZERO).await?;
-        Ok::<_, crate::error::AppError>(format!("created administrator {email}"))
+        users::create(&db, &email, password, Role::Admin, crate::shared::money::Micros::ZERO).await?;
+        Ok::<_, crate::shared::error::AppError>(format!("created administrator {email}"))
     }
     .await;
     db.close().await;
@@ -378,11 +379,11 @@ async fn create_gift_codes(
 ) -> ExitCode {
     use super::gifts::{NewBatch, create_batch};
     use super::installation::now_ms;
-    let amount = match crate::money::Micros::parse_positive(amount) {
+    let amount = match crate::shared::money::Micros::parse_positive(amount) {
         Ok(a) => a,
         Err(e) => return fail(&format!("--amount: {e}")),
     };
-    let expires_at_ms = match expires.map(crate::format::parse_utc_date) {
+    let expires_at_ms = match expires.map(crate::shared::format::parse_utc_date) {
         None => None,
         // Valid through the whole of the last day.
         Some(Some(start)) => Some(start + 86_400_000),

@@ -110,7 +110,9 @@ fn parse_base(raw: &str) -> Outcome<url::Url> {
     let mut url = url::Url::parse(raw.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| Failure::new(exit::USAGE, format!("`{raw}` is not a server address like https://tollgate.example.com")))?;
+        .ok_or_else(|| {
+            Failure::new(exit::USAGE, format!("`{raw}` is not a server address like https://tollgate.example.com"))
+        })?;
     if !url.path().ends_with('/') {
         let path = format!("{}/", url.path());
         url.set_path(&path);
@@ -121,12 +123,12 @@ fn parse_base(raw: &str) -> Outcome<url::Url> {
 impl Client {
     pub fn from_settings() -> Outcome<Self> {
         let (stored_url, stored_token) = stored_login();
-        let url = env("TOLLGATE_URL").or(stored_url).ok_or_else(|| {
-            Failure::new(exit::USAGE, "no server: set TOLLGATE_URL or run tollgate login")
-        })?;
-        let token = env("TOLLGATE_TOKEN").or(stored_token).ok_or_else(|| {
-            Failure::new(exit::USAGE, "no API token: set TOLLGATE_TOKEN or run tollgate login")
-        })?;
+        let url = env("TOLLGATE_URL")
+            .or(stored_url)
+            .ok_or_else(|| Failure::new(exit::USAGE, "no server: set TOLLGATE_URL or run tollgate login"))?;
+        let token = env("TOLLGATE_TOKEN")
+            .or(stored_token)
+            .ok_or_else(|| Failure::new(exit::USAGE, "no API token: set TOLLGATE_TOKEN or run tollgate login"))?;
         Ok(Self { base: parse_base(&url)?, token, http: http_client() })
     }
 
@@ -156,7 +158,10 @@ impl Client {
 fn http_failure(status: u16, body: &Value) -> Failure {
     let message = body.get("message").and_then(Value::as_str).unwrap_or("").trim().to_string();
     match status {
-        401 => Failure::new(exit::UNAUTHORIZED, "the server refused the API token (401); run tollgate login with a working token"),
+        401 => Failure::new(
+            exit::UNAUTHORIZED,
+            "the server refused the API token (401); run tollgate login with a working token",
+        ),
         402 => {
             let limit = body.get("limit").and_then(Value::as_str).unwrap_or("balance");
             let what = if limit == "run_cap" {
@@ -191,7 +196,7 @@ pub fn dollars4(micros: i64) -> String {
 
 /// `$8.45`: the balance as the server formats money.
 fn money(micros: i64) -> String {
-    crate::money::Micros(micros).format()
+    crate::shared::money::Micros(micros).format()
 }
 
 fn print_json(v: &Value) {
@@ -226,9 +231,9 @@ pub async fn login(url: Option<String>, json_mode: bool) -> ExitCode {
 }
 
 async fn login_inner(url: Option<String>, json_mode: bool) -> Outcome<()> {
-    let url = url.or_else(|| env("TOLLGATE_URL")).ok_or_else(|| {
-        Failure::new(exit::USAGE, "which server? pass --url https://... or set TOLLGATE_URL")
-    })?;
+    let url = url
+        .or_else(|| env("TOLLGATE_URL"))
+        .ok_or_else(|| Failure::new(exit::USAGE, "which server? pass --url https://... or set TOLLGATE_URL"))?;
     let base = parse_base(&url)?;
     let token = match env("TOLLGATE_TOKEN") {
         Some(t) => t,
@@ -303,7 +308,8 @@ async fn billing_inner(command: Option<BillingCommand>, json_mode: bool) -> Outc
                     println!("\n  Recent purchases:\n");
                     println!("  {:<12} {:<10} {:<10} {}", "Date", "Paid", "Bonus", "Credits");
                     for p in purchases {
-                        let (paid, bonus) = (p["amount_micros"].as_i64().unwrap_or(0), p["bonus_micros"].as_i64().unwrap_or(0));
+                        let (paid, bonus) =
+                            (p["amount_micros"].as_i64().unwrap_or(0), p["bonus_micros"].as_i64().unwrap_or(0));
                         println!(
                             "  {:<12} {:<10} {:<10} {}",
                             p["date"].as_str().unwrap_or(""),
@@ -318,7 +324,8 @@ async fn billing_inner(command: Option<BillingCommand>, json_mode: bool) -> Outc
         }
         Some(BillingCommand::Buy { amount, no_browser }) => {
             let balance = client.get("api/v1/balance").await?;
-            let request = client.http.post(client.url("api/v1/billing/checkout")).json(&json!({ "amount_usd": amount }));
+            let request =
+                client.http.post(client.url("api/v1/billing/checkout")).json(&json!({ "amount_usd": amount }));
             let (_, c) = client.send(request).await?;
             let url = c["checkout_url"].as_str().unwrap_or_default().to_string();
             if json_mode {
@@ -460,7 +467,7 @@ fn session_run_id() -> String {
 async fn run_inner(endpoint: String, input: String, dry_run: bool, json_mode: bool) -> Outcome<()> {
     let input = read_input(&input)?;
     // The id becomes part of the request's path: only a plain model path is sent.
-    let endpoint = crate::endpoint::EndpointId::parse(endpoint.trim())
+    let endpoint = crate::shared::endpoint::EndpointId::parse(endpoint.trim())
         .map_err(|e| Failure::new(exit::USAGE, e.to_string().to_lowercase().trim_end_matches('.')))?;
     let client = Client::from_settings()?;
     let mut path = format!("api/v1/run/{endpoint}");
@@ -480,7 +487,11 @@ async fn run_inner(endpoint: String, input: String, dry_run: bool, json_mode: bo
         return Ok(());
     }
     if dry_run {
-        let paid = if answer["paid_with"] == "own_key" { "paid with your own key, no credits used" } else { "from your credits" };
+        let paid = if answer["paid_with"] == "own_key" {
+            "paid with your own key, no credits used"
+        } else {
+            "from your credits"
+        };
         println!(
             "  Estimated cost: {} ({} {} at {} each), {paid}.",
             dollars4(answer["cost_estimate_micros"].as_i64().unwrap_or(0)),
@@ -521,9 +532,16 @@ mod tests {
 
     #[test]
     fn server_errors_become_one_line_with_their_status() {
-        let f = http_failure(402, &json!({"limit": "balance", "needed_micros": 6_000_000, "available_micros": 5_000_000}));
-        assert_eq!((f.code, f.message.as_str()), (exit::PAYMENT_REQUIRED, "insufficient credits: this needs $6.0000 and $5.0000 is available (402)"));
-        let f = http_failure(400, &json!({"error": {"kind": "validation", "field": "amount_usd"}, "message": "The smallest purchase is $5.00."}));
+        let f =
+            http_failure(402, &json!({"limit": "balance", "needed_micros": 6_000_000, "available_micros": 5_000_000}));
+        assert_eq!(
+            (f.code, f.message.as_str()),
+            (exit::PAYMENT_REQUIRED, "insufficient credits: this needs $6.0000 and $5.0000 is available (402)")
+        );
+        let f = http_failure(
+            400,
+            &json!({"error": {"kind": "validation", "field": "amount_usd"}, "message": "The smallest purchase is $5.00."}),
+        );
         assert_eq!((f.code, f.message.as_str()), (exit::FAILED, "amount_usd: The smallest purchase is $5.00. (400)"));
         assert_eq!(http_failure(401, &Value::Null).code, exit::UNAUTHORIZED);
     }

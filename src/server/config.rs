@@ -65,7 +65,7 @@ pub struct Config {
     /// own default (`target/site`, or what cargo-leptos says).
     pub site_root: Option<String>,
     /// Credit given to each new account (zero turns it off).
-    pub signup_credit: crate::money::Micros,
+    pub signup_credit: crate::shared::money::Micros,
     /// Days until unspent sign-up credit expires (`None`: never).
     pub signup_credit_expiry_days: Option<u32>,
     /// A session ends after this long without a request.
@@ -76,13 +76,13 @@ pub struct Config {
     /// `X-Forwarded-For`; the last entry is then taken as the client.
     pub behind_proxy: bool,
     /// Under this available balance, people are warned.
-    pub low_balance: crate::money::Micros,
+    pub low_balance: crate::shared::money::Micros,
     /// Keys the hashes that protect gift codes. Empty: kept in `<data_dir>/secret.key`,
     /// made on first start (SQLite only: instances sharing PostgreSQL must share it).
     pub secret_key: Option<SecretKey>,
-    pub purchase_min: crate::money::Micros,
-    pub purchase_max: crate::money::Micros,
-    pub purchase_bonus_threshold: crate::money::Micros,
+    pub purchase_min: crate::shared::money::Micros,
+    pub purchase_max: crate::shared::money::Micros,
+    pub purchase_bonus_threshold: crate::shared::money::Micros,
     pub purchase_bonus_percent: u32,
     /// The signing secret of the Stripe webhook endpoint (whsec_...). Empty: one derived
     /// from the secret key, which is what the sandbox signs with.
@@ -115,7 +115,7 @@ pub struct Config {
     /// A price catalog file to use instead of the built-in one.
     pub price_catalog: Option<PathBuf>,
     /// What an endpoint missing from the catalog costs, per request.
-    pub unknown_endpoint_price: crate::money::Micros,
+    pub unknown_endpoint_price: crate::shared::money::Micros,
 }
 
 /// The master key as configured: 32 bytes, never printed.
@@ -286,9 +286,9 @@ impl Config {
                 .map_err(|e| format!("`{v}` is not a valid log filter ({e})"))
         })?;
         let site_root = layers.get("site_root").map(|r| r.value).filter(|v| !v.trim().is_empty());
-        let signup_credit = layers.parse("signup_credit_usd", crate::money::Micros::from_usd(5), |v| {
-            let m = crate::money::Micros::parse(v).map_err(|e| format!("`{v}`: {e}"))?;
-            if m.is_negative() || m > crate::money::Micros::from_usd(1_000) {
+        let signup_credit = layers.parse("signup_credit_usd", crate::shared::money::Micros::from_usd(5), |v| {
+            let m = crate::shared::money::Micros::parse(v).map_err(|e| format!("`{v}`: {e}"))?;
+            if m.is_negative() || m > crate::shared::money::Micros::from_usd(1_000) {
                 return Err(format!("`{v}` must be from 0 to 1000 dollars"));
             }
             Ok(m)
@@ -326,14 +326,14 @@ impl Config {
             }
             _ => None,
         };
-        let low_balance = layers.parse("low_balance_usd", crate::money::Micros::from_usd(1), |v| {
-            crate::money::Micros::parse(v)
+        let low_balance = layers.parse("low_balance_usd", crate::shared::money::Micros::from_usd(1), |v| {
+            crate::shared::money::Micros::parse(v)
                 .map_err(|e| format!("`{v}`: {e}"))
                 .and_then(|m| if m.is_negative() { Err(format!("`{v}` must not be negative")) } else { Ok(m) })
         })?;
         let dollars = |key: &str, default: i64| {
-            layers.parse(key, crate::money::Micros::from_usd(default), |v| {
-                crate::money::Micros::parse_positive(v).map_err(|e| format!("`{v}`: {e}"))
+            layers.parse(key, crate::shared::money::Micros::from_usd(default), |v| {
+                crate::shared::money::Micros::parse_positive(v).map_err(|e| format!("`{v}`: {e}"))
             })
         };
         let purchase_min = dollars("purchase_min_usd", 5)?;
@@ -392,9 +392,10 @@ impl Config {
             .map(|r| r.value.trim().to_string())
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
-        let unknown_endpoint_price = layers.parse("unknown_endpoint_price_usd", crate::money::Micros(50_000), |v| {
-            crate::money::Micros::parse_positive(v).map_err(|e| format!("`{v}`: {e}"))
-        })?;
+        let unknown_endpoint_price =
+            layers.parse("unknown_endpoint_price_usd", crate::shared::money::Micros(50_000), |v| {
+                crate::shared::money::Micros::parse_positive(v).map_err(|e| format!("`{v}`: {e}"))
+            })?;
         Ok(Self {
             fal_run_base,
             fal_queue_base,

@@ -3,9 +3,9 @@
 use super::auth::users::User;
 use super::ledger::{HistoryEntry, TransferCode};
 use super::state::AppState;
-use crate::api::credits::{TxFilter, TxPage, TxRow, code_label};
-use crate::error::AppError;
-use crate::format::utc_minute;
+use crate::shared::dto::credits::{TxFilter, TxPage, TxRow, code_label};
+use crate::shared::error::AppError;
+use crate::shared::format::utc_minute;
 
 fn row(e: HistoryEntry) -> TxRow {
     let text = |k: &str| e.metadata.get(k).and_then(|v| v.as_str()).map(str::to_string);

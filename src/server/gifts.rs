@@ -11,9 +11,9 @@ use super::auth::users::User;
 use super::config::SecretKey;
 use super::ledger::{CreditKind, CreditRequest, LedgerError};
 use super::state::AppState;
-use crate::error::AppError;
-use crate::format::utc_date;
-use crate::money::Micros;
+use crate::shared::error::AppError;
+use crate::shared::format::utc_date;
+use crate::shared::money::Micros;
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const CODE_CHARS: usize = 12;

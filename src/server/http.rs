@@ -19,7 +19,7 @@ use tracing::Level;
 
 use super::auth::{csrf, session_store::DbSessionStore};
 use super::state::AppState;
-use crate::app::{App, shell};
+pub use crate::shared::web_app::WebApp;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const SESSION_COOKIE: &str = "tollgate_session";
@@ -28,13 +28,14 @@ pub const SESSION_COOKIE: &str = "tollgate_session";
 /// loading switched off process-wide, so a page rendering meanwhile in another router of
 /// this process (several servers run in one test process) could wait forever; listing
 /// once, before any router serves, rules that out.
-fn app_routes() -> Vec<leptos_axum::AxumRouteListing> {
+fn app_routes(web: WebApp) -> Vec<leptos_axum::AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
-    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+    ROUTES.get_or_init(|| generate_route_list(web.app)).clone()
 }
 
-pub fn router(state: AppState) -> Router {
-    let routes = app_routes();
+pub fn router(state: AppState, web: WebApp) -> Router {
+    let routes = app_routes(web);
+    let shell = web.shell;
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
+use crate::shared::error::AppError;
 
 /// The most a server function's request body may hold. Every form in the app is far
 /// smaller; anything larger is refused with 413 before it is read into memory whole.

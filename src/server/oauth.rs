@@ -18,9 +18,9 @@ use super::installation::now_ms;
 use super::keys;
 use super::providers::{ExchangeError, Providers};
 use super::state::AppState;
-use crate::api::auth::safe_next;
-use crate::api::keys::{KeySource, KeyStatus, Provider};
-use crate::error::AppError;
+use crate::shared::dto::auth::safe_next;
+use crate::shared::dto::keys::{KeySource, KeyStatus, Provider};
+use crate::shared::error::AppError;
 
 const FLOW_KEY: &str = "openrouter_flow";
 /// How long someone has to approve on OpenRouter.

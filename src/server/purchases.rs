@@ -6,9 +6,9 @@ use sqlx::Row;
 use super::auth::users::User;
 use super::installation::now_ms;
 use super::state::AppState;
-use crate::api::purchases::{CheckoutState, Quote};
-use crate::error::AppError;
-use crate::money::Micros;
+use crate::shared::dto::purchases::{CheckoutState, Quote};
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 /// Opens a checkout for the amount typed and returns where to send the browser, with
 /// what the purchase costs and gives.
@@ -18,7 +18,7 @@ pub async fn start_checkout(
     amount: &str,
     next: Option<&str>,
 ) -> Result<(String, Quote), AppError> {
-    let back = crate::api::purchases::next_suffix(next);
+    let back = crate::shared::dto::purchases::next_suffix(next);
     let rules = state.purchase_rules();
     if !rules.available {
         return Err(AppError::Conflict { message: "Buying credits is not available on this server yet.".into() });

@@ -10,7 +10,7 @@ use super::config::Config;
 use super::db::Db;
 use super::installation::Installation;
 use super::ledger::Ledger;
-use crate::error::AppError;
+use crate::shared::error::AppError;
 
 /// What every handler shares. Cheap to clone (one reference count): axum clones it for
 /// each extractor and middleware of every request.
@@ -53,8 +53,8 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    pub fn purchase_rules(&self) -> crate::api::purchases::PurchaseRules {
-        crate::api::purchases::PurchaseRules {
+    pub fn purchase_rules(&self) -> crate::shared::dto::purchases::PurchaseRules {
+        crate::shared::dto::purchases::PurchaseRules {
             min: self.config.purchase_min,
             max: self.config.purchase_max,
             bonus_threshold: self.config.purchase_bonus_threshold,

@@ -12,8 +12,8 @@ use super::crypto::{constant_time_eq, hex, hmac_sha256};
 
 use super::ledger::{CreditKind, CreditRequest};
 use super::state::AppState;
-use crate::error::AppError;
-use crate::money::Micros;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 /// How old a signed delivery may be.
 pub const TOLERANCE_SECS: i64 = 300;

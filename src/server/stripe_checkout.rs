@@ -9,8 +9,8 @@ use stripe::{
 };
 
 use super::auth::users::User;
-use crate::api::purchases::Quote;
-use crate::error::AppError;
+use crate::shared::dto::purchases::Quote;
+use crate::shared::error::AppError;
 
 /// A session Stripe made: its id and the page to send the browser to.
 pub struct StripeSession {

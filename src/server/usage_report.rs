@@ -4,11 +4,11 @@
 
 use sqlx::Row;
 
-use crate::api::usage::{DaySummary, UsageRecord, UsageSummary};
-use crate::error::AppError;
-use crate::format::{utc_date, utc_timestamp};
-use crate::money::Micros;
 use crate::server::db::Db;
+use crate::shared::dto::usage::{DaySummary, UsageRecord, UsageSummary};
+use crate::shared::error::AppError;
+use crate::shared::format::{utc_date, utc_timestamp};
+use crate::shared::money::Micros;
 
 pub const DAY_MS: i64 = 86_400_000;
 pub const HOUR_MS: i64 = 3_600_000;

@@ -163,7 +163,7 @@ async fn cross_site_state_changes_are_refused(backend: Backend) {
 
 async fn the_sign_up_credit_is_granted_exactly_once_under_concurrent_retries(backend: Backend) {
     let app = spawn_app(backend).await;
-    let five = tollgate::money::Micros::from_usd(5);
+    let five = tollgate::shared::money::Micros::from_usd(5);
     let user = users::create(&app.db, "grant@example.com", "a good password", users::Role::User, five).await.unwrap();
     let ledger =
         tollgate::server::ledger::Ledger::new(app.db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
@@ -183,7 +183,7 @@ async fn the_sign_up_credit_is_granted_exactly_once_under_concurrent_retries(bac
         assert_eq!(res.status(), 200);
     }
     let wallet = ledger.find_wallet(&user.id).await.unwrap().unwrap();
-    assert_eq!(ledger.balance(wallet).await.unwrap().posted, tollgate::money::Micros::from_usd(5));
+    assert_eq!(ledger.balance(wallet).await.unwrap().posted, tollgate::shared::money::Micros::from_usd(5));
     let lot_expiry: Option<i64> =
         sqlx::query_scalar("select expires_at_ms from credit_lot").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(lot_expiry, Some(user.created_at_ms + 90 * 86_400_000), "a promotional lot that expires");
@@ -330,9 +330,13 @@ async fn turning_the_sign_up_credit_on_later_pays_no_existing_account(backend: B
     let app = spawn_app_with(backend, &[("TOLLGATE_SIGNUP_CREDIT_USD", "0")]).await;
     app.signed_up("early@example.com", "a good password").await;
     // The same database, now served with the credit turned on.
-    let later =
-        crate::helpers::AppServer::build(crate::helpers::test_config(app.database_handle(), &[])).await.unwrap();
-    assert_eq!(later.state().config.signup_credit, tollgate::money::Micros::from_usd(5));
+    let later = crate::helpers::AppServer::build(
+        crate::helpers::test_config(app.database_handle(), &[]),
+        tollgate::ui::app::web_app(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(later.state().config.signup_credit, tollgate::shared::money::Micros::from_usd(5));
     let user = users::find_by_email(&app.db, "early@example.com").await.unwrap().unwrap();
     users::ensure_signup_grant(&later.state().ledger, &user, Some(90)).await.unwrap();
     let transfers: i64 = sqlx::query_scalar("select count(*) from transfer").fetch_one(app.db.pool()).await.unwrap();

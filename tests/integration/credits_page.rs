@@ -1,9 +1,9 @@
 //! The Credits page's tabs and its transactions, as the page, the JSON API and CSV.
 
-use tollgate::money::Micros;
 use tollgate::server::auth::users;
 use tollgate::server::db::Backend;
 use tollgate::server::ledger::{Clock, DebitKind, DebitRequest, Ledger};
+use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app};
 

@@ -1,9 +1,9 @@
 //! `POST /api/v1/run/{endpoint_id}?dryRun=true`: estimates, who pays, and 402.
 
 use serde_json::{Value, json};
-use tollgate::money::Micros;
 use tollgate::server::db::Backend;
 use tollgate::server::gateway::pricing;
+use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::provider_standin::{FAL_KEY, ProviderStandIn};
@@ -278,7 +278,9 @@ async fn without_enough_credits_or_a_key_the_answer_is_402_naming_the_limit(back
     let ada = app.signed_up("ada@example.com", "correct horse battery").await;
     let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
     // $6.00 an image for Ada: more than her $5.00.
-    pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint("fal-ai/flux/dev"), Micros::from_usd(6), "test").await.unwrap();
+    pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint("fal-ai/flux/dev"), Micros::from_usd(6), "test")
+        .await
+        .unwrap();
     let (status, body) = post(&app, &ada, "/api/v1/run/fal-ai/flux/dev?dryRun=true", &json!({})).await;
     assert_eq!(status, 402, "{body}");
     assert_eq!(body["limit"], "balance");
@@ -349,9 +351,12 @@ async fn the_balance_checked_before_a_call_follows_every_change(backend: Backend
 
     // Credits added by another instance on the same database: a refusal is always
     // confirmed with the database, so the call goes through.
-    let other = crate::helpers::AppServer::build(crate::helpers::test_config(app.database_handle(), &[]))
-        .await
-        .unwrap();
+    let other = crate::helpers::AppServer::build(
+        crate::helpers::test_config(app.database_handle(), &[]),
+        tollgate::ui::app::web_app(),
+    )
+    .await
+    .unwrap();
     let wallet = other.state().ledger.find_wallet(&id).await.unwrap().unwrap();
     let grant = CreditRequest {
         idempotency_key: "grant-elsewhere".into(),
@@ -372,7 +377,10 @@ async fn the_balance_checked_before_a_call_follows_every_change(backend: Backend
     assert_eq!(status, 402, "{body}");
     assert_eq!((body["limit"].as_str(), body["available_micros"].as_i64()), (Some("balance"), Some(0)));
     let me = app.me(&ada).await.1;
-    assert_eq!((me["balance"]["available_micros"].as_i64(), me["balance"]["reserved_micros"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (me["balance"]["available_micros"].as_i64(), me["balance"]["reserved_micros"].as_i64()),
+        (Some(0), Some(0))
+    );
     // Refused for the balance, wherever it was refused: nothing recorded, nothing ran.
     assert_eq!(usage_rows(&app).await, vec![]);
 }

@@ -1,11 +1,11 @@
 //! Gift codes: redemption rules, races for the last use, guessing limits, admin views.
 
-use tollgate::money::Micros;
 use tollgate::server::auth::users;
 use tollgate::server::config::SecretKey;
 use tollgate::server::db::Backend;
 use tollgate::server::gifts::{NewBatch, create_batch};
 use tollgate::server::installation::now_ms;
+use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app};
 

@@ -268,7 +268,8 @@ async fn bad_input_to_server_functions_is_a_4xx_naming_the_field() {
     let form = [("endpoint_id", "fal-ai/flux/schnell"), ("prompt", "a fox"), ("num_images", "abc")];
     let (status, body) = answer(app.call(&browser, "studio_run", &form).await).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("num_images")), "{body}");
-    let (status, body) = answer(app.call(&browser, "studio_estimate", &[("endpoint_id", "a/b"), ("num_images", "99")]).await).await;
+    let (status, body) =
+        answer(app.call(&browser, "studio_estimate", &[("endpoint_id", "a/b"), ("num_images", "99")]).await).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("num_images")), "{body}");
     let (status, body) =
         answer(app.call(&browser, "transactions", &[("filter", "all"), ("before", "notanumber")]).await).await;

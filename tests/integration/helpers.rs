@@ -161,7 +161,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
     let database = TestDatabase::new(backend).await;
     let config = test_config(&database, extra);
-    let server = AppServer::build(config).await.expect("the app starts");
+    let server = AppServer::build(config, tollgate::ui::app::web_app()).await.expect("the app starts");
     let addr = server.local_addr();
     let db = server.state().db.clone();
     let state = server.state().clone();
@@ -260,6 +260,6 @@ pub fn visible(html: &str) -> String {
 }
 
 /// An endpoint id, parsed as the API parses it.
-pub fn endpoint(raw: &str) -> tollgate::endpoint::EndpointId {
-    tollgate::endpoint::EndpointId::parse(raw).expect("a valid endpoint id")
+pub fn endpoint(raw: &str) -> tollgate::shared::endpoint::EndpointId {
+    tollgate::shared::endpoint::EndpointId::parse(raw).expect("a valid endpoint id")
 }

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tollgate::money::Micros;
 use tollgate::server::db::Backend;
 use tollgate::server::gateway::pricing;
+use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::provider_standin::{FAL_KEY, PLATFORM_FAL_KEY, ProviderStandIn};
@@ -122,13 +122,16 @@ async fn a_job_the_provider_fails_charges_nothing(backend: Backend) {
     assert_eq!(done["charged"], false);
     assert!(done["message"].as_str().unwrap().ends_with("Nothing was charged."));
     assert_eq!(balance(&app, &ada).await, (5_000_000, 0));
-    let failure: Option<String> = sqlx::query_scalar("select failure from usage_record").fetch_one(app.db.pool()).await.unwrap();
+    let failure: Option<String> =
+        sqlx::query_scalar("select failure from usage_record").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(failure.as_deref(), Some("provider_error"));
 
     // Bad input is refused before anything is queued or held.
     let (status, body) = submit(&app, &ada, KLING, &json!({"duration": 600})).await;
     assert_eq!((status, body["error"]["field"].as_str()), (400, Some("duration")), "{body}");
-    let (status, body) = submit(&app, &ada, "openrouter/openai/gpt-4o-mini", &json!({"messages": [{"role": "user", "content": "hi"}]})).await;
+    let (status, body) =
+        submit(&app, &ada, "openrouter/openai/gpt-4o-mini", &json!({"messages": [{"role": "user", "content": "hi"}]}))
+            .await;
     assert_eq!((status, body["error"]["field"].as_str()), (400, Some("endpoint_id")), "{body}");
     assert_eq!(balance(&app, &ada).await, (5_000_000, 0));
     audit_clean(&app).await;
@@ -138,7 +141,9 @@ async fn running_work_finishes_when_the_balance_runs_out_meanwhile(backend: Back
     let (app, _standin) = with_queue(backend, &[]).await;
     let ada = app.signed_up("ada@example.com", "correct horse battery").await;
     let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
-    pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint(KLING), Micros::from_usd(4), "test").await.unwrap();
+    pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint(KLING), Micros::from_usd(4), "test")
+        .await
+        .unwrap();
     let (status, body) = submit(&app, &ada, KLING, &json!({"prompt": "x"})).await;
     assert_eq!(status, 202, "{body}");
     let job_id = body["job_id"].as_str().unwrap().to_string();
@@ -217,7 +222,8 @@ async fn sandbox_jobs_queue_run_and_render_a_video(backend: Backend) {
     assert_eq!(balance(&app, &ada).await, (4_500_000, 0));
 
     // A sandbox failure on request: nothing charged.
-    let input = json!({"prompt": "x", "sandbox_queue_ms": 0, "sandbox_delay_ms": 100, "sandbox_failure": "server_error"});
+    let input =
+        json!({"prompt": "x", "sandbox_queue_ms": 0, "sandbox_delay_ms": 100, "sandbox_failure": "server_error"});
     let (_, body) = submit(&app, &ada, "fal-ai/veo2", &input).await;
     let (_, done) = follow(&app, &ada, body["job_id"].as_str().unwrap()).await;
     assert_eq!((done["status"].as_str(), done["charged"].as_bool()), (Some("failed"), Some(false)), "{done}");

@@ -1,8 +1,8 @@
 //! The ledger's behaviour, on both backends.
 
-use tollgate::money::Micros;
 use tollgate::server::db::Backend;
 use tollgate::server::ledger::*;
+use tollgate::shared::money::Micros;
 
 use crate::helpers::{DAY_MS, T0_MS, TestLedger};
 use crate::ledger_helpers::*;

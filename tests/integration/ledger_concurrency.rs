@@ -2,9 +2,9 @@
 
 use std::collections::HashSet;
 
-use tollgate::money::Micros;
 use tollgate::server::db::Backend;
 use tollgate::server::ledger::*;
+use tollgate::shared::money::Micros;
 
 use crate::helpers::TestLedger;
 use crate::ledger_helpers::*;

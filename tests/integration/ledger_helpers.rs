@@ -1,7 +1,7 @@
 //! Short constructors for ledger requests in tests.
 
-use tollgate::money::Micros;
 use tollgate::server::ledger::*;
+use tollgate::shared::money::Micros;
 
 pub fn usd(text: &str) -> Micros {
     Micros::parse(text).unwrap()

@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use tollgate::money::Micros;
 use tollgate::server::db::Backend;
 use tollgate::server::ledger::*;
+use tollgate::shared::money::Micros;
 
 use crate::helpers::TestLedger;
 

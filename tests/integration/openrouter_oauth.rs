@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use tollgate::api::keys::Provider;
 use tollgate::server::db::Backend;
 use tollgate::server::keys;
+use tollgate::shared::dto::keys::Provider;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::provider_standin::{Consent, ProviderStandIn};

@@ -2,9 +2,9 @@
 //! at a time.
 
 use serde_json::Value;
-use tollgate::money::Micros;
 use tollgate::server::db::Backend;
 use tollgate::server::gateway::pricing;
+use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app};
 
@@ -74,8 +74,14 @@ async fn custom_prices_apply_to_their_account_only(backend: Backend) {
     let ada = app.signed_up("ada@example.com", "correct horse battery").await;
     let bob = app.signed_up("bob@example.com", "correct horse battery").await;
     let ada_id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
-    pricing::set_account_price(&app.db, &ada_id, &crate::helpers::endpoint("fal-ai/flux/dev"), Micros(20_000), "test").await.unwrap();
-    assert!(pricing::set_account_price(&app.db, &ada_id, &crate::helpers::endpoint("fal-ai/flux/dev"), Micros(0), "test").await.is_err());
+    pricing::set_account_price(&app.db, &ada_id, &crate::helpers::endpoint("fal-ai/flux/dev"), Micros(20_000), "test")
+        .await
+        .unwrap();
+    assert!(
+        pricing::set_account_price(&app.db, &ada_id, &crate::helpers::endpoint("fal-ai/flux/dev"), Micros(0), "test")
+            .await
+            .is_err()
+    );
 
     let (_, body) = get(&app, &ada, "?endpoint_id=fal-ai/flux/dev").await;
     assert_eq!(
@@ -88,7 +94,9 @@ async fn custom_prices_apply_to_their_account_only(backend: Backend) {
         (Some(0.025), Some(false))
     );
 
-    assert!(pricing::clear_account_price(&app.db, &ada_id, &crate::helpers::endpoint("fal-ai/flux/dev")).await.unwrap());
+    assert!(
+        pricing::clear_account_price(&app.db, &ada_id, &crate::helpers::endpoint("fal-ai/flux/dev")).await.unwrap()
+    );
     // A change made outside the server (the admin CLI) is seen once its cached prices
     // expire, within a few seconds; here they are dropped at once.
     app.state.caches.account_prices.clear();

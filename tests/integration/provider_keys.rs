@@ -1,9 +1,9 @@
 //! Settings > API keys: saving, checking, sealing and removing people's own provider keys.
 
 use serde_json::Value;
-use tollgate::api::keys::Provider;
 use tollgate::server::db::Backend;
 use tollgate::server::keys::{self, cipher};
+use tollgate::shared::dto::keys::Provider;
 
 use crate::helpers::{TEST_MASTER_KEY, TestApp, spawn_app_with};
 use crate::provider_standin::{FAL_KEY, OPENROUTER_KEY, ProviderStandIn};
@@ -216,9 +216,9 @@ async fn key_functions_need_a_signed_in_caller(backend: Backend) {
 }
 
 async fn a_working_key_pays_and_anything_else_leaves_it_to_credits(backend: Backend) {
-    use tollgate::error::AppError;
-    use tollgate::money::Micros;
     use tollgate::server::billing::{Payer, payer_for};
+    use tollgate::shared::error::AppError;
+    use tollgate::shared::money::Micros;
     let (app, standin) = app_with_standin(backend).await;
     let ada = app.signed_up("ada@example.com", "correct horse battery").await;
     let id = user_id(&app, &ada).await;

@@ -316,7 +316,8 @@ async fn queue_read(
     axum::extract::Path(path): axum::extract::Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let not_found = || (StatusCode::NOT_FOUND, Json(serde_json::json!({ "detail": "Request not found" }))).into_response();
+    let not_found =
+        || (StatusCode::NOT_FOUND, Json(serde_json::json!({ "detail": "Request not found" }))).into_response();
     let (rest, wants_status) = match path.strip_suffix("/status") {
         Some(rest) => (rest, true),
         None => (path.as_str(), false),
@@ -353,7 +354,8 @@ async fn queue_read(
         };
     }
     if job.polls < 3 {
-        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "detail": "Request is still in progress" }))).into_response();
+        return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "detail": "Request is still in progress" })))
+            .into_response();
     }
     if job.input["fail"] == true {
         return (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({ "detail": "Internal Server Error" })))

@@ -22,8 +22,10 @@ async fn migrating_twice_applies_nothing_the_second_time(backend: Backend) {
 
 async fn two_instances_on_one_database_share_one_installation(backend: Backend) {
     let database = TestDatabase::new(backend).await;
-    let (a, b) =
-        tokio::join!(AppServer::build(test_config(&database, &[])), AppServer::build(test_config(&database, &[])));
+    let (a, b) = tokio::join!(
+        AppServer::build(test_config(&database, &[]), tollgate::ui::app::web_app()),
+        AppServer::build(test_config(&database, &[]), tollgate::ui::app::web_app())
+    );
     let (a, b) = (a.expect("first instance starts"), b.expect("second instance starts"));
     assert_ne!(a.local_addr(), b.local_addr());
     assert_eq!(a.state().installation, b.state().installation);

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use tollgate::server::db::Backend;
-use tollgate::format::utc_date;
+use tollgate::shared::format::utc_date;
 
 use crate::helpers::{TestApp, spawn_app, visible};
 use crate::provider_standin::FAL_KEY;
@@ -25,11 +25,14 @@ async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (u16, Value
 /// Ada's calls: 1 and 2 images with credits, a failure, and 1 image with her own key.
 async fn some_calls(app: &TestApp) -> reqwest::Client {
     let ada = app.signed_up("ada@example.com", "correct horse battery").await;
-    for input in [json!({"prompt": "a"}), json!({"prompt": "b", "num_images": 2}), json!({"sandbox_failure": "server_error"})] {
+    for input in
+        [json!({"prompt": "a"}), json!({"prompt": "b", "num_images": 2}), json!({"sandbox_failure": "server_error"})]
+    {
         ada.post(app.url("/api/v1/run/fal-ai/flux/schnell")).json(&input).send().await.unwrap();
     }
     assert_eq!(app.call(&ada, "provider_key_save", &[("provider", "fal"), ("key", FAL_KEY)]).await.status(), 200);
-    let res = ada.post(app.url("/api/v1/run/fal-ai/flux/schnell")).json(&json!({"prompt": "own"})).send().await.unwrap();
+    let res =
+        ada.post(app.url("/api/v1/run/fal-ai/flux/schnell")).json(&json!({"prompt": "own"})).send().await.unwrap();
     assert_eq!(res.status(), 200);
     ada
 }
@@ -55,7 +58,10 @@ async fn usage_reports_count_credit_spend_and_calls(backend: Backend) {
     assert_eq!(records.len(), 2);
     assert_eq!((records[0]["route"].as_str(), records[0]["paid_with"].as_str()), (Some("fal.ai"), Some("own_key")));
     assert_eq!((records[0]["cost"].as_i64(), records[0]["charged"].as_i64()), (Some(3_000), Some(0)));
-    assert_eq!((records[1]["status"].as_str(), records[1]["failure"].as_str()), (Some("failed"), Some("provider_error")));
+    assert_eq!(
+        (records[1]["status"].as_str(), records[1]["failure"].as_str()),
+        (Some("failed"), Some("provider_error"))
+    );
     let (_, all) = get(&app, &ada, "/api/v1/usage/history").await;
     let all = all["records"].as_array().unwrap();
     assert_eq!(all.len(), 4);
@@ -84,7 +90,10 @@ async fn usage_reports_count_credit_spend_and_calls(backend: Backend) {
     let res = ada.post(app.url("/api/v1/billing/checkout")).json(&json!({"amount_usd": 25})).send().await.unwrap();
     assert_eq!(res.status(), 201);
     let checkout: Value = res.json().await.unwrap();
-    assert!(checkout["checkout_url"].as_str().unwrap().starts_with(&app.url("/sandbox/checkout/cs_sandbox_")), "{checkout}");
+    assert!(
+        checkout["checkout_url"].as_str().unwrap().starts_with(&app.url("/sandbox/checkout/cs_sandbox_")),
+        "{checkout}"
+    );
     assert_eq!(checkout["amount_micros"], 25_000_000);
     let res = ada.post(app.url("/api/v1/billing/checkout")).json(&json!({"amount_usd": 4})).send().await.unwrap();
     assert_eq!(res.status(), 400);
@@ -116,7 +125,9 @@ async fn bad_parameters_are_refused_naming_the_field(backend: Backend) {
         assert_eq!((status, body["error"]["field"].as_str()), (400, Some(field)), "{path}: {body}");
         assert_eq!(body["error"]["kind"], "validation");
     }
-    for path in ["/api/v1/balance", "/api/v1/billing", "/api/v1/usage", "/api/v1/usage/history", "/api/v1/usage/analytics"] {
+    for path in
+        ["/api/v1/balance", "/api/v1/billing", "/api/v1/usage", "/api/v1/usage/history", "/api/v1/usage/analytics"]
+    {
         assert_eq!(get(&app, &app.browser(), path).await.0, 401, "{path}");
     }
 }
@@ -131,7 +142,11 @@ fn cli(app: &TestApp, home: &std::path::Path, token: &str, args: &[&str]) -> (i3
         .env("TOLLGATE_TOKEN", token)
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 async fn the_cli_reports_usage_and_billing(backend: Backend) {
@@ -161,7 +176,10 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     assert!(lines[0].starts_with("  Date         Provider   Model"), "{out}");
     assert!(lines[1].contains("fal.ai") && lines[1].ends_with("$0.0030 (own key)"), "{out}");
     assert!(lines[2].ends_with("$0.0000 (failed)"), "{out}");
-    assert!(lines[4].contains("tollgate") && lines[4].contains("generateImage") && lines[4].ends_with("$0.0030"), "{out}");
+    assert!(
+        lines[4].contains("tollgate") && lines[4].contains("generateImage") && lines[4].ends_with("$0.0030"),
+        "{out}"
+    );
 
     let (code, out, _) = tokio::task::block_in_place(|| run(&["usage", "--json"]));
     assert_eq!(code, 0);
@@ -187,23 +205,40 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     assert_eq!(code, 0, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["metadata"]["charged_micros"], 3_000);
     let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
-    tollgate::server::gateway::pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint("fal-ai/flux/dev"), tollgate::money::Micros::from_usd(6), "t")
-        .await
-        .unwrap();
+    tollgate::server::gateway::pricing::set_account_price(
+        &app.db,
+        &id,
+        &crate::helpers::endpoint("fal-ai/flux/dev"),
+        tollgate::shared::money::Micros::from_usd(6),
+        "t",
+    )
+    .await
+    .unwrap();
     // Set outside the server: seen once cached prices expire; dropped at once here.
     app.state.caches.account_prices.clear();
     let (code, _, err) = tokio::task::block_in_place(|| run(&["run", "fal-ai/flux/dev", "--input", "{}"]));
-    assert_eq!((code, err.trim()), (5, "tollgate: insufficient credits: this needs $6.0000 and $4.9880 is available (402)"));
+    assert_eq!(
+        (code, err.trim()),
+        (5, "tollgate: insufficient credits: this needs $6.0000 and $4.9880 is available (402)")
+    );
 
     // Her own fal key for one call: not charged, not stored. A run cap for the session.
     let with_env = |extra: &[(&str, &str)], args: &[&str]| {
         let mut cmd = std::process::Command::new(BIN);
-        cmd.args(args).env_clear().env("HOME", home.path()).env("TOLLGATE_URL", app.url("/")).env("TOLLGATE_TOKEN", &token);
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", home.path())
+            .env("TOLLGATE_URL", app.url("/"))
+            .env("TOLLGATE_TOKEN", &token);
         for (k, v) in extra {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, out, err) = tokio::task::block_in_place(|| {
         with_env(&[("TOLLGATE_FAL_KEY", FAL_KEY)], &["run", "fal-ai/flux/dev", "--input", "{}", "--json"])
@@ -217,7 +252,13 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     let one = ["run", "fal-ai/flux/schnell", "--input", "{}", "--json"];
     assert_eq!(tokio::task::block_in_place(|| with_env(&capped, &one)).0, 0);
     let (code, _, err) = tokio::task::block_in_place(|| with_env(&capped, &one));
-    assert_eq!((code, err.trim()), (5, "tollgate: over the run's cap (TOLLGATE_MAX_USD_PER_RUN): this needs $0.0030 and $0.0020 is available (402)"));
+    assert_eq!(
+        (code, err.trim()),
+        (
+            5,
+            "tollgate: over the run's cap (TOLLGATE_MAX_USD_PER_RUN): this needs $0.0030 and $0.0020 is available (402)"
+        )
+    );
 
     // One-line failures: a bad token, no server, bad input.
     let (code, _, err) = tokio::task::block_in_place(|| cli(&app, home.path(), "tg_wrong", &["usage"]));
@@ -234,7 +275,9 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("tollgate: cannot reach the server at http://127.0.0.1:9/"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("tollgate: cannot reach the server at http://127.0.0.1:9/")
+    );
 
     // Login stores the address and token for later commands, readable only by the owner.
     let out = std::process::Command::new(BIN)
@@ -248,22 +291,37 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     let file = home.path().join(".config/tollgate/cli.json");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-    let out = std::process::Command::new(BIN).args(["billing", "--json"]).env_clear().env("HOME", home.path()).output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["billing", "--json"])
+        .env_clear()
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let billing: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(billing["balance_micros"], 4_985_000);
 
     // Under $1 the warning shows on usage and billing.
-    tollgate::server::gateway::pricing::set_account_price(&app.db, &id, &crate::helpers::endpoint("fal-ai/flux/dev"), tollgate::money::Micros::from_usd(4), "t")
-        .await
-        .unwrap();
+    tollgate::server::gateway::pricing::set_account_price(
+        &app.db,
+        &id,
+        &crate::helpers::endpoint("fal-ai/flux/dev"),
+        tollgate::shared::money::Micros::from_usd(4),
+        "t",
+    )
+    .await
+    .unwrap();
     app.state.caches.account_prices.clear();
     let res = ada.post(app.url("/api/v1/run/fal-ai/flux/dev")).json(&json!({"prompt": "big"})).send().await.unwrap();
     assert_eq!(res.status(), 200);
     for args in [&["usage"][..], &["billing"][..]] {
         let (code, out, _) = tokio::task::block_in_place(|| cli(&app, home.path(), &token, args));
         assert_eq!(code, 0);
-        assert_eq!(out.lines().last(), Some("  ⚠ Low balance — run tollgate billing buy to add credits"), "{args:?}: {out}");
+        assert_eq!(
+            out.lines().last(),
+            Some("  ⚠ Low balance — run tollgate billing buy to add credits"),
+            "{args:?}: {out}"
+        );
     }
 }
 
@@ -315,7 +373,7 @@ async fn the_credits_page_shows_usage_a_chart_and_the_history(backend: Backend) 
     let html = bob.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("No calls in the last 30 days."), "{html}");
     assert!(html.contains("nothing was spent."));
-    crate::credits_page::spend(&app, "bob@example.com", 1, tollgate::money::Micros(4_500_000)).await;
+    crate::credits_page::spend(&app, "bob@example.com", 1, tollgate::shared::money::Micros(4_500_000)).await;
     let html = bob.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Low balance: add credits"), "{html}");
 }

@@ -13,8 +13,8 @@ use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::AppError;
 use crate::server::state::AppState;
+use crate::shared::error::AppError;
 
 pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if is_cross_site(&req, &state) {

@@ -11,9 +11,9 @@ use tower_sessions::Session;
 
 use super::tokens;
 use super::users::{self, Role, User};
-use crate::error::AppError;
 use crate::server::installation::now_ms;
 use crate::server::state::AppState;
+use crate::shared::error::AppError;
 
 pub const USER_ID_KEY: &str = "user_id";
 pub const SIGNED_IN_AT_KEY: &str = "signed_in_at_ms";
@@ -139,7 +139,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
 /// Gives a server function's error its HTTP status (422, 401, 429, ...) instead of 500.
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(e) = &result {
-        crate::components::error_page::set_http_status(e.status_code());
+        crate::shared::http_status::set_http_status(e.status_code());
         if let AppError::RateLimited { retry_after_secs } = e
             && let (Some(res), Ok(v)) =
                 (use_context::<leptos_axum::ResponseOptions>(), retry_after_secs.to_string().parse())

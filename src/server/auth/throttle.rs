@@ -10,8 +10,8 @@
 
 use sqlx::Row;
 
-use crate::error::AppError;
 use crate::server::db::Db;
+use crate::shared::error::AppError;
 
 const WINDOW_MS: i64 = 15 * 60 * 1000;
 const FIRST_BLOCK_MS: i64 = 30 * 1000;

@@ -7,10 +7,10 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::users::{self, User};
-use crate::api::tokens::TokenInfo;
-use crate::error::AppError;
 use crate::server::db::Db;
 use crate::server::installation::now_ms;
+use crate::shared::dto::tokens::TokenInfo;
+use crate::shared::error::AppError;
 
 pub const TOKEN_PREFIX: &str = "tg_";
 const MAX_ACTIVE_TOKENS: i64 = 50;
@@ -119,7 +119,10 @@ pub async fn revoke(db: &Db, user: &User, token_id: &str) -> Result<(), AppError
 
 /// The owner of a working token, or `None`, remembered for a few seconds (see
 /// [`crate::server::cache`]); revoking a token through this instance forgets at once.
-pub async fn authenticate_cached(state: &crate::server::state::AppState, secret: &str) -> Result<Option<User>, AppError> {
+pub async fn authenticate_cached(
+    state: &crate::server::state::AppState,
+    secret: &str,
+) -> Result<Option<User>, AppError> {
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }

@@ -4,11 +4,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::passwords;
-use crate::error::AppError;
-use crate::money::Micros;
 use crate::server::db::Db;
 use crate::server::installation::now_ms;
 use crate::server::ledger::{CreditKind, CreditRequest, Ledger, LedgerError};
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

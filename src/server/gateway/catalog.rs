@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::api::keys::Provider;
-use crate::endpoint::EndpointId;
-use crate::money::Micros;
+use crate::shared::dto::keys::Provider;
+use crate::shared::endpoint::EndpointId;
+use crate::shared::money::Micros;
 
 pub const BUILTIN: &str = include_str!("prices.csv");
 
@@ -144,16 +144,7 @@ impl Catalog {
                 return Err(err(line, format!("category `{category}` already has a default (line {first})")));
             }
             let key = endpoint_id.as_str().to_string();
-            let price = Price {
-                endpoint_id,
-                provider,
-                unit,
-                unit_price,
-                operation,
-                category,
-                default,
-                listed: true,
-            };
+            let price = Price { endpoint_id, provider, unit, unit_price, operation, category, default, listed: true };
             if prices.insert(key, price).is_some() {
                 return Err(err(line, format!("`{}` is listed twice", cells[0])));
             }

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::catalog::{Price, Unit};
-use crate::error::AppError;
-use crate::money::Micros;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 /// Most images one call may ask for.
 pub const MAX_IMAGES: u64 = 8;

@@ -18,14 +18,14 @@ use super::catalog::Unit;
 use super::estimate::{Estimate, MilliUnits};
 use super::run::{self, Call, Outcome};
 use super::run_cap::RunCap;
-use crate::api::keys::Provider;
-use crate::endpoint::EndpointId;
-use crate::error::AppError;
-use crate::money::Micros;
 use crate::server::billing::Payer;
 use crate::server::installation::now_ms;
 use crate::server::providers::{QueueState, QueueTicket, RunFailure};
 use crate::server::state::AppState;
+use crate::shared::dto::keys::Provider;
+use crate::shared::endpoint::EndpointId;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 /// How long a queued call's hold lives: longer than any job may take.
 pub const JOB_HOLD_TTL_MS: i64 = 3 * 3600 * 1000;

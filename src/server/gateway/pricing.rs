@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use super::catalog::Price;
-use crate::endpoint::EndpointId;
-use crate::error::AppError;
-use crate::money::Micros;
 use crate::server::db::Db;
 use crate::server::installation::now_ms;
 use crate::server::state::AppState;
+use crate::shared::endpoint::EndpointId;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 /// A price as one account pays it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +34,11 @@ pub async fn account_prices(db: &Db, user_id: &str) -> Result<BTreeMap<String, M
 }
 
 /// The prices of `endpoints` for `user_id`, in the order given.
-pub async fn prices_for(state: &AppState, user_id: &str, endpoints: &[EndpointId]) -> Result<Vec<AccountPrice>, AppError> {
+pub async fn prices_for(
+    state: &AppState,
+    user_id: &str,
+    endpoints: &[EndpointId],
+) -> Result<Vec<AccountPrice>, AppError> {
     let own = match state.caches.account_prices.get(user_id) {
         Some(own) => own,
         None => {

@@ -17,14 +17,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::estimate::Estimate;
-use crate::api::keys::Provider;
-use crate::endpoint::EndpointId;
-use crate::error::AppError;
-use crate::money::Micros;
 use crate::server::api_v1::bad_param;
 use crate::server::auth::guard::{ApiError, ApiUser};
 use crate::server::billing::Payer;
 use crate::server::state::AppState;
+use crate::shared::dto::keys::Provider;
+use crate::shared::endpoint::EndpointId;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 /// A fal key of the caller's own that pays for this one call, never stored.
 pub const CALL_KEY_HEADER: &str = "tollgate-fal-key";

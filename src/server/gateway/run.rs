@@ -16,14 +16,14 @@ use super::catalog::Unit;
 use super::estimate::{Estimate, MilliUnits, cost_of};
 use super::run_cap::{self, RunCap};
 use super::usage;
-use crate::api::keys::Provider;
-use crate::endpoint::EndpointId;
-use crate::error::AppError;
-use crate::money::Micros;
 use crate::server::billing::Payer;
 use crate::server::ledger::{CaptureRequest, HoldRequest, LedgerError};
 use crate::server::providers::RunFailure;
 use crate::server::state::AppState;
+use crate::shared::dto::keys::Provider;
+use crate::shared::endpoint::EndpointId;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 /// How long a hold for a synchronous call lives before the sweeper releases it.
 const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
@@ -393,12 +393,21 @@ mod tests {
         let images = json!({"images": [{"width": 1000, "height": 1000}, {"width": 1000, "height": 500}]});
         assert_eq!(produced_units(Unit::Image, est, &images, None), MilliUnits(2000));
         assert_eq!(produced_units(Unit::Megapixel, est, &images, None), MilliUnits(1500));
-        assert_eq!(produced_units(Unit::VideoSecond, est, &json!({"video": {"duration": 6.2}}), None), MilliUnits(6200));
+        assert_eq!(
+            produced_units(Unit::VideoSecond, est, &json!({"video": {"duration": 6.2}}), None),
+            MilliUnits(6200)
+        );
         assert_eq!(produced_units(Unit::VideoSecond, est, &json!({"video": {}}), None), est);
         assert_eq!(produced_units(Unit::GpuSecond, est, &json!({}), Some(3.2504)), MilliUnits(3251));
-        assert_eq!(produced_units(Unit::GpuSecond, est, &json!({"timings": {"inference": 0.5}}), None), MilliUnits(500));
+        assert_eq!(
+            produced_units(Unit::GpuSecond, est, &json!({"timings": {"inference": 0.5}}), None),
+            MilliUnits(500)
+        );
         assert_eq!(produced_units(Unit::GpuSecond, est, &json!({}), Some(-1.0)), est, "a nonsense time is ignored");
-        assert_eq!(produced_units(Unit::KiloTokens, est, &json!({"usage": {"total_tokens": 20}}), None), MilliUnits(20));
+        assert_eq!(
+            produced_units(Unit::KiloTokens, est, &json!({"usage": {"total_tokens": 20}}), None),
+            MilliUnits(20)
+        );
         assert_eq!(produced_units(Unit::Request, est, &images, None), est);
     }
 }

@@ -5,10 +5,10 @@
 //! cannot together pass it. When the call ends its estimate is replaced by what was
 //! charged (nothing, if it failed).
 
-use crate::error::AppError;
-use crate::money::Micros;
 use crate::server::db::WriteTx;
 use crate::server::installation::now_ms;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 pub const CAP_HEADER: &str = "tollgate-max-usd-per-run";
 pub const RUN_ID_HEADER: &str = "tollgate-run-id";
@@ -117,7 +117,13 @@ pub async fn lock(tx: &mut WriteTx, user_id: &str, run_id: &str) -> Result<(), A
 }
 
 /// Replaces a call's estimate in the run's total by what it was charged.
-pub async fn settle(tx: &mut WriteTx, user_id: &str, run_id: &str, estimate: Micros, charged: Micros) -> Result<(), AppError> {
+pub async fn settle(
+    tx: &mut WriteTx,
+    user_id: &str,
+    run_id: &str,
+    estimate: Micros,
+    charged: Micros,
+) -> Result<(), AppError> {
     sqlx::query(
         "update run_budget set committed_micros = committed_micros - $1 + $2, updated_at_ms = $3 \
          where user_id = $4 and run_id = $5",

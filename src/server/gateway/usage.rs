@@ -2,10 +2,10 @@
 //! once, when it ends.
 
 use super::run::Call;
-use crate::error::AppError;
-use crate::money::Micros;
 use crate::server::db::{Db, WriteTx};
 use crate::server::installation::now_ms;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 
 fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
     move |e| AppError::internal(context, e)
@@ -62,7 +62,10 @@ fn insert<'q>(
 
 /// Records a call about to run, in the transaction that holds its funds.
 pub async fn insert_running(tx: &mut WriteTx, call: &Call, run_id: Option<&str>) -> Result<(), AppError> {
-    insert(call, run_id, "running", None, now_ms()).execute(&mut ***tx).await.map_err(insert_error(&call.request_id))?;
+    insert(call, run_id, "running", None, now_ms())
+        .execute(&mut ***tx)
+        .await
+        .map_err(insert_error(&call.request_id))?;
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use super::db::Db;
 use super::installation::now_ms;
 use super::providers::KeyCheck;
 use super::state::AppState;
-use crate::api::keys::{KeyInfo, KeyOutcome, KeySource, KeyStatus, Provider};
-use crate::error::AppError;
+use crate::shared::dto::keys::{KeyInfo, KeyOutcome, KeySource, KeyStatus, Provider};
+use crate::shared::error::AppError;
 
 fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
     move |e| AppError::internal(context, e)

@@ -8,8 +8,8 @@ use super::{
     AccountId, CaptureReceipt, CaptureRequest, Hold, HoldRequest, HoldStatus, Ledger, LedgerError, SystemAccount,
     TransferCode, lots, require_key, require_object, require_positive,
 };
-use crate::money::Micros;
 use crate::server::db::WriteTx;
+use crate::shared::money::Micros;
 
 /// The longest a hold may live: long video jobs fit, forgotten holds do not linger.
 pub const MAX_HOLD_TTL_MS: i64 = 7 * 24 * 3600 * 1000;

@@ -6,7 +6,7 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::{AccountId, LedgerError};
-use crate::money::Micros;
+use crate::shared::money::Micros;
 
 /// Records a new lot for a credit.
 pub(super) async fn create(

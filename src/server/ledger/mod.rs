@@ -125,7 +125,7 @@ impl Ledger {
     }
 }
 
-fn require_positive(amount: crate::money::Micros) -> Result<(), LedgerError> {
+fn require_positive(amount: crate::shared::money::Micros) -> Result<(), LedgerError> {
     if amount.is_positive() { Ok(()) } else { Err(LedgerError::NonPositiveAmount(amount.get())) }
 }
 

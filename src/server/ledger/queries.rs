@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::{AccountId, Balance, HistoryEntry, HistoryPage, Ledger, LedgerError, TransferCode};
-use crate::money::Micros;
+use crate::shared::money::Micros;
 
 /// The most entries one history page returns.
 pub const MAX_PAGE: u32 = 200;

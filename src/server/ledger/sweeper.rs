@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::transfers::{NewTransfer, debit_wallet, insert_transfer};
 use super::{AccountId, Ledger, LedgerError, SystemAccount, TransferCode, lots};
-use crate::money::Micros;
+use crate::shared::money::Micros;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {

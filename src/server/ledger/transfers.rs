@@ -7,7 +7,7 @@ use super::{
     AccountId, CreditRequest, DebitRequest, Ledger, LedgerError, TransferCode, TransferReceipt, lots, require_key,
     require_object, require_positive,
 };
-use crate::money::Micros;
+use crate::shared::money::Micros;
 
 /// A transfer about to be written.
 pub(super) struct NewTransfer<'a> {

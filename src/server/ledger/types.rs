@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::money::Micros;
+use crate::shared::money::Micros;
 
 /// A row in `account`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -338,9 +338,9 @@ pub enum LedgerError {
 
 /// The service boundary's view of a ledger error: what the person can act on, in their
 /// words. The ledger's own message (keys, hold ids, states) is logged, never shown.
-impl From<LedgerError> for crate::error::AppError {
+impl From<LedgerError> for crate::shared::error::AppError {
     fn from(e: LedgerError) -> Self {
-        use crate::error::AppError;
+        use crate::shared::error::AppError;
         let conflict = |message: &str| {
             tracing::warn!(error = %e, "ledger refused a repeated or settled operation");
             AppError::Conflict { message: message.to_string() }
@@ -373,7 +373,7 @@ impl From<LedgerError> for crate::error::AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::AppError;
+    use crate::shared::error::AppError;
 
     #[test]
     fn ledger_errors_reach_people_without_the_ledgers_details() {

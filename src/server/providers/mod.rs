@@ -15,9 +15,9 @@ use serde::Deserialize;
 use url::Url;
 
 use super::config::Config;
-use crate::api::keys::Provider;
-use crate::endpoint::EndpointId;
-use crate::error::AppError;
+use crate::shared::dto::keys::Provider;
+use crate::shared::endpoint::EndpointId;
+use crate::shared::error::AppError;
 
 /// The provider's answer about a key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,7 +82,8 @@ impl Base {
             && url.password().is_none()
             && url.path().starts_with(base.path())
             && url.path_segments().is_some_and(|mut parts| {
-                !parts.any(|p| matches!(p.to_ascii_lowercase().as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."))
+                !parts
+                    .any(|p| matches!(p.to_ascii_lowercase().as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."))
             })
     }
 
@@ -267,7 +268,9 @@ impl Providers {
             Endpoint::Http(base) => base,
         };
         let body = serde_json::json!({ "code": code, "code_verifier": verifier, "code_challenge_method": "S256" });
-        let url = base.guard(base.at(["api", "v1", "auth", "keys"])).map_err(|_| ExchangeError::Unreachable("refused".into()))?;
+        let url = base
+            .guard(base.at(["api", "v1", "auth", "keys"]))
+            .map_err(|_| ExchangeError::Unreachable("refused".into()))?;
         let res = self.inner.http.post(url).json(&body).send().await.map_err(|e| {
             tracing::warn!(error = %without_url(&e), "OpenRouter key exchange failed");
             ExchangeError::Unreachable("no answer".into())
@@ -375,7 +378,6 @@ async fn send_run(request: reqwest::RequestBuilder, what: &str) -> Result<serde_
         _ => Err(RunFailure::ServerError(status)),
     }
 }
-
 
 /// A reqwest error without its URL (which may carry a code).
 fn without_url(e: &reqwest::Error) -> String {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::{Base, Endpoint, Providers, RunFailure, provider_message, without_url};
-use crate::endpoint::EndpointId;
+use crate::shared::endpoint::EndpointId;
 
 /// A job fal's queue accepted: its id there, and where its status and result are read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,7 +74,8 @@ impl Providers {
         };
         let key = self.fal_key(own_key)?;
         let url = base.guard(base.at(endpoint_id.segments()))?;
-        let request = self.inner.http.post(url).header(reqwest::header::AUTHORIZATION, format!("Key {key}")).json(input);
+        let request =
+            self.inner.http.post(url).header(reqwest::header::AUTHORIZATION, format!("Key {key}")).json(input);
         let answer = super::send_run(request, endpoint_id.as_str()).await?;
         #[derive(Deserialize)]
         struct Submitted {
@@ -84,7 +85,9 @@ impl Providers {
         }
         let submitted: Submitted = serde_json::from_value(answer).map_err(|_| RunFailure::ServerError(200))?;
         let id = submitted.request_id.trim();
-        let plain = !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let plain = !id.is_empty()
+            && id.len() <= 200
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !plain {
             return Err(RunFailure::ServerError(200));
         }
@@ -149,9 +152,9 @@ pub fn parse_status(body: &Value) -> QueueState {
     match body.get("status").and_then(Value::as_str) {
         Some("IN_QUEUE") => QueueState::InQueue { position: body.get("queue_position").and_then(Value::as_u64) },
         Some("IN_PROGRESS") => QueueState::InProgress { progress: last_log(body) },
-        Some("COMPLETED") => QueueState::Completed {
-            machine_seconds: body.pointer("/metrics/inference_time").and_then(Value::as_f64),
-        },
+        Some("COMPLETED") => {
+            QueueState::Completed { machine_seconds: body.pointer("/metrics/inference_time").and_then(Value::as_f64) }
+        }
         Some("FAILED") | Some("CANCELED") | Some("CANCELLED") => QueueState::Failed(RunFailure::ServerError(500)),
         // Anything else: still waiting, as far as we can tell.
         _ => QueueState::InQueue { position: None },

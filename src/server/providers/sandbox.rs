@@ -9,9 +9,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::{ExchangeError, KeyCheck, QueueState, QueueTicket, RunFailure, s256};
-use crate::error::AppError;
 use crate::server::crypto::{constant_time_eq, hmac_sha256, random_hex};
 use crate::server::installation::now_ms;
+use crate::shared::error::AppError;
 
 /// How long a sandbox consent code can be exchanged.
 const CODE_LIFETIME_MS: i64 = 5 * 60 * 1000;
@@ -183,7 +183,11 @@ impl Sandbox {
             r: ms("sandbox_delay_ms", 4000),
         };
         let id = format!("{JOB_PREFIX}{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&job).expect("serializes")));
-        Ok(QueueTicket { status_url: format!("sandbox:{id}/status"), response_url: format!("sandbox:{id}"), request_id: id })
+        Ok(QueueTicket {
+            status_url: format!("sandbox:{id}/status"),
+            response_url: format!("sandbox:{id}"),
+            request_id: id,
+        })
     }
 
     fn job(ticket: &QueueTicket) -> Result<SandboxJob, RunFailure> {
@@ -297,7 +301,7 @@ fn render(endpoint_id: &str, prompt: &str, index: u64, width: u64, height: u64) 
             )
         })
         .collect();
-    let text = crate::format::escape_xml(&prompt.chars().take(60).collect::<String>());
+    let text = crate::shared::format::escape_xml(&prompt.chars().take(60).collect::<String>());
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\
          <defs><linearGradient id=\"g\" x1=\"0\" y1=\"0\" x2=\"1\" y2=\"1\">\

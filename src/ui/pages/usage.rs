@@ -12,8 +12,8 @@ use crate::api::auth::AccountSummary;
 use crate::api::usage::{
     DAY_CHOICES, DaySummary, LIMIT_CHOICES, UsageRecord, UsageSummary, get_usage_history, get_usage_summary,
 };
-use crate::format::{escape_xml, utc_minute};
-use crate::money::Micros;
+use crate::shared::format::{escape_xml, utc_minute};
+use crate::shared::money::Micros;
 
 /// Days the summary and chart cover.
 pub const SUMMARY_DAYS: u32 = 7;
@@ -31,7 +31,8 @@ pub fn UsageSection(account: AccountSummary) -> impl IntoView {
     let limit = Memo::new(move |_| choice(query.read().get("limit"), &LIMIT_CHOICES, DEFAULT_LIMIT));
     let days = Memo::new(move |_| choice(query.read().get("days"), &DAY_CHOICES, DEFAULT_DAYS));
     let summary = Resource::new(|| (), |_| get_usage_summary(SUMMARY_DAYS.to_string()));
-    let history = Resource::new(move || (limit.get(), days.get()), |(l, d)| get_usage_history(l.to_string(), d.to_string()));
+    let history =
+        Resource::new(move || (limit.get(), days.get()), |(l, d)| get_usage_history(l.to_string(), d.to_string()));
 
     view! {
         <section class="card usage" aria-labelledby="usage-title" id="usage" data-testid="usage">
@@ -432,8 +433,13 @@ mod tests {
         let own = UsageRecord { paid_with: "own_key".into(), charged: Micros::ZERO, ..base.clone() };
         assert_eq!(cost_text(&own).0, Micros(25_000).format());
         assert!(cost_text(&own).1.unwrap().contains("your key"));
-        let failed =
-            UsageRecord { status: "failed".into(), failure: Some("provider_error".into()), cost: None, charged: Micros::ZERO, ..base };
+        let failed = UsageRecord {
+            status: "failed".into(),
+            failure: Some("provider_error".into()),
+            cost: None,
+            charged: Micros::ZERO,
+            ..base
+        };
         assert_eq!(cost_text(&failed), ("$0.00".into(), Some("Not charged: provider error".into())));
     }
 }

@@ -24,8 +24,8 @@ pub enum AppError {
     Conflict { message: String },
     #[error(
         "Insufficient credits: this needs {} and {} is available.",
-        crate::money::Micros(*.needed_micros),
-        crate::money::Micros(*.available_micros)
+        crate::shared::money::Micros(*.needed_micros),
+        crate::shared::money::Micros(*.available_micros)
     )]
     InsufficientCredits { needed_micros: i64, available_micros: i64 },
     /// An AI provider failed or refused the call; nothing was charged.

@@ -4,10 +4,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::tokens::{CreateToken, RevokeToken, TokenInfo, list_tokens};
-use crate::components::forms::{Field, FormError, field_error, form_error};
-use crate::components::frame::SignedIn;
-use crate::format::utc_minute;
-use crate::pages::settings::SettingsNav;
+use crate::shared::format::utc_minute;
+use crate::ui::components::forms::{Field, FormError, field_error, form_error};
+use crate::ui::components::frame::SignedIn;
+use crate::ui::pages::settings::SettingsNav;
 
 #[component]
 pub fn ApiTokensPage() -> impl IntoView {

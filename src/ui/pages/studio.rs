@@ -4,12 +4,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::studio::{
-    Media, StudioJob, StudioModel, StudioResult, StudioRun, StudioSubmit, studio_estimate, studio_job_status, studio_models,
+    Media, StudioJob, StudioModel, StudioResult, StudioRun, StudioSubmit, studio_estimate, studio_job_status,
+    studio_models,
 };
-use crate::app::SiteInfoResource;
-use crate::components::billing_gate::use_notifier;
-use crate::components::frame::SignedIn;
-use crate::error::AppError;
+use crate::shared::error::AppError;
+use crate::ui::app::SiteInfoResource;
+use crate::ui::components::billing_gate::use_notifier;
+use crate::ui::components::frame::SignedIn;
 
 #[component]
 pub fn StudioPage() -> impl IntoView {
@@ -64,7 +65,11 @@ pub fn StudioPage() -> impl IntoView {
 }
 
 #[component]
-fn Studio(run: ServerAction<StudioRun>, submit: ServerAction<StudioSubmit>, job: RwSignal<Option<StudioJob>>) -> impl IntoView {
+fn Studio(
+    run: ServerAction<StudioRun>,
+    submit: ServerAction<StudioSubmit>,
+    job: RwSignal<Option<StudioJob>>,
+) -> impl IntoView {
     let models = Resource::new(|| (), |_| studio_models());
     let listed = StoredValue::new(Vec::<StudioModel>::new());
     let info = expect_context::<SiteInfoResource>();
@@ -79,7 +84,9 @@ fn Studio(run: ServerAction<StudioRun>, submit: ServerAction<StudioSubmit>, job:
         move || (model.get(), count.get(), run.version().get(), jobs_done.get()),
         |(m, n, _, _)| studio_estimate(m, n.to_string()),
     );
-    let busy = move || run.pending().get() || submit.pending().get() || job.with(|j| j.as_ref().is_some_and(|j| !j.finished()));
+    let busy = move || {
+        run.pending().get() || submit.pending().get() || job.with(|j| j.as_ref().is_some_and(|j| !j.finished()))
+    };
     let start = move |_| {
         // Not disabled while running, so focus stays on the button (and comes back to it
         // when the billing gate closes); a second click just waits.
@@ -105,7 +112,11 @@ fn Studio(run: ServerAction<StudioRun>, submit: ServerAction<StudioSubmit>, job:
         }
     };
     let error = move || {
-        let failed = if video.get() { submit.value().get().and_then(Result::err) } else { run.value().get().and_then(Result::err) };
+        let failed = if video.get() {
+            submit.value().get().and_then(Result::err)
+        } else {
+            run.value().get().and_then(Result::err)
+        };
         match failed {
             Some(AppError::InsufficientCredits { .. }) | None => None,
             Some(e) => Some(e.to_string()),
@@ -261,7 +272,8 @@ fn media_view(i: usize, m: Media) -> AnyView {
     if m.kind == "video" && !m.url.starts_with("data:image/") {
         view! { <video src=m.url controls=true aria-label=format!("Generated video {}", i + 1)></video> }.into_any()
     } else {
-        let label = if m.kind == "video" { format!("Generated video {}", i + 1) } else { format!("Generated image {}", i + 1) };
+        let label =
+            if m.kind == "video" { format!("Generated video {}", i + 1) } else { format!("Generated image {}", i + 1) };
         // A picture standing in for a video (the sandbox) is shown as one.
         view! { <img src=m.url alt=label loading="lazy" /> }.into_any()
     }

@@ -9,8 +9,8 @@ use leptos_router::hooks::use_location;
 
 use crate::api::auth::encode_query_value as url_encode;
 use crate::api::keys::FinishOnboarding;
-use crate::app::AccountResource;
-use crate::error::AppError;
+use crate::shared::error::AppError;
+use crate::ui::app::AccountResource;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GateReason {

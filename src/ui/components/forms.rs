@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::error::AppError;
+use crate::shared::error::AppError;
 
 /// A labelled input whose error (if any) is tied to it for screen readers.
 #[component]

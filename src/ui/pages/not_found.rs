@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
-use crate::components::error_page::ErrorPage;
-use crate::error::AppError;
+use crate::shared::error::AppError;
+use crate::ui::components::error_page::ErrorPage;
 
 /// Any address the router does not know. Answers 404 during server rendering.
 #[component]

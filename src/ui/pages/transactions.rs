@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::credits::{TxFilter, TxRow, code_label, list_transactions};
-use crate::format::utc_minute;
+use crate::shared::format::utc_minute;
 
 #[component]
 pub fn TransactionsTab() -> impl IntoView {

@@ -6,13 +6,13 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::AccountSummary;
 use crate::api::credits::RedeemGiftCode;
-use crate::app::AccountResource;
-use crate::components::forms::{Field, FormError, field_error, form_error};
-use crate::components::frame::SignedIn;
-use crate::components::tabs::{Tab, TabList, TabPanel};
-use crate::pages::buy::{BuyCredits, CheckoutNotice};
-use crate::pages::transactions::TransactionsTab;
-use crate::pages::usage::UsageSection;
+use crate::ui::app::AccountResource;
+use crate::ui::components::forms::{Field, FormError, field_error, form_error};
+use crate::ui::components::frame::SignedIn;
+use crate::ui::components::tabs::{Tab, TabList, TabPanel};
+use crate::ui::pages::buy::{BuyCredits, CheckoutNotice};
+use crate::ui::pages::transactions::TransactionsTab;
+use crate::ui::pages::usage::UsageSection;
 
 const TABS: &[Tab] = &[
     Tab { slug: "balance", label: "Balance" },
@@ -45,7 +45,7 @@ pub fn CreditsPage() -> impl IntoView {
         // Outside the signed-in section: it reloads the account when a payment has landed,
         // which re-renders that section but not this notice.
         <CheckoutNotice />
-        <crate::components::notice::ContinueLink />
+        <crate::ui::components::notice::ContinueLink />
         <SignedIn here="/credits" children=move |account| view! {
             <TabList label="Credits" base="/credits" tabs=TABS active=active />
             {move || {

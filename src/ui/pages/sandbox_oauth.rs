@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::keys::sandbox_openrouter_consent;
-use crate::components::error_page::ErrorPage;
+use crate::ui::components::error_page::ErrorPage;
 
 #[component]
 pub fn SandboxOpenRouterConsent() -> impl IntoView {

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::app::{AccountResource, AuthActions, SiteInfoResource};
+use crate::ui::app::{AccountResource, AuthActions, SiteInfoResource};
 
 #[component]
 pub fn SiteHeader() -> impl IntoView {
@@ -96,7 +96,7 @@ where
     F: Fn(crate::api::auth::AccountSummary) -> V + Send + Sync + 'static,
     V: IntoView + 'static,
 {
-    use crate::components::error_page::ErrorPage;
+    use crate::ui::components::error_page::ErrorPage;
     use leptos_router::components::Redirect;
     let account = expect_context::<AccountResource>();
     let children = std::sync::Arc::new(children);

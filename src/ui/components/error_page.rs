@@ -3,20 +3,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::error::AppError;
+use crate::shared::error::AppError;
 
-/// Sets the status code of the server-rendered response. In the browser it does nothing.
-pub fn set_http_status(code: u16) {
-    #[cfg(feature = "ssr")]
-    {
-        use axum::http::StatusCode;
-        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-            res.set_status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
-        }
-    }
-    #[cfg(not(feature = "ssr"))]
-    let _ = code;
-}
+pub use crate::shared::http_status::set_http_status;
 
 /// A full-page error with what happened and where to go next.
 #[component]

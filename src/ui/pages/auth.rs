@@ -5,8 +5,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::AuthActions;
-use crate::components::forms::{Field, FormError, field_error, form_error};
+use crate::ui::app::AuthActions;
+use crate::ui::components::forms::{Field, FormError, field_error, form_error};
 
 const FIELDS: &[&str] = &["email", "password"];
 

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::shared::error::AppError;
 
 /// The longest endpoint id accepted.
 pub const MAX_LEN: usize = 200;

@@ -7,20 +7,26 @@ use leptos_router::{StaticSegment, path};
 
 use crate::api::auth::{AccountSummary, SignIn, SignOut, SignUp, get_account};
 use crate::api::status::{SiteInfo, get_site_info};
-use crate::components::billing_gate::BillingGateHost;
-use crate::components::frame::{SiteFooter, SiteHeader};
-use crate::components::notice::NoticeBanner;
-use crate::error::AppError;
-use crate::pages::admin::AdminGiftCodesPage;
-use crate::pages::auth::{SignInPage, SignUpPage};
-use crate::pages::buy::SandboxCheckoutPage;
-use crate::pages::credits::CreditsPage;
-use crate::pages::home::HomePage;
-use crate::pages::not_found::NotFound;
-use crate::pages::sandbox_oauth::SandboxOpenRouterConsent;
-use crate::pages::settings::ApiKeysPage;
-use crate::pages::studio::StudioPage;
-use crate::pages::tokens::ApiTokensPage;
+use crate::shared::error::AppError;
+use crate::ui::components::billing_gate::BillingGateHost;
+use crate::ui::components::frame::{SiteFooter, SiteHeader};
+use crate::ui::components::notice::NoticeBanner;
+use crate::ui::pages::admin::AdminGiftCodesPage;
+use crate::ui::pages::auth::{SignInPage, SignUpPage};
+use crate::ui::pages::buy::SandboxCheckoutPage;
+use crate::ui::pages::credits::CreditsPage;
+use crate::ui::pages::home::HomePage;
+use crate::ui::pages::not_found::NotFound;
+use crate::ui::pages::sandbox_oauth::SandboxOpenRouterConsent;
+use crate::ui::pages::settings::ApiKeysPage;
+use crate::ui::pages::studio::StudioPage;
+use crate::ui::pages::tokens::ApiTokensPage;
+
+/// The app as the server serves it: the root component and the document around it.
+#[cfg(feature = "ssr")]
+pub fn web_app() -> crate::shared::web_app::WebApp {
+    crate::shared::web_app::WebApp { app: || App().into_any(), shell: |options| shell(options).into_any() }
+}
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

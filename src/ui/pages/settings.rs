@@ -6,11 +6,11 @@ use crate::api::keys::{
     KeyInfo, KeySource, KeyStatus, Provider, ProviderSlot, RemoveProviderKey, SaveProviderKey, TestProviderKey,
     provider_keys,
 };
-use crate::components::forms::FormError;
-use crate::components::frame::SignedIn;
-use crate::components::notice::ContinueLink;
-use crate::error::AppError;
-use crate::format::utc_minute;
+use crate::shared::error::AppError;
+use crate::shared::format::utc_minute;
+use crate::ui::components::forms::FormError;
+use crate::ui::components::frame::SignedIn;
+use crate::ui::components::notice::ContinueLink;
 
 /// The tabs of Settings.
 #[component]

@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::credits::list_gift_batches;
-use crate::components::error_page::ErrorPage;
-use crate::components::frame::SignedIn;
-use crate::format::{utc_date, utc_minute};
+use crate::shared::format::{utc_date, utc_minute};
+use crate::ui::components::error_page::ErrorPage;
+use crate::ui::components::frame::SignedIn;
 
 #[component]
 pub fn AdminGiftCodesPage() -> impl IntoView {

@@ -8,10 +8,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::purchases::{
     CheckoutState, PRESETS_USD, SandboxPay, StartCheckout, get_checkout_state, get_purchase_rules, get_sandbox_checkout,
 };
-use crate::app::AccountResource;
-use crate::components::error_page::ErrorPage;
-use crate::components::forms::{FormError, field_error, form_error};
-use crate::components::frame::SignedIn;
+use crate::ui::app::AccountResource;
+use crate::ui::components::error_page::ErrorPage;
+use crate::ui::components::forms::{FormError, field_error, form_error};
+use crate::ui::components::frame::SignedIn;
 
 #[component]
 pub fn BuyCredits() -> impl IntoView {

@@ -1,0 +1,12 @@
+//! Wire types, one module per area: what crosses between the browser and the server, and
+//! what the services hand to the server functions. Imported by the UI, the server
+//! functions and the services alike, so none of them depends on another for its types.
+
+pub mod auth;
+pub mod credits;
+pub mod keys;
+pub mod purchases;
+pub mod status;
+pub mod studio;
+pub mod tokens;
+pub mod usage;
