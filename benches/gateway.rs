@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::routing::post;
 use serde_json::{Value, json};
-use tollgate::server::app_server::AppServer;
-use tollgate::server::config::Config;
+use tollgate::server::infra::config::Config;
 use tollgate::server::ledger::{CreditKind, CreditRequest};
+use tollgate::server::web::app_server::AppServer;
 use tollgate::shared::money::Micros;
 
 const CONNECTIONS: usize = 64;
@@ -123,16 +123,16 @@ async fn main() {
     tokio::spawn(server.run_until(std::future::pending()));
 
     // A caller with a token and plenty of credit.
-    let user = tollgate::server::auth::users::create(
+    let user = tollgate::server::services::accounts::users::create(
         &state.db,
         "bench@example.com",
         "a long enough password",
-        tollgate::server::auth::users::Role::User,
+        tollgate::server::services::accounts::users::Role::User,
         Micros::ZERO,
     )
     .await
     .unwrap();
-    let (token, _) = tollgate::server::auth::tokens::create(&state.db, &user, "bench").await.unwrap();
+    let (token, _) = tollgate::server::services::accounts::tokens::create(&state.db, &user, "bench").await.unwrap();
     let wallet = state.ledger.open_wallet(&user.id).await.unwrap();
     state
         .ledger

@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tollgate::server::config::DatabaseSetting;
-use tollgate::server::db::Db;
+use tollgate::server::infra::config::DatabaseSetting;
+use tollgate::server::infra::db::Db;
 use tollgate::server::ledger::*;
 use tollgate::shared::money::Micros;
 

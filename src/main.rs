@@ -2,8 +2,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tollgate::server::cli::{self, Cli, Command, EXIT_BAD_SETTINGS};
-use tollgate::server::config::Config;
-use tollgate::server::telemetry;
+use tollgate::server::infra::config::Config;
+use tollgate::server::infra::telemetry;
 
 fn main() -> ExitCode {
     // `.env` fills in variables the environment does not already set.

@@ -7,13 +7,13 @@ pub use crate::shared::dto::auth::*;
 
 #[server(endpoint = "account")]
 pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
-    use crate::server::auth::guard::optional_user;
+    use crate::server::services::accounts::guard::optional_user;
     let (state, user) = optional_user().await?;
     let Some(user) = user else { return Ok(None) };
     let balance = state.ledger.balance_of(&user.id).await?;
     Ok(Some(AccountSummary {
         email: user.email,
-        is_admin: user.role == crate::server::auth::users::Role::Admin,
+        is_admin: user.role == crate::server::services::accounts::users::Role::Admin,
         available: balance.available,
         reserved: balance.reserved,
         low_balance: balance.available < state.config.low_balance,
@@ -24,12 +24,12 @@ pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
 
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::auth::{guard, users};
-    use crate::server::state::AppState;
+    use crate::server::infra::state::AppState;
+    use crate::server::services::accounts::{guard, users};
     guard::respond(
         async {
-            use crate::server::auth::throttle;
-            use crate::server::installation::now_ms;
+            use crate::server::infra::installation::now_ms;
+            use crate::server::services::accounts::throttle;
             let state = AppState::from_context()?;
             let session = guard::current_session().await?;
             if let Some(ip) = guard::client_ip(&state).await {
@@ -49,9 +49,9 @@ pub async fn sign_up(email: String, password: String, next: Option<String>) -> R
 
 #[server(endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::auth::{guard, throttle, users};
-    use crate::server::installation::now_ms;
-    use crate::server::state::AppState;
+    use crate::server::infra::installation::now_ms;
+    use crate::server::infra::state::AppState;
+    use crate::server::services::accounts::{guard, throttle, users};
     guard::respond(async {
         let state = AppState::from_context()?;
         let session = guard::current_session().await?;
@@ -83,7 +83,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
 
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     let session = guard::current_session().await?;
     session.flush().await.map_err(|e| AppError::internal("signing out", e))?;
     leptos_axum::redirect("/");

@@ -8,7 +8,7 @@ pub use crate::shared::dto::credits::*;
 
 #[server(endpoint = "transactions")]
 pub async fn list_transactions(filter: String, before: Option<String>) -> Result<TxPage, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -16,8 +16,14 @@ pub async fn list_transactions(filter: String, before: Option<String>) -> Result
                 None | Some("") => None,
                 Some(raw) => Some(super::whole_number("before", raw, 1..=i64::MAX as u64)? as i64),
             };
-            crate::server::credits::transactions(&state, &user, TxFilter::from_slug(&filter), before, TX_PAGE_SIZE)
-                .await
+            crate::server::services::credits::transactions(
+                &state,
+                &user,
+                TxFilter::from_slug(&filter),
+                before,
+                TX_PAGE_SIZE,
+            )
+            .await
         }
         .await,
     )
@@ -26,12 +32,12 @@ pub async fn list_transactions(filter: String, before: Option<String>) -> Result
 /// Redeems a gift code; answers with the amount added.
 #[server(endpoint = "gift_redeem")]
 pub async fn redeem_gift_code(code: String) -> Result<Micros, AppError> {
-    use crate::server::auth::guard;
-    use crate::server::installation::now_ms;
+    use crate::server::infra::installation::now_ms;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            crate::server::gifts::redeem(&state, &state.secret_key, &user, &code, now_ms()).await
+            crate::server::services::gifts::redeem(&state, &state.secret_key, &user, &code, now_ms()).await
         }
         .await,
     )
@@ -40,14 +46,14 @@ pub async fn redeem_gift_code(code: String) -> Result<Micros, AppError> {
 /// Every batch with its redemption count. Administrators only.
 #[server(endpoint = "admin_gift_batches")]
 pub async fn list_gift_batches() -> Result<Vec<GiftBatch>, AppError> {
-    use crate::server::auth::{guard, users::Role};
+    use crate::server::services::accounts::{guard, users::Role};
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
             if user.role != Role::Admin {
                 return Err(AppError::Forbidden);
             }
-            let batches = crate::server::gifts::list_batches(&state.db).await?;
+            let batches = crate::server::services::gifts::list_batches(&state.db).await?;
             Ok(batches
                 .into_iter()
                 .map(|b| GiftBatch {

@@ -7,11 +7,11 @@ pub use crate::shared::dto::keys::*;
 
 #[server(endpoint = "provider_keys")]
 pub async fn provider_keys() -> Result<Vec<ProviderSlot>, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let stored = crate::server::keys::list(&state.db, &user.id).await?;
+            let stored = crate::server::services::keys::list(&state.db, &user.id).await?;
             Ok(Provider::ALL
                 .into_iter()
                 .map(|provider| ProviderSlot { provider, key: stored.iter().find(|k| k.provider == provider).cloned() })
@@ -24,12 +24,12 @@ pub async fn provider_keys() -> Result<Vec<ProviderSlot>, AppError> {
 /// Saves (or replaces) a pasted key after checking its format and asking the provider.
 #[server(endpoint = "provider_key_save")]
 pub async fn save_provider_key(provider: String, key: String) -> Result<KeyOutcome, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
             let provider = Provider::parse(&provider)?;
-            crate::server::keys::save_pasted(&state, &user.id, provider, &key).await
+            crate::server::services::keys::save_pasted(&state, &user.id, provider, &key).await
         }
         .await,
     )
@@ -38,12 +38,12 @@ pub async fn save_provider_key(provider: String, key: String) -> Result<KeyOutco
 /// Asks the provider again whether the stored key works.
 #[server(endpoint = "provider_key_test")]
 pub async fn test_provider_key(provider: String) -> Result<KeyOutcome, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
             let provider = Provider::parse(&provider)?;
-            crate::server::keys::test(&state, &user.id, provider).await
+            crate::server::services::keys::test(&state, &user.id, provider).await
         }
         .await,
     )
@@ -51,12 +51,12 @@ pub async fn test_provider_key(provider: String) -> Result<KeyOutcome, AppError>
 
 #[server(endpoint = "provider_key_remove")]
 pub async fn remove_provider_key(provider: String) -> Result<(), AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
             let provider = Provider::parse(&provider)?;
-            crate::server::keys::remove(&state, &user.id, provider).await
+            crate::server::services::keys::remove(&state, &user.id, provider).await
         }
         .await,
     )
@@ -65,7 +65,7 @@ pub async fn remove_provider_key(provider: String) -> Result<(), AppError> {
 /// Remembers that the signed-in person has seen the "Get started" dialog.
 #[server(endpoint = "onboarding_done")]
 pub async fn finish_onboarding() -> Result<(), AppError> {
-    use crate::server::auth::{guard, users};
+    use crate::server::services::accounts::{guard, users};
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -85,7 +85,7 @@ pub async fn sandbox_openrouter_consent(
     code_challenge: String,
     code_challenge_method: String,
 ) -> Result<SandboxConsent, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             // Only someone who started connecting (which needs an account) gets here.
@@ -93,7 +93,8 @@ pub async fn sandbox_openrouter_consent(
             let callback = url::Url::parse(&callback_url)
                 .ok()
                 .filter(|u| {
-                    u.origin() == state.config.public_url.origin() && u.path() == crate::server::oauth::CALLBACK_PATH
+                    u.origin() == state.config.public_url.origin()
+                        && u.path() == crate::server::web::oauth::CALLBACK_PATH
                 })
                 .ok_or_else(|| AppError::validation("callback_url", "The callback address is not this site's."))?;
             if code_challenge_method != "S256" {

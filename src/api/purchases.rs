@@ -8,7 +8,7 @@ pub use crate::shared::dto::purchases::*;
 
 #[server(endpoint = "purchase_rules")]
 pub async fn get_purchase_rules() -> Result<PurchaseRules, AppError> {
-    use crate::server::state::AppState;
+    use crate::server::infra::state::AppState;
     // Public: the same rules are on the page for anyone to read.
     Ok(AppState::from_context()?.purchase_rules())
 }
@@ -17,11 +17,12 @@ pub async fn get_purchase_rules() -> Result<PurchaseRules, AppError> {
 /// `next` is a path on this site to offer going back to once the payment is done.
 #[server(endpoint = "checkout_start")]
 pub async fn start_checkout(amount: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let (url, _) = crate::server::purchases::start_checkout(&state, &user, &amount, next.as_deref()).await?;
+            let (url, _) =
+                crate::server::services::purchases::start_checkout(&state, &user, &amount, next.as_deref()).await?;
             leptos_axum::redirect(&url);
             Ok(())
         }
@@ -31,11 +32,11 @@ pub async fn start_checkout(amount: String, next: Option<String>) -> Result<(), 
 
 #[server(endpoint = "checkout_state")]
 pub async fn get_checkout_state(session: String) -> Result<CheckoutState, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            crate::server::purchases::checkout_state(&state, &user, &session).await
+            crate::server::services::purchases::checkout_state(&state, &user, &session).await
         }
         .await,
     )
@@ -44,11 +45,11 @@ pub async fn get_checkout_state(session: String) -> Result<CheckoutState, AppErr
 /// The open sandbox checkout the sandbox payment page shows.
 #[server(endpoint = "sandbox_checkout")]
 pub async fn get_sandbox_checkout(session: String) -> Result<Quote, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            crate::server::purchases::sandbox_quote(&state, &user, &session).await
+            crate::server::services::purchases::sandbox_quote(&state, &user, &session).await
         }
         .await,
     )
@@ -58,11 +59,11 @@ pub async fn get_sandbox_checkout(session: String) -> Result<Quote, AppError> {
 /// path Stripe would use.
 #[server(endpoint = "sandbox_pay")]
 pub async fn sandbox_pay(session: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            crate::server::purchases::sandbox_pay(&state, &user, &session).await?;
+            crate::server::services::purchases::sandbox_pay(&state, &user, &session).await?;
             let back = next_suffix(next.as_deref());
             leptos_axum::redirect(&format!("/credits?checkout=success&session={session}{back}"));
             Ok(())

@@ -10,14 +10,14 @@ pub use crate::shared::dto::status::*;
 
 #[server(endpoint = "site_info")]
 pub async fn get_site_info() -> Result<SiteInfo, AppError> {
-    use crate::server::state::AppState;
+    use crate::server::infra::state::AppState;
     let state = AppState::from_context()?;
     Ok(SiteInfo { sandbox: state.config.sandbox, version: env!("CARGO_PKG_VERSION").to_string() })
 }
 
 #[server(endpoint = "service_status")]
 pub async fn service_status() -> Result<StatusReport, AppError> {
-    use crate::server::state::AppState;
+    use crate::server::infra::state::AppState;
     let state = AppState::from_context()?;
     let started = std::time::Instant::now();
     let schema_version = state.db.schema_version().await.map_err(|e| AppError::internal("status check", e))?;

@@ -24,7 +24,7 @@ fn media_of(output: &serde_json::Value) -> Vec<Media> {
 }
 
 #[cfg(feature = "ssr")]
-fn studio_job_of(job: crate::server::gateway::jobs::Job) -> StudioJob {
+fn studio_job_of(job: crate::server::services::gateway::jobs::Job) -> StudioJob {
     let error = job.failure.as_ref().map(|f| {
         format!(
             "{} could not make this ({}). Nothing was charged.",
@@ -56,11 +56,11 @@ fn job_provider_label(provider: &str) -> &'static str {
 /// (which opens the billing gate) or the provider's failure, never charged.
 #[cfg(feature = "ssr")]
 fn refusal(
-    outcome: crate::server::gateway::run::Outcome,
+    outcome: crate::server::services::gateway::run::Outcome,
     provider: crate::api::keys::Provider,
     what: &str,
 ) -> AppError {
-    use crate::server::gateway::run::Outcome;
+    use crate::server::services::gateway::run::Outcome;
     match outcome {
         Outcome::Insufficient { needed, available: left } | Outcome::OverRunCap { needed, left } => {
             AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: left.get() }
@@ -78,7 +78,7 @@ fn refusal(
 
 #[server(endpoint = "studio_models")]
 pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -91,7 +91,7 @@ pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
                 })
                 .map(|p| p.endpoint_id)
                 .collect();
-            let priced = crate::server::gateway::pricing::prices_for(&state, &user.id, &ids).await?;
+            let priced = crate::server::services::gateway::pricing::prices_for(&state, &user.id, &ids).await?;
             let mut models: Vec<StudioModel> = priced
                 .into_iter()
                 .map(|p| StudioModel {
@@ -127,15 +127,18 @@ fn studio_input(prompt: &str, num_images: u64, simulate_failure: bool) -> Result
 
 #[server(endpoint = "studio_estimate")]
 pub async fn studio_estimate(endpoint_id: String, num_images: String) -> Result<RunEstimate, AppError> {
-    use crate::server::auth::guard;
-    use crate::server::billing::{Payer, payer_for};
-    use crate::server::gateway::{estimate::estimate, pricing::price_for};
+    use crate::server::services::accounts::guard;
+    use crate::server::services::billing::{Payer, payer_for};
+    use crate::server::services::gateway::{estimate::estimate, pricing::price_for};
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
             let endpoint_id = crate::shared::endpoint::EndpointId::parse(&endpoint_id)?;
-            let num_images =
-                super::whole_number("num_images", &num_images, 1..=crate::server::gateway::estimate::MAX_IMAGES)?;
+            let num_images = super::whole_number(
+                "num_images",
+                &num_images,
+                1..=crate::server::services::gateway::estimate::MAX_IMAGES,
+            )?;
             let price = price_for(&state, &user.id, &endpoint_id).await?.price;
             let input = serde_json::json!({ "num_images": num_images });
             let e = estimate(price, &input)?;
@@ -160,14 +163,17 @@ pub async fn studio_run(
     num_images: String,
     simulate_failure: Option<String>,
 ) -> Result<StudioResult, AppError> {
-    use crate::server::auth::guard;
-    use crate::server::gateway::run::{Outcome, execute, prepare};
+    use crate::server::services::accounts::guard;
+    use crate::server::services::gateway::run::{Outcome, execute, prepare};
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
             let endpoint_id = crate::shared::endpoint::EndpointId::parse(&endpoint_id)?;
-            let num_images =
-                super::whole_number("num_images", &num_images, 1..=crate::server::gateway::estimate::MAX_IMAGES)?;
+            let num_images = super::whole_number(
+                "num_images",
+                &num_images,
+                1..=crate::server::services::gateway::estimate::MAX_IMAGES,
+            )?;
             let simulate = simulate_failure.is_some() && state.providers.is_sandbox_runs();
             let input = studio_input(&prompt, num_images, simulate)?;
             let (e, payer) = prepare(&state, &user.id, &endpoint_id, &input).await?;
@@ -202,9 +208,9 @@ pub async fn studio_submit(
     sandbox_queue_ms: Option<String>,
     sandbox_run_ms: Option<String>,
 ) -> Result<StudioJob, AppError> {
-    use crate::server::auth::guard;
-    use crate::server::gateway::jobs::submit;
-    use crate::server::gateway::run::prepare;
+    use crate::server::services::accounts::guard;
+    use crate::server::services::gateway::jobs::submit;
+    use crate::server::services::gateway::run::prepare;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -238,11 +244,11 @@ pub async fn studio_submit(
 /// Where one of the signed-in person's Studio jobs stands.
 #[server(endpoint = "studio_job")]
 pub async fn studio_job_status(job_id: String) -> Result<StudioJob, AppError> {
-    use crate::server::auth::guard;
+    use crate::server::services::accounts::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let job = crate::server::gateway::jobs::load(&state, &user.id, &job_id).await?;
+            let job = crate::server::services::gateway::jobs::load(&state, &user.id, &job_id).await?;
             Ok(studio_job_of(job))
         }
         .await,

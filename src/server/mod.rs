@@ -1,29 +1,17 @@
-//! Everything that only runs on the server: settings, database, HTTP wiring, services.
+//! Everything that only runs on the server, in layers that call down only:
+//! - `web`: the HTTP surface (router, app server, middleware, the JSON API, OAuth routes);
+//! - `cli`: the administrator commands and the API client;
+//! - `services`: what the app does (accounts, purchases, gifts, keys, credits, usage, the
+//!   metering gateway);
+//! - `ledger`: the only code that moves money;
+//! - `adapters`: the outside services (Stripe, fal, OpenRouter) behind small interfaces;
+//! - `infra`: settings, database, shared state, caches, crypto, telemetry.
+//!
+//! `web` and `cli` call services; services call the ledger, adapters and infra.
 
-pub mod api_usage;
-pub mod api_v1;
-pub mod app_server;
-pub mod auth;
-pub mod billing;
-pub mod cache;
+pub mod adapters;
 pub mod cli;
-pub mod client;
-pub mod config;
-pub mod credits;
-pub mod crypto;
-pub mod db;
-pub mod gateway;
-pub mod gifts;
-pub mod http;
-pub mod installation;
-pub mod keys;
+pub mod infra;
 pub mod ledger;
-pub mod middleware;
-pub mod oauth;
-pub mod providers;
-pub mod purchases;
-pub mod state;
-pub mod stripe;
-pub mod stripe_checkout;
-pub mod telemetry;
-pub mod usage_report;
+pub mod services;
+pub mod web;

@@ -1,7 +1,7 @@
 //! Sign-up, sign-in, sessions, throttling, CSRF and sign-up credits, over HTTP.
 
-use tollgate::server::auth::users;
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::services::accounts::users;
 
 use crate::helpers::{spawn_app, spawn_app_with};
 
@@ -223,7 +223,7 @@ async fn sessions_end_at_their_absolute_lifetime(backend: Backend) {
     let (id, data): (String, String) =
         sqlx::query_as("select id, data from session").fetch_one(app.db.pool()).await.unwrap();
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
-    data["signed_in_at_ms"] = serde_json::json!(tollgate::server::installation::now_ms() - 31 * 86_400_000);
+    data["signed_in_at_ms"] = serde_json::json!(tollgate::server::infra::installation::now_ms() - 31 * 86_400_000);
     sqlx::query("update session set data = $1 where id = $2")
         .bind(data.to_string())
         .bind(&id)
@@ -350,7 +350,7 @@ async fn an_active_session_is_kept_alive_past_its_idle_timeout(backend: Backend)
     let (id, data): (String, String) =
         sqlx::query_as("select id, data from session").fetch_one(app.db.pool()).await.unwrap();
     let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
-    let now = tollgate::server::installation::now_ms();
+    let now = tollgate::server::infra::installation::now_ms();
     data["seen_at_ms"] = serde_json::json!(now - 40 * 60_000);
     sqlx::query("update session set data = $1, expires_at_ms = $2 where id = $3")
         .bind(data.to_string())

@@ -142,10 +142,10 @@ async fn admin_audit_passes_on_good_books_and_fails_precisely_on_tampered_ones()
     assert!(text.starts_with("ledger audit: OK, 8 checks passed (0 wallets, 0 transfers)"), "{text}");
 
     // Money moved through the ledger, then a balance changed behind its back.
-    let setting = tollgate::server::config::DatabaseSetting::Sqlite {
+    let setting = tollgate::server::infra::config::DatabaseSetting::Sqlite {
         url: format!("sqlite://{}", dir.path().join("data/tollgate.db").display()),
     };
-    let db = tollgate::server::db::Db::connect(&setting, 1).await.unwrap();
+    let db = tollgate::server::infra::db::Db::connect(&setting, 1).await.unwrap();
     let ledger =
         tollgate::server::ledger::Ledger::new(db.clone(), tollgate::server::ledger::Clock::System).await.unwrap();
     let w = ledger.open_wallet("someone").await.unwrap();

@@ -1,8 +1,8 @@
 //! The Credits page's tabs and its transactions, as the page, the JSON API and CSV.
 
-use tollgate::server::auth::users;
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
 use tollgate::server::ledger::{Clock, DebitKind, DebitRequest, Ledger};
+use tollgate::server::services::accounts::users;
 use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app};

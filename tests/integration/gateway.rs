@@ -1,8 +1,8 @@
 //! `POST /api/v1/run/{endpoint_id}?dryRun=true`: estimates, who pays, and 402.
 
 use serde_json::{Value, json};
-use tollgate::server::db::Backend;
-use tollgate::server::gateway::pricing;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::services::gateway::pricing;
 use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app_with};

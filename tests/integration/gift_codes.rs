@@ -1,10 +1,10 @@
 //! Gift codes: redemption rules, races for the last use, guessing limits, admin views.
 
-use tollgate::server::auth::users;
-use tollgate::server::config::SecretKey;
-use tollgate::server::db::Backend;
-use tollgate::server::gifts::{NewBatch, create_batch};
-use tollgate::server::installation::now_ms;
+use tollgate::server::infra::config::SecretKey;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::infra::installation::now_ms;
+use tollgate::server::services::accounts::users;
+use tollgate::server::services::gifts::{NewBatch, create_batch};
 use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app};

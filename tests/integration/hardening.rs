@@ -8,7 +8,7 @@ use axum::extract::Request;
 use base64::Engine;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::provider_standin::{PLATFORM_FAL_KEY, PLATFORM_OPENROUTER_KEY, ProviderStandIn};
@@ -295,7 +295,7 @@ async fn bad_input_to_server_functions_is_a_4xx_naming_the_field() {
     let form = "content-type: application/x-www-form-urlencoded";
     let declared = format!("content-length: {}\r\n\r\n", 64 * 1024 * 1024).into_bytes();
     assert!(raw_post(&app, form, &declared).await.starts_with("HTTP/1.1 413"));
-    let limit = tollgate::server::middleware::SERVER_FN_BODY_LIMIT;
+    let limit = tollgate::server::web::middleware::SERVER_FN_BODY_LIMIT;
     let mut chunked = format!("transfer-encoding: chunked\r\n\r\n{:x}\r\n", limit + 1).into_bytes();
     chunked.extend(std::iter::repeat_n(b'a', limit + 1));
     chunked.extend(b"\r\n0\r\n\r\n");

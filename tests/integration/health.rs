@@ -1,4 +1,4 @@
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
 
 use crate::helpers::spawn_app;
 

@@ -2,9 +2,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use tokio::sync::oneshot;
-pub use tollgate::server::app_server::AppServer;
-use tollgate::server::config::Config;
-use tollgate::server::db::{Backend, Db};
+use tollgate::server::infra::config::Config;
+use tollgate::server::infra::db::{Backend, Db};
+pub use tollgate::server::web::app_server::AppServer;
 
 /// Declares tests that take a `Backend` and runs each on SQLite and on PostgreSQL.
 macro_rules! backend_tests {
@@ -13,7 +13,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(tollgate::server::db::Backend::Sqlite).await;
+                    super::$name(tollgate::server::infra::db::Backend::Sqlite).await;
                 }
             )*
         }
@@ -25,7 +25,7 @@ macro_rules! backend_tests {
                         eprintln!("skipped: TEST_DATABASE_URL is not set");
                         return;
                     }
-                    super::$name(tollgate::server::db::Backend::Postgres).await;
+                    super::$name(tollgate::server::infra::db::Backend::Postgres).await;
                 }
             )*
         }
@@ -120,7 +120,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: Db,
     /// What the running app's handlers see (its cipher, providers, settings).
-    pub state: tollgate::server::state::AppState,
+    pub state: tollgate::server::infra::state::AppState,
     // Dropped after the app: removes the PostgreSQL database the test used.
     _database: TestDatabase,
     stop: Option<oneshot::Sender<()>>,

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tollgate::server::db::Backend;
-use tollgate::server::gateway::pricing;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::services::gateway::pricing;
 use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
@@ -257,7 +257,7 @@ async fn many_pollers_settle_a_job_once(backend: Backend) {
     let rounds: Vec<_> = (0..8)
         .map(|_| {
             let state = app.state.clone();
-            tokio::spawn(async move { tollgate::server::gateway::jobs::poll_due(&state).await.unwrap() })
+            tokio::spawn(async move { tollgate::server::services::gateway::jobs::poll_due(&state).await.unwrap() })
         })
         .collect();
     let mut advanced = 0;

@@ -1,6 +1,6 @@
 //! The ledger's behaviour, on both backends.
 
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
 use tollgate::server::ledger::*;
 use tollgate::shared::money::Micros;
 

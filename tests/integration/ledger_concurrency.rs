@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
 use tollgate::server::ledger::*;
 use tollgate::shared::money::Micros;
 

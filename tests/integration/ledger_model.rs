@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
 use tollgate::server::ledger::*;
 use tollgate::shared::money::Micros;
 

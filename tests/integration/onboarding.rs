@@ -1,6 +1,6 @@
 //! The "Get started" dialog is offered once per account, remembered on the server.
 
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
 
 use crate::helpers::spawn_app;
 

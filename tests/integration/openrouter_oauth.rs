@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use tollgate::server::db::Backend;
-use tollgate::server::keys;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::services::keys;
 use tollgate::shared::dto::keys::Provider;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
@@ -75,7 +75,10 @@ async fn connecting_stores_the_key_openrouter_issues_and_returns_where_the_perso
     let exchanges = standin.exchanges();
     assert_eq!(exchanges.len(), 1);
     assert_eq!(exchanges[0]["code_challenge_method"], "S256");
-    assert_eq!(tollgate::server::providers::s256(exchanges[0]["code_verifier"].as_str().unwrap()), q["code_challenge"]);
+    assert_eq!(
+        tollgate::server::adapters::providers::s256(exchanges[0]["code_verifier"].as_str().unwrap()),
+        q["code_challenge"]
+    );
     let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
     let key = keys::usable_key(&app.state, &id, Provider::OpenRouter).await.unwrap();
     assert_eq!(key.as_deref(), Some(standin.issued()[0].as_str()));

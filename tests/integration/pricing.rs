@@ -2,8 +2,8 @@
 //! at a time.
 
 use serde_json::Value;
-use tollgate::server::db::Backend;
-use tollgate::server::gateway::pricing;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::services::gateway::pricing;
 use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app};

@@ -1,8 +1,8 @@
 //! Settings > API keys: saving, checking, sealing and removing people's own provider keys.
 
 use serde_json::Value;
-use tollgate::server::db::Backend;
-use tollgate::server::keys::{self, cipher};
+use tollgate::server::infra::db::Backend;
+use tollgate::server::services::keys::{self, cipher};
 use tollgate::shared::dto::keys::Provider;
 
 use crate::helpers::{TEST_MASTER_KEY, TestApp, spawn_app_with};
@@ -56,7 +56,7 @@ async fn slots(app: &TestApp, client: &reqwest::Client) -> Value {
 }
 
 fn master() -> cipher::KeyCipher {
-    let key = tollgate::server::config::parse_master_key(TEST_MASTER_KEY).unwrap();
+    let key = tollgate::server::infra::config::parse_master_key(TEST_MASTER_KEY).unwrap();
     cipher::KeyCipher::new(&key)
 }
 
@@ -216,7 +216,7 @@ async fn key_functions_need_a_signed_in_caller(backend: Backend) {
 }
 
 async fn a_working_key_pays_and_anything_else_leaves_it_to_credits(backend: Backend) {
-    use tollgate::server::billing::{Payer, payer_for};
+    use tollgate::server::services::billing::{Payer, payer_for};
     use tollgate::shared::error::AppError;
     use tollgate::shared::money::Micros;
     let (app, standin) = app_with_standin(backend).await;

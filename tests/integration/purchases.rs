@@ -1,8 +1,8 @@
 //! Buying credits: the sandbox checkout and the signed Stripe webhook path.
 
-use tollgate::server::db::Backend;
-use tollgate::server::installation::now_ms;
-use tollgate::server::stripe::sign;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::infra::installation::now_ms;
+use tollgate::server::services::stripe::sign;
 
 use crate::helpers::{TestApp, spawn_app_with};
 
@@ -162,12 +162,13 @@ async fn nobody_can_pay_or_read_someone_elses_checkout(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outside_sandbox_mode_the_sandbox_cannot_be_used_to_pay() {
-    let app = spawn_app_with(tollgate::server::db::Backend::Sqlite, &[("TOLLGATE_SANDBOX", "false")]).await;
+    let app = spawn_app_with(tollgate::server::infra::db::Backend::Sqlite, &[("TOLLGATE_SANDBOX", "false")]).await;
     let client = app.signed_up("live@example.com", "a good password").await;
     let res = app.call(&client, "checkout_start", &[("amount", "50")]).await;
     assert_eq!(res.status(), 409);
     // Even a session left over from sandbox days cannot be paid through the sandbox.
-    let user = tollgate::server::auth::users::find_by_email(&app.db, "live@example.com").await.unwrap().unwrap();
+    let user =
+        tollgate::server::services::accounts::users::find_by_email(&app.db, "live@example.com").await.unwrap().unwrap();
     sqlx::query("insert into checkout_session (id, user_id, provider, amount_micros, bonus_micros, status, created_at_ms) values ('cs_sandbox_old', $1, 'sandbox', 50000000, 5000000, 'open', 0)")
         .bind(&user.id)
         .execute(app.db.pool())
@@ -200,7 +201,10 @@ async fn with_a_stripe_key_checkout_goes_to_stripe_and_its_webhook_credits_once(
     assert_eq!(res.headers()["location"], "https://checkout.stripe.test/c/pay/cs_test_standin_1");
 
     // What async-stripe sent, as Stripe would receive it.
-    let user = tollgate::server::auth::users::find_by_email(&app.db, "stripe@example.com").await.unwrap().unwrap();
+    let user = tollgate::server::services::accounts::users::find_by_email(&app.db, "stripe@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(standin.field(0, "mode").as_deref(), Some("payment"));
     assert_eq!(standin.field(0, "client_reference_id"), Some(user.id.clone()));
     assert_eq!(standin.field(0, "line_items[0][price_data][unit_amount]").as_deref(), Some("5000"));

@@ -1,6 +1,6 @@
-use tollgate::server::app_server::AppServer;
-use tollgate::server::db::{Backend, Db};
-use tollgate::server::installation;
+use tollgate::server::infra::db::{Backend, Db};
+use tollgate::server::infra::installation;
+use tollgate::server::web::app_server::AppServer;
 
 use crate::helpers::{TestDatabase, test_config};
 

@@ -1,7 +1,7 @@
 //! API tokens and who may touch what.
 
-use tollgate::server::auth::users;
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::services::accounts::users;
 
 use crate::helpers::spawn_app;
 

@@ -1,7 +1,7 @@
 //! The usage and billing JSON API, and the `tollgate` client commands against a server.
 
 use serde_json::{Value, json};
-use tollgate::server::db::Backend;
+use tollgate::server::infra::db::Backend;
 use tollgate::shared::format::utc_date;
 
 use crate::helpers::{TestApp, spawn_app, visible};
@@ -40,7 +40,7 @@ async fn some_calls(app: &TestApp) -> reqwest::Client {
 async fn usage_reports_count_credit_spend_and_calls(backend: Backend) {
     let app = spawn_app(backend).await;
     let ada = some_calls(&app).await;
-    let today = utc_date(tollgate::server::installation::now_ms());
+    let today = utc_date(tollgate::server::infra::installation::now_ms());
 
     let (status, usage) = get(&app, &ada, "/api/v1/usage?days=7").await;
     assert_eq!(status, 200, "{usage}");
@@ -157,7 +157,7 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     // From here on her credits pay.
     assert_eq!(app.call(&ada, "provider_key_remove", &[("provider", "fal")]).await.status(), 200);
     let home = tempfile::tempdir().unwrap();
-    let today = utc_date(tollgate::server::installation::now_ms());
+    let today = utc_date(tollgate::server::infra::installation::now_ms());
 
     let run = |args: &[&str]| cli(&app, home.path(), &token, args);
     let (code, out, err) = tokio::task::block_in_place(|| run(&["usage"]));
@@ -205,7 +205,7 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     assert_eq!(code, 0, "{err}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["metadata"]["charged_micros"], 3_000);
     let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
-    tollgate::server::gateway::pricing::set_account_price(
+    tollgate::server::services::gateway::pricing::set_account_price(
         &app.db,
         &id,
         &crate::helpers::endpoint("fal-ai/flux/dev"),
@@ -302,7 +302,7 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
     assert_eq!(billing["balance_micros"], 4_985_000);
 
     // Under $1 the warning shows on usage and billing.
-    tollgate::server::gateway::pricing::set_account_price(
+    tollgate::server::services::gateway::pricing::set_account_price(
         &app.db,
         &id,
         &crate::helpers::endpoint("fal-ai/flux/dev"),
@@ -328,7 +328,7 @@ async fn the_cli_reports_usage_and_billing(backend: Backend) {
 async fn the_credits_page_shows_usage_a_chart_and_the_history(backend: Backend) {
     let app = spawn_app(backend).await;
     let ada = some_calls(&app).await;
-    let today = utc_date(tollgate::server::installation::now_ms());
+    let today = utc_date(tollgate::server::infra::installation::now_ms());
     let page = |path: &'static str| {
         let ada = ada.clone();
         let url = app.url(path);

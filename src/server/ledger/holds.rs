@@ -8,7 +8,7 @@ use super::{
     AccountId, CaptureReceipt, CaptureRequest, Hold, HoldRequest, HoldStatus, Ledger, LedgerError, SystemAccount,
     TransferCode, lots, require_key, require_object, require_positive,
 };
-use crate::server::db::WriteTx;
+use crate::server::infra::db::WriteTx;
 use crate::shared::money::Micros;
 
 /// The longest a hold may live: long video jobs fit, forgotten holds do not linger.

@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::{Any, Row, Transaction};
 
-use crate::server::db::WriteTx;
+use crate::server::infra::db::WriteTx;
 
 use super::LedgerError;
-use crate::server::db::Db;
+use crate::server::infra::db::Db;
 
 pub(super) enum Claim {
     /// The key is ours; do the work in this transaction, then [`finish`].

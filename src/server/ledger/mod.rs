@@ -28,7 +28,7 @@ pub use audit::{AuditFinding, AuditReport};
 pub use sweeper::{SweepReport, spawn_sweeper};
 pub use types::*;
 
-use super::db::Db;
+use crate::server::infra::db::Db;
 
 /// Where the ledger gets the time. Tests move it by hand to exercise expiry.
 #[derive(Clone)]
@@ -44,7 +44,7 @@ impl Clock {
 
     pub fn now_ms(&self) -> i64 {
         match self {
-            Self::System => super::installation::now_ms(),
+            Self::System => crate::server::infra::installation::now_ms(),
             Self::Manual(t) => t.load(Ordering::SeqCst),
         }
     }

@@ -140,7 +140,7 @@ impl Ledger {
     /// `IdempotencyConflict`, and the caller's transaction should be rolled back.
     pub async fn credit_in(
         &self,
-        tx: &mut crate::server::db::WriteTx,
+        tx: &mut crate::server::infra::db::WriteTx,
         req: &CreditRequest,
     ) -> Result<TransferReceipt, LedgerError> {
         require_key(&req.idempotency_key)?;

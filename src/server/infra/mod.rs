@@ -1,0 +1,10 @@
+//! Infrastructure every layer may use: settings, the database, shared state, caches,
+//! crypto helpers, telemetry and this installation's identity.
+
+pub mod cache;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod installation;
+pub mod state;
+pub mod telemetry;

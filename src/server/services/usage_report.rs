@@ -1,0 +1,227 @@
+//! Usage reports from the usage records: per-day spend, the per-call history, and
+//! analytics buckets. Days are UTC. Credit spend is what was taken from the wallet; calls
+//! paid with the person's own key show their provider price but are not credit spend.
+
+use sqlx::Row;
+
+use crate::server::infra::db::Db;
+use crate::shared::dto::usage::{DaySummary, UsageRecord, UsageSummary};
+use crate::shared::error::AppError;
+use crate::shared::format::{utc_date, utc_timestamp};
+use crate::shared::money::Micros;
+
+pub const DAY_MS: i64 = 86_400_000;
+pub const HOUR_MS: i64 = 3_600_000;
+/// The longest period a report covers.
+pub const MAX_DAYS: u32 = 366;
+/// Most records one history page gives.
+pub const MAX_HISTORY: u32 = 500;
+
+fn db_err(e: sqlx::Error) -> AppError {
+    AppError::internal("reading usage", e)
+}
+
+/// The last `days` UTC days up to and including the one holding `now_ms`: what each cost
+/// in credits, how many calls it had, and the provider price of calls paid with the
+/// person's own key. Days without calls are listed with zeros.
+pub async fn summary(db: &Db, user_id: &str, days: u32, now_ms: i64) -> Result<UsageSummary, AppError> {
+    let days = days.clamp(1, MAX_DAYS);
+    let today = now_ms.div_euclid(DAY_MS);
+    let first = today - i64::from(days) + 1;
+    let rows = sqlx::query(
+        "select created_at_ms / 86400000 as day, cast(coalesce(sum(charged_micros), 0) as bigint), count(*), \
+             cast(coalesce(sum(case when paid_with = 'own_key' and status = 'succeeded' then cost_micros else 0 end), 0) \
+                 as bigint) \
+         from usage_record where user_id = $1 and created_at_ms >= $2 \
+         group by 1",
+    )
+    .bind(user_id)
+    .bind(first * DAY_MS)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    let mut list: Vec<DaySummary> = (first..=today)
+        .map(|day| DaySummary {
+            date: utc_date(day * DAY_MS),
+            cost: Micros::ZERO,
+            requests: 0,
+            own_key_cost: Micros::ZERO,
+        })
+        .collect();
+    for row in rows {
+        let day: i64 = row.try_get(0).map_err(db_err)?;
+        if let Some(slot) = usize::try_from(day - first).ok().and_then(|i| list.get_mut(i)) {
+            slot.cost = Micros(row.try_get(1).map_err(db_err)?);
+            slot.requests = row.try_get(2).map_err(db_err)?;
+            slot.own_key_cost = Micros(row.try_get(3).map_err(db_err)?);
+        }
+    }
+    let total = Micros(list.iter().map(|d| d.cost.get()).sum());
+    let requests = list.iter().map(|d| d.requests).sum();
+    Ok(UsageSummary { days: list, total, requests })
+}
+
+/// Who a call went through, as people read it: `tollgate` when it was routed through this
+/// platform's account and paid with credits, else the provider the person's key paid.
+fn route_label(provider: &str, paid_with: &str) -> String {
+    match (paid_with, provider) {
+        ("own_key", "openrouter") => "openrouter".into(),
+        ("own_key", _) => "fal.ai".into(),
+        _ => "tollgate".into(),
+    }
+}
+
+/// The calls of the last `days` days, newest first, at most `limit`.
+pub async fn history(db: &Db, user_id: &str, limit: u32, days: u32, now_ms: i64) -> Result<Vec<UsageRecord>, AppError> {
+    let limit = limit.clamp(1, MAX_HISTORY);
+    let since = (now_ms.div_euclid(DAY_MS) - i64::from(days.clamp(1, MAX_DAYS)) + 1) * DAY_MS;
+    let rows = sqlx::query(
+        "select id, created_at_ms, provider, endpoint_id, operation, status, failure, paid_with, \
+             cost_estimate_micros, cost_micros, charged_micros, unit, units_milli \
+         from usage_record where user_id = $1 and created_at_ms >= $2 \
+         order by created_at_ms desc, id desc limit $3",
+    )
+    .bind(user_id)
+    .bind(since)
+    .bind(i64::from(limit))
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            let created_at_ms: i64 = r.try_get(1)?;
+            let provider: String = r.try_get(2)?;
+            let paid_with: String = r.try_get(7)?;
+            Ok(UsageRecord {
+                id: r.try_get(0)?,
+                date: utc_date(created_at_ms),
+                created_at_ms,
+                route: route_label(&provider, &paid_with),
+                provider,
+                model: r.try_get(3)?,
+                operation: r.try_get(4)?,
+                status: r.try_get(5)?,
+                failure: r.try_get(6)?,
+                paid_with,
+                cost_estimate: Micros(r.try_get(8)?),
+                cost: r.try_get::<Option<i64>, _>(9)?.map(Micros),
+                charged: Micros(r.try_get(10)?),
+                unit: r.try_get(11)?,
+                units: r.try_get::<i64, _>(12)? as f64 / 1000.0,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_err)
+}
+
+/// One bucket of the analytics series.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Bucket {
+    pub start: String,
+    pub start_ms: i64,
+    /// The model or operation, as grouped.
+    pub key: String,
+    pub cost_micros: i64,
+    pub requests: i64,
+    pub own_key_cost_micros: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    Model,
+    Operation,
+}
+
+/// Spend and calls per `bucket_ms` (an hour or a day) and model or operation, between
+/// `from_ms` (inclusive) and `to_ms` (exclusive), oldest first.
+pub async fn analytics(
+    db: &Db,
+    user_id: &str,
+    bucket_ms: i64,
+    group_by: GroupBy,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<Bucket>, AppError> {
+    let column = match group_by {
+        GroupBy::Model => "endpoint_id",
+        GroupBy::Operation => "operation",
+    };
+    let rows = sqlx::query(&format!(
+        "select created_at_ms / $1 as b, {column}, cast(coalesce(sum(charged_micros), 0) as bigint), count(*), \
+             cast(coalesce(sum(case when paid_with = 'own_key' and status = 'succeeded' then cost_micros else 0 end), 0) \
+                 as bigint) \
+         from usage_record where user_id = $2 and created_at_ms >= $3 and created_at_ms < $4 \
+         group by 1, 2 order by 1, 2"
+    ))
+    .bind(bucket_ms)
+    .bind(user_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            let start_ms = r.try_get::<i64, _>(0)? * bucket_ms;
+            Ok(Bucket {
+                start: if bucket_ms == DAY_MS { utc_date(start_ms) } else { utc_timestamp(start_ms) },
+                start_ms,
+                key: r.try_get(1)?,
+                cost_micros: r.try_get(2)?,
+                requests: r.try_get(3)?,
+                own_key_cost_micros: r.try_get(4)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_err)
+}
+
+/// A completed purchase.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Purchase {
+    pub id: String,
+    pub date: String,
+    pub completed_at_ms: i64,
+    pub amount_micros: i64,
+    pub bonus_micros: i64,
+    pub provider: String,
+}
+
+/// The person's completed purchases, newest first.
+pub async fn purchases(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Purchase>, AppError> {
+    let rows = sqlx::query(
+        "select id, completed_at_ms, amount_micros, bonus_micros, provider from checkout_session \
+         where user_id = $1 and status = 'completed' order by completed_at_ms desc, id desc limit $2",
+    )
+    .bind(user_id)
+    .bind(i64::from(limit.clamp(1, 200)))
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            let completed_at_ms: i64 = r.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
+            Ok(Purchase {
+                id: r.try_get(0)?,
+                date: utc_date(completed_at_ms),
+                completed_at_ms,
+                amount_micros: r.try_get(2)?,
+                bonus_micros: r.try_get(3)?,
+                provider: r.try_get(4)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_labelled_for_people() {
+        assert_eq!(route_label("fal", "credits"), "tollgate");
+        assert_eq!(route_label("fal", "own_key"), "fal.ai");
+        assert_eq!(route_label("openrouter", "own_key"), "openrouter");
+    }
+}

@@ -1,0 +1,183 @@
+//! The HTTP surface: health probes, the Leptos app and its server functions, static
+//! files, and the middleware every request passes through (request id, tracing).
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use serde_json::json;
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tracing::Level;
+
+use crate::server::infra::state::AppState;
+use crate::server::services::accounts::{csrf, session_store::DbSessionStore};
+pub use crate::shared::web_app::WebApp;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const SESSION_COOKIE: &str = "tollgate_session";
+
+/// The app's routes, listed once per process. Listing renders the app with resource
+/// loading switched off process-wide, so a page rendering meanwhile in another router of
+/// this process (several servers run in one test process) could wait forever; listing
+/// once, before any router serves, rules that out.
+fn app_routes(web: WebApp) -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(web.app)).clone()
+}
+
+pub fn router(state: AppState, web: WebApp) -> Router {
+    let routes = app_routes(web);
+    let shell = web.shell;
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    let leptos_options = state.leptos_options.clone();
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request<Body>| {
+            let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            // The path only: query strings can carry OAuth codes and other secrets.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+        })
+        .on_request(())
+        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Millis));
+
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.is_https())
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(i64::from(state.config.session_idle_hours))));
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        // Settings has no page of its own: its first tab is the place to land.
+        .route("/settings", get(|| async { axum::response::Redirect::to("/settings/api-keys") }))
+        .merge(crate::server::web::api_v1::routes())
+        .merge(crate::server::web::api_usage::routes())
+        .route("/webhooks/stripe", axum::routing::post(crate::server::services::stripe::webhook_route))
+        .route("/connect/openrouter", get(crate::server::web::oauth::start))
+        .route(crate::server::web::oauth::CALLBACK_PATH, get(crate::server::web::oauth::callback))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .layer(middleware::from_fn_with_state(state.clone(), require_sign_in))
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(sessions)
+        .layer(middleware::from_fn(crate::server::web::middleware::server_fn_guard))
+        .layer(middleware::from_fn(crate::server::web::middleware::strip_action_errors))
+        .layer(middleware::from_fn(crate::server::web::middleware::security_headers))
+        .layer(trace)
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Pages only a signed-in person can see (a prefix, or a whole path).
+const SIGNED_IN_PAGES: &[&str] =
+    &["/credits", "/studio", "/settings/api-keys", "/settings/api-tokens", "/admin/", "/sandbox/checkout/"];
+
+fn needs_sign_in(path: &str) -> bool {
+    SIGNED_IN_PAGES.iter().any(|p| if p.ends_with('/') { path.starts_with(p) } else { path == *p })
+}
+
+/// Sends a signed-out visitor of an account page to sign in, and back afterwards, with a
+/// plain 302 before any rendering starts (whatever the client accepts).
+async fn require_sign_in(
+    State(state): State<AppState>,
+    session: tower_sessions::Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method() == axum::http::Method::GET && needs_sign_in(req.uri().path()) {
+        let signed_in = crate::server::services::accounts::guard::session_user(&session, &state).await;
+        if let Ok(None) = signed_in {
+            let here = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let here: String = here
+                .chars()
+                .map(|c| match c {
+                    '%' => "%25".to_string(),
+                    '&' => "%26".to_string(),
+                    '#' => "%23".to_string(),
+                    '+' => "%2B".to_string(),
+                    ' ' => "%20".to_string(),
+                    c => c.to_string(),
+                })
+                .collect();
+            let mut res = StatusCode::FOUND.into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("/signin?next={here}")) {
+                res.headers_mut().insert(axum::http::header::LOCATION, v);
+            }
+            return res;
+        }
+    }
+    next.run(req).await
+}
+
+/// The process is up and serving HTTP.
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// The instance can do useful work: its database answers.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = state.db.backend().label();
+    match state.db.ping().await {
+        Ok(()) => Json(json!({ "status": "ready", "database": database })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed: database unreachable");
+            let body = json!({ "status": "unavailable", "database": database, "reason": "database unreachable" });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// Gives every request an id, logged with everything it does and returned in the
+/// response. A caller's own id is kept when it is short and plain, so requests can be
+/// followed across services; anything else is replaced.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let given = req.headers().get(REQUEST_ID_HEADER).filter(|v| is_plain_id(v.as_bytes())).cloned();
+    let id = given.unwrap_or_else(|| {
+        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a valid header value")
+    });
+    req.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(REQUEST_ID_HEADER, id);
+    res
+}
+
+fn is_plain_id(v: &[u8]) -> bool {
+    (1..=64).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_id;
+
+    #[test]
+    fn account_pages_are_known() {
+        use super::needs_sign_in;
+        for p in ["/credits", "/studio", "/settings/api-keys", "/admin/gift-codes", "/sandbox/checkout/cs_1"] {
+            assert!(needs_sign_in(p), "{p}");
+        }
+        for p in ["/", "/signin", "/signup", "/credits-info", "/sandbox/openrouter/auth", "/api/v1/me"] {
+            assert!(!needs_sign_in(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn only_short_plain_request_ids_are_trusted() {
+        assert!(is_plain_id(b"3f2c-ab_12.x"));
+        assert!(!is_plain_id(b""));
+        assert!(!is_plain_id(b"has space"));
+        assert!(!is_plain_id(b"<script>"));
+        assert!(!is_plain_id(&[b'a'; 65]));
+    }
+}

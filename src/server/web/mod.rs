@@ -1,0 +1,9 @@
+//! The HTTP surface: the router and its middleware, starting and stopping the server, the
+//! JSON API under `/api/v1`, and the OpenRouter connect routes.
+
+pub mod api_usage;
+pub mod api_v1;
+pub mod app_server;
+pub mod http;
+pub mod middleware;
+pub mod oauth;
