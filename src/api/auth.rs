@@ -7,7 +7,7 @@ pub use crate::shared::dto::auth::*;
 
 #[server(endpoint = "account")]
 pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
-    use crate::server::services::accounts::guard::optional_user;
+    use crate::server::web::guard::optional_user;
     let (state, user) = optional_user().await?;
     let Some(user) = user else { return Ok(None) };
     let balance = state.ledger.balance_of(&user.id).await?;
@@ -25,7 +25,8 @@ pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::infra::state::AppState;
-    use crate::server::services::accounts::{guard, users};
+    use crate::server::services::accounts::users;
+    use crate::server::web::guard;
     guard::respond(
         async {
             use crate::server::infra::installation::now_ms;
@@ -51,7 +52,8 @@ pub async fn sign_up(email: String, password: String, next: Option<String>) -> R
 pub async fn sign_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::infra::installation::now_ms;
     use crate::server::infra::state::AppState;
-    use crate::server::services::accounts::{guard, throttle, users};
+    use crate::server::services::accounts::{throttle, users};
+    use crate::server::web::guard;
     guard::respond(async {
         let state = AppState::from_context()?;
         let session = guard::current_session().await?;
@@ -83,7 +85,7 @@ pub async fn sign_in(email: String, password: String, next: Option<String>) -> R
 
 #[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     let session = guard::current_session().await?;
     session.flush().await.map_err(|e| AppError::internal("signing out", e))?;
     leptos_axum::redirect("/");

@@ -8,7 +8,7 @@ pub use crate::shared::dto::credits::*;
 
 #[server(endpoint = "transactions")]
 pub async fn list_transactions(filter: String, before: Option<String>) -> Result<TxPage, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -33,7 +33,7 @@ pub async fn list_transactions(filter: String, before: Option<String>) -> Result
 #[server(endpoint = "gift_redeem")]
 pub async fn redeem_gift_code(code: String) -> Result<Micros, AppError> {
     use crate::server::infra::installation::now_ms;
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -46,7 +46,8 @@ pub async fn redeem_gift_code(code: String) -> Result<Micros, AppError> {
 /// Every batch with its redemption count. Administrators only.
 #[server(endpoint = "admin_gift_batches")]
 pub async fn list_gift_batches() -> Result<Vec<GiftBatch>, AppError> {
-    use crate::server::services::accounts::{guard, users::Role};
+    use crate::server::services::accounts::users::Role;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;

@@ -7,7 +7,7 @@ pub use crate::shared::dto::keys::*;
 
 #[server(endpoint = "provider_keys")]
 pub async fn provider_keys() -> Result<Vec<ProviderSlot>, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -24,7 +24,7 @@ pub async fn provider_keys() -> Result<Vec<ProviderSlot>, AppError> {
 /// Saves (or replaces) a pasted key after checking its format and asking the provider.
 #[server(endpoint = "provider_key_save")]
 pub async fn save_provider_key(provider: String, key: String) -> Result<KeyOutcome, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -38,7 +38,7 @@ pub async fn save_provider_key(provider: String, key: String) -> Result<KeyOutco
 /// Asks the provider again whether the stored key works.
 #[server(endpoint = "provider_key_test")]
 pub async fn test_provider_key(provider: String) -> Result<KeyOutcome, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -51,7 +51,7 @@ pub async fn test_provider_key(provider: String) -> Result<KeyOutcome, AppError>
 
 #[server(endpoint = "provider_key_remove")]
 pub async fn remove_provider_key(provider: String) -> Result<(), AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -65,7 +65,8 @@ pub async fn remove_provider_key(provider: String) -> Result<(), AppError> {
 /// Remembers that the signed-in person has seen the "Get started" dialog.
 #[server(endpoint = "onboarding_done")]
 pub async fn finish_onboarding() -> Result<(), AppError> {
-    use crate::server::services::accounts::{guard, users};
+    use crate::server::services::accounts::users;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -85,7 +86,7 @@ pub async fn sandbox_openrouter_consent(
     code_challenge: String,
     code_challenge_method: String,
 ) -> Result<SandboxConsent, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             // Only someone who started connecting (which needs an account) gets here.

@@ -17,7 +17,7 @@ pub async fn get_purchase_rules() -> Result<PurchaseRules, AppError> {
 /// `next` is a path on this site to offer going back to once the payment is done.
 #[server(endpoint = "checkout_start")]
 pub async fn start_checkout(amount: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -32,7 +32,7 @@ pub async fn start_checkout(amount: String, next: Option<String>) -> Result<(), 
 
 #[server(endpoint = "checkout_state")]
 pub async fn get_checkout_state(session: String) -> Result<CheckoutState, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -45,7 +45,7 @@ pub async fn get_checkout_state(session: String) -> Result<CheckoutState, AppErr
 /// The open sandbox checkout the sandbox payment page shows.
 #[server(endpoint = "sandbox_checkout")]
 pub async fn get_sandbox_checkout(session: String) -> Result<Quote, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -59,7 +59,7 @@ pub async fn get_sandbox_checkout(session: String) -> Result<Quote, AppError> {
 /// path Stripe would use.
 #[server(endpoint = "sandbox_pay")]
 pub async fn sandbox_pay(session: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;

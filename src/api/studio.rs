@@ -78,7 +78,7 @@ fn refusal(
 
 #[server(endpoint = "studio_models")]
 pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -127,9 +127,9 @@ fn studio_input(prompt: &str, num_images: u64, simulate_failure: bool) -> Result
 
 #[server(endpoint = "studio_estimate")]
 pub async fn studio_estimate(endpoint_id: String, num_images: String) -> Result<RunEstimate, AppError> {
-    use crate::server::services::accounts::guard;
     use crate::server::services::billing::{Payer, payer_for};
     use crate::server::services::gateway::{estimate::estimate, pricing::price_for};
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -163,8 +163,8 @@ pub async fn studio_run(
     num_images: String,
     simulate_failure: Option<String>,
 ) -> Result<StudioResult, AppError> {
-    use crate::server::services::accounts::guard;
     use crate::server::services::gateway::run::{Outcome, execute, prepare};
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -208,9 +208,9 @@ pub async fn studio_submit(
     sandbox_queue_ms: Option<String>,
     sandbox_run_ms: Option<String>,
 ) -> Result<StudioJob, AppError> {
-    use crate::server::services::accounts::guard;
     use crate::server::services::gateway::jobs::submit;
     use crate::server::services::gateway::run::prepare;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -244,7 +244,7 @@ pub async fn studio_submit(
 /// Where one of the signed-in person's Studio jobs stands.
 #[server(endpoint = "studio_job")]
 pub async fn studio_job_status(job_id: String) -> Result<StudioJob, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;

@@ -7,14 +7,16 @@ pub use crate::shared::dto::tokens::*;
 
 #[server(endpoint = "tokens_list")]
 pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {
-    use crate::server::services::accounts::{guard, tokens};
+    use crate::server::services::accounts::tokens;
+    use crate::server::web::guard;
     let (state, user) = guard::respond(guard::require_user().await)?;
     tokens::list(&state.db, &user).await
 }
 
 #[server(endpoint = "tokens_create")]
 pub async fn create_token(name: String) -> Result<NewToken, AppError> {
-    use crate::server::services::accounts::{guard, tokens};
+    use crate::server::services::accounts::tokens;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -27,7 +29,8 @@ pub async fn create_token(name: String) -> Result<NewToken, AppError> {
 
 #[server(endpoint = "tokens_revoke")]
 pub async fn revoke_token(id: String) -> Result<(), AppError> {
-    use crate::server::services::accounts::{guard, tokens};
+    use crate::server::services::accounts::tokens;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;

@@ -7,7 +7,7 @@ pub use crate::shared::dto::usage::*;
 
 #[server(endpoint = "usage_summary")]
 pub async fn get_usage_summary(days: String) -> Result<UsageSummary, AppError> {
-    use crate::server::services::accounts::guard;
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
@@ -22,8 +22,8 @@ pub async fn get_usage_summary(days: String) -> Result<UsageSummary, AppError> {
 
 #[server(endpoint = "usage_history")]
 pub async fn get_usage_history(limit: String, days: String) -> Result<Vec<UsageRecord>, AppError> {
-    use crate::server::services::accounts::guard;
     use crate::server::services::usage_report::{MAX_DAYS, MAX_HISTORY, history};
+    use crate::server::web::guard;
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;

@@ -250,6 +250,11 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Turns a database error into the opaque internal error, logged with what was being done.
+pub fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> crate::shared::error::AppError {
+    move |e| crate::shared::error::AppError::internal(context, e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 use sqlx::Row;
 
 use crate::server::infra::db::Db;
+use crate::server::infra::db::db_err;
 use crate::shared::dto::usage::{DaySummary, UsageRecord, UsageSummary};
 use crate::shared::error::AppError;
 use crate::shared::format::{utc_date, utc_timestamp};
@@ -16,10 +17,6 @@ pub const HOUR_MS: i64 = 3_600_000;
 pub const MAX_DAYS: u32 = 366;
 /// Most records one history page gives.
 pub const MAX_HISTORY: u32 = 500;
-
-fn db_err(e: sqlx::Error) -> AppError {
-    AppError::internal("reading usage", e)
-}
 
 /// The last `days` UTC days up to and including the one holding `now_ms`: what each cost
 /// in credits, how many calls it had, and the provider price of calls paid with the
@@ -39,7 +36,7 @@ pub async fn summary(db: &Db, user_id: &str, days: u32, now_ms: i64) -> Result<U
     .bind(first * DAY_MS)
     .fetch_all(db.pool())
     .await
-    .map_err(db_err)?;
+    .map_err(db_err("reading usage"))?;
     let mut list: Vec<DaySummary> = (first..=today)
         .map(|day| DaySummary {
             date: utc_date(day * DAY_MS),
@@ -49,11 +46,11 @@ pub async fn summary(db: &Db, user_id: &str, days: u32, now_ms: i64) -> Result<U
         })
         .collect();
     for row in rows {
-        let day: i64 = row.try_get(0).map_err(db_err)?;
+        let day: i64 = row.try_get(0).map_err(db_err("reading usage"))?;
         if let Some(slot) = usize::try_from(day - first).ok().and_then(|i| list.get_mut(i)) {
-            slot.cost = Micros(row.try_get(1).map_err(db_err)?);
-            slot.requests = row.try_get(2).map_err(db_err)?;
-            slot.own_key_cost = Micros(row.try_get(3).map_err(db_err)?);
+            slot.cost = Micros(row.try_get(1).map_err(db_err("reading usage"))?);
+            slot.requests = row.try_get(2).map_err(db_err("reading usage"))?;
+            slot.own_key_cost = Micros(row.try_get(3).map_err(db_err("reading usage"))?);
         }
     }
     let total = Micros(list.iter().map(|d| d.cost.get()).sum());
@@ -86,7 +83,7 @@ pub async fn history(db: &Db, user_id: &str, limit: u32, days: u32, now_ms: i64)
     .bind(i64::from(limit))
     .fetch_all(db.pool())
     .await
-    .map_err(db_err)?;
+    .map_err(db_err("reading usage"))?;
     rows.iter()
         .map(|r| {
             let created_at_ms: i64 = r.try_get(1)?;
@@ -111,7 +108,7 @@ pub async fn history(db: &Db, user_id: &str, limit: u32, days: u32, now_ms: i64)
             })
         })
         .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_err)
+        .map_err(db_err("reading usage"))
 }
 
 /// One bucket of the analytics series.
@@ -159,7 +156,7 @@ pub async fn analytics(
     .bind(to_ms)
     .fetch_all(db.pool())
     .await
-    .map_err(db_err)?;
+    .map_err(db_err("reading usage"))?;
     rows.iter()
         .map(|r| {
             let start_ms = r.try_get::<i64, _>(0)? * bucket_ms;
@@ -173,7 +170,7 @@ pub async fn analytics(
             })
         })
         .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_err)
+        .map_err(db_err("reading usage"))
 }
 
 /// A completed purchase.
@@ -197,7 +194,7 @@ pub async fn purchases(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Purchas
     .bind(i64::from(limit.clamp(1, 200)))
     .fetch_all(db.pool())
     .await
-    .map_err(db_err)?;
+    .map_err(db_err("reading usage"))?;
     rows.iter()
         .map(|r| {
             let completed_at_ms: i64 = r.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
@@ -211,7 +208,7 @@ pub async fn purchases(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Purchas
             })
         })
         .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_err)
+        .map_err(db_err("reading usage"))
 }
 
 #[cfg(test)]

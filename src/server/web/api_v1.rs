@@ -10,8 +10,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::server::infra::state::AppState;
-use crate::server::services::accounts::guard::{ApiAdmin, ApiError, ApiUser};
 use crate::server::services::accounts::users::Role;
+use crate::server::web::guard::{ApiAdmin, ApiError, ApiUser};
 use crate::shared::endpoint::EndpointId;
 
 pub fn routes() -> Router<AppState> {
@@ -21,9 +21,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/transactions.csv", get(transactions_csv))
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/models/pricing", get(pricing))
-        .route("/api/v1/run/{*endpoint_id}", axum::routing::post(crate::server::services::gateway::routes::run))
-        .route("/api/v1/queue/{*endpoint_id}", axum::routing::post(crate::server::services::gateway::routes::queue))
-        .route("/api/v1/jobs/{job_id}", get(crate::server::services::gateway::routes::job))
+        .route("/api/v1/run/{*endpoint_id}", axum::routing::post(crate::server::web::gateway::run))
+        .route("/api/v1/queue/{*endpoint_id}", axum::routing::post(crate::server::web::gateway::queue))
+        .route("/api/v1/jobs/{job_id}", get(crate::server::web::gateway::job))
 }
 
 /// A request parameter that cannot be used: 400, naming it.

@@ -18,7 +18,8 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::Level;
 
 use crate::server::infra::state::AppState;
-use crate::server::services::accounts::{csrf, session_store::DbSessionStore};
+use crate::server::services::accounts::session_store::DbSessionStore;
+use crate::server::web::csrf;
 pub use crate::shared::web_app::WebApp;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -97,7 +98,7 @@ async fn require_sign_in(
     next: Next,
 ) -> Response {
     if req.method() == axum::http::Method::GET && needs_sign_in(req.uri().path()) {
-        let signed_in = crate::server::services::accounts::guard::session_user(&session, &state).await;
+        let signed_in = crate::server::web::guard::session_user(&session, &state).await;
         if let Ok(None) = signed_in {
             let here = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let here: String = here

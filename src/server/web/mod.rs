@@ -4,6 +4,9 @@
 pub mod api_usage;
 pub mod api_v1;
 pub mod app_server;
+pub mod csrf;
+pub mod gateway;
+pub mod guard;
 pub mod http;
 pub mod middleware;
 pub mod oauth;

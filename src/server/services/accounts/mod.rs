@@ -1,7 +1,5 @@
 //! Accounts and authentication: passwords, sessions, API tokens, throttling, CSRF.
 
-pub mod csrf;
-pub mod guard;
 pub mod passwords;
 pub mod session_store;
 pub mod throttle;

@@ -19,6 +19,7 @@ use super::estimate::{Estimate, MilliUnits};
 use super::run::{self, Call, Outcome};
 use super::run_cap::RunCap;
 use crate::server::adapters::providers::{QueueState, QueueTicket, RunFailure};
+use crate::server::infra::db::db_err;
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::billing::Payer;
@@ -72,10 +73,6 @@ impl Job {
     pub fn finished(&self) -> bool {
         matches!(self.state.as_str(), "succeeded" | "failed")
     }
-}
-
-fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
-    move |e| AppError::internal(context, e)
 }
 
 const JOB_COLUMNS: &str = "j.id, j.endpoint_id, u.provider, u.operation, j.state, j.queue_position, j.progress, \

@@ -4,7 +4,6 @@ pub mod catalog;
 pub mod estimate;
 pub mod jobs;
 pub mod pricing;
-pub mod routes;
 pub mod run;
 pub mod run_cap;
 pub mod usage;

@@ -17,6 +17,7 @@ use super::estimate::{Estimate, MilliUnits, cost_of};
 use super::run_cap::{self, RunCap};
 use super::usage;
 use crate::server::adapters::providers::RunFailure;
+use crate::server::infra::db::db_err;
 use crate::server::infra::state::AppState;
 use crate::server::ledger::{CaptureRequest, HoldRequest, LedgerError};
 use crate::server::services::billing::Payer;
@@ -149,10 +150,6 @@ pub async fn prepare(
 fn reported_cost(output: &Value) -> Option<Micros> {
     let dollars = output.pointer("/usage/cost")?.as_f64()?;
     (dollars.is_finite() && dollars >= 0.0).then(|| Micros((dollars * 1_000_000.0).ceil() as i64))
-}
-
-fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
-    move |e| AppError::internal(context, e)
 }
 
 /// Begins a call in one transaction: its usage record, its share of the run's budget,

@@ -2,14 +2,11 @@
 //! once, when it ends.
 
 use super::run::Call;
+use crate::server::infra::db::db_err;
 use crate::server::infra::db::{Db, WriteTx};
 use crate::server::infra::installation::now_ms;
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
-
-fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
-    move |e| AppError::internal(context, e)
-}
 
 /// The answer to a request id this account used before: a call never runs twice. Ids
 /// are the account's own (unique per account), so this says nothing about anyone else.

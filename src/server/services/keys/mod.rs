@@ -7,14 +7,11 @@ use sqlx::Row;
 
 use crate::server::adapters::providers::KeyCheck;
 use crate::server::infra::db::Db;
+use crate::server::infra::db::db_err;
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::shared::dto::keys::{KeyInfo, KeyOutcome, KeySource, KeyStatus, Provider};
 use crate::shared::error::AppError;
-
-fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> AppError {
-    move |e| AppError::internal(context, e)
-}
 
 fn info_from_row(row: &sqlx::any::AnyRow) -> Result<KeyInfo, sqlx::Error> {
     let provider: String = row.try_get("provider")?;

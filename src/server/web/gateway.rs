@@ -16,11 +16,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::estimate::Estimate;
 use crate::server::infra::state::AppState;
-use crate::server::services::accounts::guard::{ApiError, ApiUser};
 use crate::server::services::billing::Payer;
+use crate::server::services::gateway::estimate::Estimate;
 use crate::server::web::api_v1::bad_param;
+use crate::server::web::guard::{ApiError, ApiUser};
 use crate::shared::dto::keys::Provider;
 use crate::shared::endpoint::EndpointId;
 use crate::shared::error::AppError;
@@ -93,21 +93,21 @@ async fn prepare_call(
         let bad = |m: String| bad_param("Tollgate-Fal-Key", m);
         let raw = raw.to_str().map_err(|_| bad("Tollgate-Fal-Key must be plain text.".into()))?;
         let key = Provider::Fal.check_format(raw).map_err(|e| bad(e.to_string()))?;
-        let price = match super::pricing::price_for(state, user_id, &endpoint_id).await {
+        let price = match crate::server::services::gateway::pricing::price_for(state, user_id, &endpoint_id).await {
             Ok(p) => p.price,
             Err(e) => return Err(ApiError(e).into_response()),
         };
         if price.provider != Provider::Fal {
             return Err(bad("Tollgate-Fal-Key pays for fal endpoints only.".into()));
         }
-        let estimate = match super::estimate::estimate(price, &input) {
+        let estimate = match crate::server::services::gateway::estimate::estimate(price, &input) {
             Ok(e) => e,
             Err(AppError::Validation { field, message }) => return Err(bad_param(&field, message)),
             Err(e) => return Err(ApiError(e).into_response()),
         };
         return Ok(Prepared { input, estimate, payer: Payer::CallKey(key) });
     }
-    match super::run::prepare(state, user_id, &endpoint_id, &input).await {
+    match crate::server::services::gateway::run::prepare(state, user_id, &endpoint_id, &input).await {
         Ok((estimate, payer)) => Ok(Prepared { input, estimate, payer }),
         Err(AppError::Validation { field, message }) => Err(bad_param(&field, message)),
         Err(AppError::InsufficientCredits { needed_micros, available_micros }) => {
@@ -117,8 +117,10 @@ async fn prepare_call(
     }
 }
 
-fn run_cap_of(headers: &axum::http::HeaderMap) -> Result<Option<super::run_cap::RunCap>, Response> {
-    super::run_cap::from_headers(headers).map_err(|e| match e {
+fn run_cap_of(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<crate::server::services::gateway::run_cap::RunCap>, Response> {
+    crate::server::services::gateway::run_cap::from_headers(headers).map_err(|e| match e {
         AppError::Validation { field, message } => bad_param(&field, message),
         e => ApiError(e).into_response(),
     })
@@ -143,7 +145,7 @@ fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
 /// A call ready to run or queue: read, priced, with its run cap and id.
 struct Ready {
     p: Prepared,
-    run: Option<super::run_cap::RunCap>,
+    run: Option<crate::server::services::gateway::run_cap::RunCap>,
     request_id: String,
 }
 
@@ -182,7 +184,17 @@ pub async fn run(
         Ok(ready) => ready,
         Err(answer) => return answer,
     };
-    match super::run::execute(&state, &user.id, &request_id, &p.estimate, &p.payer, &p.input, run.as_ref()).await {
+    match crate::server::services::gateway::run::execute(
+        &state,
+        &user.id,
+        &request_id,
+        &p.estimate,
+        &p.payer,
+        &p.input,
+        run.as_ref(),
+    )
+    .await
+    {
         Ok(outcome) => answer(outcome, &p.estimate, &p.payer, &request_id),
         Err(e) => ApiError(e).into_response(),
     }
@@ -205,7 +217,17 @@ pub async fn queue(
         Ok(ready) => ready,
         Err(answer) => return answer,
     };
-    match super::jobs::submit(&state, &user.id, &request_id, &p.estimate, &p.payer, &p.input, run.as_ref()).await {
+    match crate::server::services::gateway::jobs::submit(
+        &state,
+        &user.id,
+        &request_id,
+        &p.estimate,
+        &p.payer,
+        &p.input,
+        run.as_ref(),
+    )
+    .await
+    {
         Ok(Ok(job)) => (StatusCode::ACCEPTED, Json(job_json(&job))).into_response(),
         Ok(Err(outcome)) => answer(outcome, &p.estimate, &p.payer, &request_id),
         Err(AppError::Validation { field, message }) => bad_param(&field, message),
@@ -216,14 +238,14 @@ pub async fn queue(
 /// `GET /api/v1/jobs/{job_id}`: where a queued call stands, and once done its output and
 /// cost. Only its owner sees it.
 pub async fn job(State(state): State<AppState>, ApiUser(user): ApiUser, Path(job_id): Path<String>) -> Response {
-    match super::jobs::load(&state, &user.id, &job_id).await {
+    match crate::server::services::gateway::jobs::load(&state, &user.id, &job_id).await {
         Ok(job) => Json(job_json(&job)).into_response(),
         Err(e) => ApiError(e).into_response(),
     }
 }
 
 /// A job as the API shows it.
-pub fn job_json(job: &super::jobs::Job) -> Value {
+pub fn job_json(job: &crate::server::services::gateway::jobs::Job) -> Value {
     let mut v = json!({
         "job_id": job.id,
         "status": job.state,
@@ -268,9 +290,14 @@ fn request_id_of(headers: &axum::http::HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-fn answer(outcome: super::run::Outcome, estimate: &Estimate, payer: &Payer, request_id: &str) -> Response {
-    use super::run::Outcome;
+fn answer(
+    outcome: crate::server::services::gateway::run::Outcome,
+    estimate: &Estimate,
+    payer: &Payer,
+    request_id: &str,
+) -> Response {
     use crate::server::adapters::providers::RunFailure;
+    use crate::server::services::gateway::run::Outcome;
     let label = estimate.price.provider.label();
     match outcome {
         Outcome::Done { output, cost, charged } => {

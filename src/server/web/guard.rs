@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use leptos::prelude::use_context;
 use tower_sessions::Session;
 
-use super::tokens;
-use super::users::{self, Role, User};
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
+use crate::server::services::accounts::tokens;
+use crate::server::services::accounts::users::{self, Role, User};
 use crate::shared::error::AppError;
 
 pub const USER_ID_KEY: &str = "user_id";
