@@ -109,6 +109,14 @@ pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
     )
 }
 
+/// An image model and a number of images, as the Studio's form sends them.
+#[cfg(feature = "ssr")]
+fn image_request(endpoint_id: &str, num_images: &str) -> Result<(crate::shared::endpoint::EndpointId, u64), AppError> {
+    let endpoint_id = crate::shared::endpoint::EndpointId::parse(endpoint_id)?;
+    let max = crate::server::services::gateway::estimate::MAX_IMAGES;
+    Ok((endpoint_id, super::whole_number("num_images", num_images, 1..=max)?))
+}
+
 #[cfg(feature = "ssr")]
 fn studio_input(prompt: &str, num_images: u64, simulate_failure: bool) -> Result<serde_json::Value, AppError> {
     let prompt = prompt.trim();
@@ -133,12 +141,7 @@ pub async fn studio_estimate(endpoint_id: String, num_images: String) -> Result<
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let endpoint_id = crate::shared::endpoint::EndpointId::parse(&endpoint_id)?;
-            let num_images = super::whole_number(
-                "num_images",
-                &num_images,
-                1..=crate::server::services::gateway::estimate::MAX_IMAGES,
-            )?;
+            let (endpoint_id, num_images) = image_request(&endpoint_id, &num_images)?;
             let price = price_for(&state, &user.id, &endpoint_id).await?.price;
             let input = serde_json::json!({ "num_images": num_images });
             let e = estimate(price, &input)?;
@@ -168,12 +171,7 @@ pub async fn studio_run(
     guard::respond(
         async {
             let (state, user) = guard::require_user().await?;
-            let endpoint_id = crate::shared::endpoint::EndpointId::parse(&endpoint_id)?;
-            let num_images = super::whole_number(
-                "num_images",
-                &num_images,
-                1..=crate::server::services::gateway::estimate::MAX_IMAGES,
-            )?;
+            let (endpoint_id, num_images) = image_request(&endpoint_id, &num_images)?;
             let simulate = simulate_failure.is_some() && state.providers.is_sandbox_runs();
             let input = studio_input(&prompt, num_images, simulate)?;
             let (e, payer) = prepare(&state, &user.id, &endpoint_id, &input).await?;

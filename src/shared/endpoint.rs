@@ -87,18 +87,6 @@ impl fmt::Display for EndpointId {
     }
 }
 
-impl AsRef<str> for EndpointId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::borrow::Borrow<str> for EndpointId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
 impl TryFrom<String> for EndpointId {
     type Error = AppError;
     fn try_from(raw: String) -> Result<Self, AppError> {
@@ -109,18 +97,6 @@ impl TryFrom<String> for EndpointId {
 impl From<EndpointId> for String {
     fn from(id: EndpointId) -> String {
         id.0
-    }
-}
-
-impl PartialEq<str> for EndpointId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for EndpointId {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
     }
 }
 

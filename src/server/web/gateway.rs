@@ -154,13 +154,16 @@ struct Ready {
 async fn ready_call(
     state: &AppState,
     user_id: &str,
-    endpoint_id: &str,
+    endpoint_id: Result<Path<String>, PathRejection>,
     q: &RunQuery,
     headers: &axum::http::HeaderMap,
     body: &Bytes,
 ) -> Result<Ready, Response> {
+    let Ok(Path(endpoint_id)) = endpoint_id else {
+        return Err(bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell."));
+    };
     let dry_run = is_dry_run(q)?;
-    let p = prepare_call(state, user_id, endpoint_id, headers, body).await?;
+    let p = prepare_call(state, user_id, &endpoint_id, headers, body).await?;
     if dry_run {
         return Err(dry_run_answer(&p));
     }
@@ -177,10 +180,7 @@ pub async fn run(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(Path(endpoint_id)) = endpoint_id else {
-        return bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell.");
-    };
-    let Ready { p, run, request_id } = match ready_call(&state, &user.id, &endpoint_id, &q, &headers, &body).await {
+    let Ready { p, run, request_id } = match ready_call(&state, &user.id, endpoint_id, &q, &headers, &body).await {
         Ok(ready) => ready,
         Err(answer) => return answer,
     };
@@ -210,10 +210,7 @@ pub async fn queue(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Ok(Path(endpoint_id)) = endpoint_id else {
-        return bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell.");
-    };
-    let Ready { p, run, request_id } = match ready_call(&state, &user.id, &endpoint_id, &q, &headers, &body).await {
+    let Ready { p, run, request_id } = match ready_call(&state, &user.id, endpoint_id, &q, &headers, &body).await {
         Ok(ready) => ready,
         Err(answer) => return answer,
     };
