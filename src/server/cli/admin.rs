@@ -1,0 +1,67 @@
+//! `tollgate admin audit` and `tollgate admin create-admin`.
+
+use std::process::ExitCode;
+
+use super::{fail, open_db};
+use crate::server::infra::config::Config;
+use crate::server::ledger::{Clock, Ledger};
+
+pub(super) async fn create_admin(config: Config, email: &str) -> ExitCode {
+    use crate::server::services::accounts::users::{self, Role};
+    let db = match open_db(&config).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let result = async {
+        let email = users::normalize_email(email)?;
+        if let Some(user) = users::find_by_email(&db, &email).await? {
+            users::set_role(&db, &user.id, Role::Admin).await?;
+            return Ok(format!("{email} is now an administrator"));
+        }
+        let mut password = String::new();
+        std::io::stdin().read_line(&mut password).map_err(|e| {
+            crate::shared::error::AppError::validation("password", format!("cannot read the password: {e}"))
+        })?;
+        let password = password.trim_end_matches(['\r', '\n']);
+        users::create(&db, &email, password, Role::Admin, crate::shared::money::Micros::ZERO).await?;
+        Ok::<_, crate::shared::error::AppError>(format!("created administrator {email}"))
+    }
+    .await;
+    db.close().await;
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("create-admin: {e}")),
+    }
+}
+
+pub(super) async fn audit(config: Config) -> ExitCode {
+    let db = match open_db(&config).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let report = match Ledger::new(db.clone(), Clock::System).await {
+        Ok(ledger) => ledger.audit().await,
+        Err(e) => Err(e),
+    };
+    db.close().await;
+    match report {
+        Ok(report) if report.is_clean() => {
+            println!(
+                "ledger audit: OK, {} checks passed ({} wallets, {} transfers)",
+                report.checks_run, report.wallets, report.transfers
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            println!("ledger audit: FAILED, {} problem(s):", report.findings.len());
+            for f in &report.findings {
+                println!("  [{}] {}", f.check, f.detail);
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => fail(&format!("ledger audit: {e}")),
+    }
+}
