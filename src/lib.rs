@@ -5,8 +5,8 @@
 //!
 //! Layers call down only: `ui` (pages) -> `api` (server functions) -> `server`
 //! (services, ledger, adapters, infrastructure); all of them may use `shared` (money,
-//! errors, formatting, endpoint ids, wire types). Nothing in `server` imports `ui` or
-//! `api`.
+//! errors, formatting, endpoint ids, stored states, wire types). Nothing in `server`
+//! imports `ui` or `api`.
 #![recursion_limit = "256"]
 
 pub mod api;

@@ -17,57 +17,44 @@ pub async fn get_purchase_rules() -> Result<PurchaseRules, AppError> {
 /// `next` is a path on this site to offer going back to once the payment is done.
 #[server(endpoint = "checkout_start")]
 pub async fn start_checkout(amount: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::web::guard;
-    guard::respond(
-        async {
-            let (state, user) = guard::require_user().await?;
-            let (url, _) =
-                crate::server::services::purchases::start_checkout(&state, &user, &amount, next.as_deref()).await?;
-            leptos_axum::redirect(&url);
-            Ok(())
-        }
-        .await,
-    )
+    use crate::server::services::purchases;
+    crate::server::web::guard::signed_in(|state, user| async move {
+        let (url, _) = purchases::start_checkout(&state, &user, &amount, next.as_deref()).await?;
+        leptos_axum::redirect(&url);
+        Ok(())
+    })
+    .await
 }
 
 #[server(endpoint = "checkout_state")]
 pub async fn get_checkout_state(session: String) -> Result<CheckoutState, AppError> {
-    use crate::server::web::guard;
-    guard::respond(
-        async {
-            let (state, user) = guard::require_user().await?;
-            crate::server::services::purchases::checkout_state(&state, &user, &session).await
-        }
-        .await,
-    )
+    use crate::server::services::purchases;
+    crate::server::web::guard::signed_in(|state, user| async move {
+        purchases::checkout_state(&state, &user, &session).await
+    })
+    .await
 }
 
 /// The open sandbox checkout the sandbox payment page shows.
 #[server(endpoint = "sandbox_checkout")]
 pub async fn get_sandbox_checkout(session: String) -> Result<Quote, AppError> {
-    use crate::server::web::guard;
-    guard::respond(
-        async {
-            let (state, user) = guard::require_user().await?;
-            crate::server::services::purchases::sandbox_quote(&state, &user, &session).await
-        }
-        .await,
+    use crate::server::services::purchases::sandbox;
+    crate::server::web::guard::signed_in(
+        |state, user| async move { sandbox::sandbox_quote(&state, &user, &session).await },
     )
+    .await
 }
 
 /// The sandbox's "Pay" button: completes the checkout through the same signed webhook
 /// path Stripe would use.
 #[server(endpoint = "sandbox_pay")]
 pub async fn sandbox_pay(session: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::web::guard;
-    guard::respond(
-        async {
-            let (state, user) = guard::require_user().await?;
-            crate::server::services::purchases::sandbox_pay(&state, &user, &session).await?;
-            let back = next_suffix(next.as_deref());
-            leptos_axum::redirect(&format!("/credits?checkout=success&session={session}{back}"));
-            Ok(())
-        }
-        .await,
-    )
+    use crate::server::services::purchases::sandbox;
+    crate::server::web::guard::signed_in(|state, user| async move {
+        sandbox::sandbox_pay(&state, &user, &session).await?;
+        let back = next_suffix(next.as_deref());
+        leptos_axum::redirect(&format!("/credits?checkout=success&session={session}{back}"));
+        Ok(())
+    })
+    .await
 }

@@ -7,30 +7,23 @@ pub use crate::shared::dto::usage::*;
 
 #[server(endpoint = "usage_summary")]
 pub async fn get_usage_summary(days: String) -> Result<UsageSummary, AppError> {
-    use crate::server::web::guard;
-    guard::respond(
-        async {
-            let (state, user) = guard::require_user().await?;
-            let max = u64::from(crate::server::services::usage_report::MAX_DAYS);
-            let days = super::whole_number("days", &days, 1..=max)? as u32;
-            let now = crate::server::infra::installation::now_ms();
-            crate::server::services::usage_report::summary(&state.db, &user.id, days, now).await
-        }
-        .await,
-    )
+    use crate::server::infra::installation::now_ms;
+    use crate::server::services::usage_report::{MAX_DAYS, summary};
+    crate::server::web::guard::signed_in(|state, user| async move {
+        let days = super::whole_number("days", &days, 1..=u64::from(MAX_DAYS))? as u32;
+        summary(&state.db, &user.id, days, now_ms()).await
+    })
+    .await
 }
 
 #[server(endpoint = "usage_history")]
 pub async fn get_usage_history(limit: String, days: String) -> Result<Vec<UsageRecord>, AppError> {
+    use crate::server::infra::installation::now_ms;
     use crate::server::services::usage_report::{MAX_DAYS, MAX_HISTORY, history};
-    use crate::server::web::guard;
-    guard::respond(
-        async {
-            let (state, user) = guard::require_user().await?;
-            let limit = super::whole_number("limit", &limit, 1..=u64::from(MAX_HISTORY))? as u32;
-            let days = super::whole_number("days", &days, 1..=u64::from(MAX_DAYS))? as u32;
-            history(&state.db, &user.id, limit, days, crate::server::infra::installation::now_ms()).await
-        }
-        .await,
-    )
+    crate::server::web::guard::signed_in(|state, user| async move {
+        let limit = super::whole_number("limit", &limit, 1..=u64::from(MAX_HISTORY))? as u32;
+        let days = super::whole_number("days", &days, 1..=u64::from(MAX_DAYS))? as u32;
+        history(&state.db, &user.id, limit, days, now_ms()).await
+    })
+    .await
 }

@@ -7,5 +7,7 @@ pub mod error;
 pub mod format;
 pub mod http_status;
 pub mod money;
+pub mod states;
+pub mod text_enum;
 #[cfg(feature = "ssr")]
 pub mod web_app;

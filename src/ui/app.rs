@@ -5,12 +5,12 @@ use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context}
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{StaticSegment, path};
 
-use crate::api::auth::{AccountSummary, SignIn, SignOut, SignUp, get_account};
-use crate::api::status::{SiteInfo, get_site_info};
-use crate::shared::error::AppError;
+use crate::api::auth::get_account;
+use crate::api::status::get_site_info;
 use crate::ui::components::billing_gate::BillingGateHost;
 use crate::ui::components::frame::{SiteFooter, SiteHeader};
 use crate::ui::components::notice::NoticeBanner;
+use crate::ui::context::{AccountResource, AuthActions, SiteInfoResource};
 use crate::ui::pages::admin::AdminGiftCodesPage;
 use crate::ui::pages::auth::{SignInPage, SignUpPage};
 use crate::ui::pages::buy::SandboxCheckoutPage;
@@ -71,20 +71,6 @@ fn send_document_policy() {
     {
         res.insert_header(header::CONTENT_SECURITY_POLICY, policy);
     }
-}
-
-/// Facts about the service shared by the header and footer, loaded once per page.
-pub type SiteInfoResource = OnceResource<Result<SiteInfo, AppError>>;
-
-/// Who is signed in, reloaded whenever someone signs in, up or out.
-pub type AccountResource = Resource<Result<Option<AccountSummary>, AppError>>;
-
-/// The actions that change who is signed in, shared by the pages and the header.
-#[derive(Clone, Copy)]
-pub struct AuthActions {
-    pub sign_in: ServerAction<SignIn>,
-    pub sign_up: ServerAction<SignUp>,
-    pub sign_out: ServerAction<SignOut>,
 }
 
 #[component]

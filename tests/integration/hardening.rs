@@ -276,6 +276,14 @@ async fn bad_input_to_server_functions_is_a_4xx_naming_the_field() {
     assert_eq!((status, body["field"].as_str()), (422, Some("before")), "{body}");
     let (status, body) = answer(app.call(&browser, "usage_history", &[("limit", "-1"), ("days", "30")]).await).await;
     assert_eq!((status, body["field"].as_str()), (422, Some("limit")), "{body}");
+    // A filter that names no kind of transaction is refused, not read as "all".
+    let (status, body) = answer(app.call(&browser, "transactions", &[("filter", "everything")]).await).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("type")), "{body}");
+    let res = browser.get(app.url("/api/v1/transactions?type=everything")).send().await.unwrap();
+    let (status, body) = answer(res).await;
+    assert_eq!((status, body["error"]["field"].as_str()), (422, Some("type")), "{body}");
+    let res = browser.get(app.url("/api/v1/transactions.csv?type=Usage")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 422, "words are exact");
     assert_eq!(app.me(&browser).await.1["balance"]["available_micros"], 5_000_000, "nothing ran");
 
     // A body that is not UTF-8: read as a bad request, not an internal error.

@@ -1,8 +1,9 @@
 //! Settings > API keys: saving, checking, sealing and removing people's own provider keys.
 
 use serde_json::Value;
+use tollgate::server::infra::cipher;
 use tollgate::server::infra::db::Backend;
-use tollgate::server::services::keys::{self, cipher};
+use tollgate::server::services::keys;
 use tollgate::shared::dto::keys::Provider;
 
 use crate::helpers::{TEST_MASTER_KEY, TestApp, spawn_app_with};

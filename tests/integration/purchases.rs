@@ -1,8 +1,8 @@
 //! Buying credits: the sandbox checkout and the signed Stripe webhook path.
 
+use tollgate::server::adapters::stripe::signature::sign;
 use tollgate::server::infra::db::Backend;
 use tollgate::server::infra::installation::now_ms;
-use tollgate::server::services::stripe::sign;
 
 use crate::helpers::{TestApp, spawn_app_with};
 

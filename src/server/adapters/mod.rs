@@ -2,4 +2,4 @@
 //! OpenRouter), each over real HTTP at a configured base or played by the sandbox.
 
 pub mod providers;
-pub mod stripe_checkout;
+pub mod stripe;

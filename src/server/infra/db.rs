@@ -255,6 +255,32 @@ pub fn db_err(context: &'static str) -> impl Fn(sqlx::Error) -> crate::shared::e
     move |e| crate::shared::error::AppError::internal(context, e)
 }
 
+/// Reads a column (by position or name) that holds one of a text enum's words; any
+/// other word is an error: a state this code does not know is not guessed at.
+pub fn word<T, I>(row: &sqlx::any::AnyRow, index: I) -> Result<T, sqlx::Error>
+where
+    T: FromStr<Err = crate::shared::text_enum::UnknownValue>,
+    I: sqlx::ColumnIndex<sqlx::any::AnyRow> + std::fmt::Debug + Copy,
+{
+    use sqlx::Row;
+    let raw: String = row.try_get(index)?;
+    raw.parse().map_err(|e| sqlx::Error::ColumnDecode { index: format!("{index:?}"), source: Box::new(e) })
+}
+
+/// [`word`] for a column that may be null.
+pub fn optional_word<T, I>(row: &sqlx::any::AnyRow, index: I) -> Result<Option<T>, sqlx::Error>
+where
+    T: FromStr<Err = crate::shared::text_enum::UnknownValue>,
+    I: sqlx::ColumnIndex<sqlx::any::AnyRow> + std::fmt::Debug + Copy,
+{
+    use sqlx::Row;
+    let raw: Option<String> = row.try_get(index)?;
+    raw.map(|raw| {
+        raw.parse().map_err(|e| sqlx::Error::ColumnDecode { index: format!("{index:?}"), source: Box::new(e) })
+    })
+    .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

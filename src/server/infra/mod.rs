@@ -2,6 +2,7 @@
 //! crypto helpers, telemetry and this installation's identity.
 
 pub mod cache;
+pub mod cipher;
 pub mod config;
 pub mod crypto;
 pub mod db;

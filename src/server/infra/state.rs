@@ -39,7 +39,7 @@ pub struct Shared {
     pub installation: Installation,
     pub secret_key: Arc<crate::server::infra::config::SecretKey>,
     /// Seals and opens the provider keys people store.
-    pub cipher: Arc<crate::server::services::keys::cipher::KeyCipher>,
+    pub cipher: Arc<crate::server::infra::cipher::KeyCipher>,
     pub providers: crate::server::adapters::providers::Providers,
     pub catalog: Arc<crate::server::services::gateway::catalog::Catalog>,
     pub started_at: Instant,

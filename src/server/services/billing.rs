@@ -11,6 +11,7 @@ use crate::server::services::keys;
 use crate::shared::dto::keys::Provider;
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
+use crate::shared::states::PaidWith;
 
 #[derive(Clone, PartialEq, Eq)]
 pub enum Payer {
@@ -31,11 +32,11 @@ impl Payer {
         }
     }
 
-    /// How usage records and API answers name who paid.
-    pub fn as_str(&self) -> &'static str {
+    /// Who paid, as usage records and API answers name it.
+    pub fn paid_with(&self) -> PaidWith {
         match self {
-            Self::OwnKey(_) | Self::CallKey(_) => "own_key",
-            Self::Credits => "credits",
+            Self::OwnKey(_) | Self::CallKey(_) => PaidWith::OwnKey,
+            Self::Credits => PaidWith::Credits,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::server::infra::state::AppState;
 use crate::server::ledger::{CreditKind, CreditRequest, LedgerError};
 use crate::server::services::accounts::throttle;
 use crate::server::services::accounts::users::User;
+use crate::shared::dto::credits::GiftBatch;
 use crate::shared::error::AppError;
 use crate::shared::format::utc_date;
 use crate::shared::money::Micros;
@@ -146,13 +147,22 @@ pub async fn redeem(
     outcome
 }
 
-async fn try_redeem(
+/// A code someone typed, found and still redeemable by them.
+struct Redeemable {
+    code: String,
+    code_id: i64,
+    amount: i64,
+}
+
+/// Finds the typed code; an unknown, expired or already redeemed one is an error naming
+/// the `code` field.
+async fn redeemable(
     state: &AppState,
     key: &SecretKey,
     user: &User,
     input: &str,
     now_ms: i64,
-) -> Result<Micros, AppError> {
+) -> Result<Redeemable, AppError> {
     let unknown = || AppError::validation("code", "This code is not valid. Check it and try again.");
     let Some(code) = normalize(input) else {
         return Err(if input.trim().is_empty() {
@@ -186,7 +196,18 @@ async fn try_redeem(
     if already.is_some() {
         return Err(already_redeemed());
     }
+    Ok(Redeemable { code, code_id, amount })
+}
 
+async fn try_redeem(
+    state: &AppState,
+    key: &SecretKey,
+    user: &User,
+    input: &str,
+    now_ms: i64,
+) -> Result<Micros, AppError> {
+    let Redeemable { code, code_id, amount } = redeemable(state, key, user, input, now_ms).await?;
+    let err = |e: sqlx::Error| AppError::internal("redeeming a gift code", e);
     let wallet = state.ledger.open_wallet(&user.id).await?;
     let mut tx = state.db.begin_write().await.map_err(err)?;
     // The guarded update is the lock: two people taking the last use cannot both win.
@@ -235,20 +256,8 @@ fn already_redeemed() -> AppError {
     AppError::validation("code", "You have already redeemed this code.")
 }
 
-/// A batch as the admin page lists it.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct BatchSummary {
-    pub id: i64,
-    pub amount: Micros,
-    pub codes: i64,
-    pub max_uses: i64,
-    pub redemptions: i64,
-    pub expires_at_ms: Option<i64>,
-    pub note: String,
-    pub created_at_ms: i64,
-}
-
-pub async fn list_batches(db: &crate::server::infra::db::Db) -> Result<Vec<BatchSummary>, AppError> {
+/// Every batch with its code and redemption counts, newest first (the admin page's list).
+pub async fn list_batches(db: &crate::server::infra::db::Db) -> Result<Vec<GiftBatch>, AppError> {
     let err = |e: sqlx::Error| AppError::internal("listing gift codes", e);
     let rows = sqlx::query(
         "select b.id, b.amount_micros, count(c.id), b.max_uses, coalesce(cast(sum(c.uses) as bigint), 0), \
@@ -260,7 +269,7 @@ pub async fn list_batches(db: &crate::server::infra::db::Db) -> Result<Vec<Batch
     .map_err(err)?;
     rows.iter()
         .map(|r| {
-            Ok(BatchSummary {
+            Ok(GiftBatch {
                 id: r.try_get(0)?,
                 amount: Micros(r.try_get(1)?),
                 codes: r.try_get(2)?,

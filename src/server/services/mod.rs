@@ -1,4 +1,6 @@
-//! What the app does, callable from the web, the server functions and the CLI alike.
+//! What the app does, callable from the web, the server functions and the CLI alike:
+//! accounts, purchases (checkout, sandbox, settlement), gifts, keys, credits, usage
+//! reports, who pays (`billing`), the Studio, and the metering gateway.
 
 pub mod accounts;
 pub mod billing;
@@ -7,5 +9,5 @@ pub mod gateway;
 pub mod gifts;
 pub mod keys;
 pub mod purchases;
-pub mod stripe;
+pub mod studio;
 pub mod usage_report;

@@ -4,12 +4,13 @@
 
 use sqlx::Row;
 
-use crate::server::infra::db::Db;
-use crate::server::infra::db::db_err;
+use crate::server::infra::db::{Db, db_err, optional_word, word};
+use crate::shared::dto::keys::Provider;
 use crate::shared::dto::usage::{DaySummary, UsageRecord, UsageSummary};
 use crate::shared::error::AppError;
 use crate::shared::format::{utc_date, utc_timestamp};
 use crate::shared::money::Micros;
+use crate::shared::states::PaidWith;
 
 pub const DAY_MS: i64 = 86_400_000;
 pub const HOUR_MS: i64 = 3_600_000;
@@ -60,11 +61,11 @@ pub async fn summary(db: &Db, user_id: &str, days: u32, now_ms: i64) -> Result<U
 
 /// Who a call went through, as people read it: `tollgate` when it was routed through this
 /// platform's account and paid with credits, else the provider the person's key paid.
-fn route_label(provider: &str, paid_with: &str) -> String {
+fn route_label(provider: Provider, paid_with: PaidWith) -> String {
     match (paid_with, provider) {
-        ("own_key", "openrouter") => "openrouter".into(),
-        ("own_key", _) => "fal.ai".into(),
-        _ => "tollgate".into(),
+        (PaidWith::OwnKey, Provider::OpenRouter) => "openrouter".into(),
+        (PaidWith::OwnKey, Provider::Fal) => "fal.ai".into(),
+        (PaidWith::Credits, _) => "tollgate".into(),
     }
 }
 
@@ -87,18 +88,18 @@ pub async fn history(db: &Db, user_id: &str, limit: u32, days: u32, now_ms: i64)
     rows.iter()
         .map(|r| {
             let created_at_ms: i64 = r.try_get(1)?;
-            let provider: String = r.try_get(2)?;
-            let paid_with: String = r.try_get(7)?;
+            let provider: Provider = word(r, 2)?;
+            let paid_with: PaidWith = word(r, 7)?;
             Ok(UsageRecord {
                 id: r.try_get(0)?,
                 date: utc_date(created_at_ms),
                 created_at_ms,
-                route: route_label(&provider, &paid_with),
+                route: route_label(provider, paid_with),
                 provider,
                 model: r.try_get(3)?,
                 operation: r.try_get(4)?,
-                status: r.try_get(5)?,
-                failure: r.try_get(6)?,
+                status: word(r, 5)?,
+                failure: optional_word(r, 6)?,
                 paid_with,
                 cost_estimate: Micros(r.try_get(8)?),
                 cost: r.try_get::<Option<i64>, _>(9)?.map(Micros),
@@ -217,8 +218,8 @@ mod tests {
 
     #[test]
     fn routes_are_labelled_for_people() {
-        assert_eq!(route_label("fal", "credits"), "tollgate");
-        assert_eq!(route_label("fal", "own_key"), "fal.ai");
-        assert_eq!(route_label("openrouter", "own_key"), "openrouter");
+        assert_eq!(route_label(Provider::Fal, PaidWith::Credits), "tollgate");
+        assert_eq!(route_label(Provider::Fal, PaidWith::OwnKey), "fal.ai");
+        assert_eq!(route_label(Provider::OpenRouter, PaidWith::OwnKey), "openrouter");
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::usage_report::{self, DAY_MS, GroupBy, HOUR_MS, MAX_DAYS, MAX_HISTORY};
-use crate::server::web::api_v1::bad_param;
+use crate::server::web::guard::bad_param;
 use crate::server::web::guard::{ApiError, ApiUser};
 use crate::shared::money::Micros;
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::server::infra::state::AppState;
 use crate::server::services::accounts::users::Role;
-use crate::server::web::guard::{ApiAdmin, ApiError, ApiUser};
+use crate::server::web::guard::{ApiAdmin, ApiError, ApiUser, bad_param};
 use crate::shared::endpoint::EndpointId;
 
 pub fn routes() -> Router<AppState> {
@@ -24,13 +24,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/run/{*endpoint_id}", axum::routing::post(crate::server::web::gateway::run))
         .route("/api/v1/queue/{*endpoint_id}", axum::routing::post(crate::server::web::gateway::queue))
         .route("/api/v1/jobs/{job_id}", get(crate::server::web::gateway::job))
-}
-
-/// A request parameter that cannot be used: 400, naming it.
-pub fn bad_param(field: &str, message: impl Into<String>) -> axum::response::Response {
-    let err = crate::shared::error::AppError::validation(field, message);
-    let body = json!({ "error": err, "message": err.to_string() });
-    (axum::http::StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 const PRICING_PAGE_MAX: usize = 100;
@@ -119,7 +112,7 @@ async fn transactions(
     ApiUser(user): ApiUser,
     Query(q): Query<TxQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = crate::shared::dto::credits::TxFilter::from_slug(q.kind.as_deref().unwrap_or("all"));
+    let filter = crate::shared::dto::credits::TxFilter::from_field(q.kind.as_deref().unwrap_or(""))?;
     let page =
         crate::server::services::credits::transactions(&state, &user, filter, q.before, q.limit.unwrap_or(50)).await?;
     Ok(Json(json!({ "transactions": page.rows, "next_before": page.next_before })))
@@ -131,9 +124,9 @@ async fn transactions_csv(
     ApiUser(user): ApiUser,
     Query(q): Query<TxQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let filter = crate::shared::dto::credits::TxFilter::from_slug(q.kind.as_deref().unwrap_or("all"));
+    let filter = crate::shared::dto::credits::TxFilter::from_field(q.kind.as_deref().unwrap_or(""))?;
     let csv = crate::server::services::credits::transactions_csv(&state, &user, filter).await?;
-    let name = format!("attachment; filename=\"tollgate-transactions-{}.csv\"", filter.slug());
+    let name = format!("attachment; filename=\"tollgate-transactions-{}.csv\"", filter.as_str());
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], csv))
 }
 

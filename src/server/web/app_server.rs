@@ -73,7 +73,7 @@ impl AppServer {
         let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
         let ledger = Ledger::new(db.clone(), Clock::System).await?;
         let secret_key = Arc::new(config.load_secret_key().map_err(StartError::Secret)?);
-        let cipher = Arc::new(crate::server::services::keys::cipher::KeyCipher::new(
+        let cipher = Arc::new(crate::server::infra::cipher::KeyCipher::new(
             &config.load_master_key().map_err(StartError::Secret)?,
         ));
         // The first unknown-email sign-in must not be the one that pays for this.

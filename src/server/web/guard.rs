@@ -64,6 +64,37 @@ pub async fn require_user() -> Result<(AppState, User), AppError> {
     Ok((state, user))
 }
 
+/// For server functions: runs `work` for the signed-in user (401 for anyone else) and
+/// gives its error its HTTP status (see [`respond`]).
+pub async fn signed_in<T, F, Fut>(work: F) -> Result<T, AppError>
+where
+    F: FnOnce(AppState, User) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    respond(
+        async {
+            let (state, user) = require_user().await?;
+            work(state, user).await
+        }
+        .await,
+    )
+}
+
+/// For server functions: [`signed_in`], for administrators only (403 for anyone else).
+pub async fn admin<T, F, Fut>(work: F) -> Result<T, AppError>
+where
+    F: FnOnce(AppState, User) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    signed_in(|state, user| async move {
+        if user.role != crate::server::services::accounts::users::Role::Admin {
+            return Err(AppError::Forbidden);
+        }
+        work(state, user).await
+    })
+    .await
+}
+
 /// For server functions: the signed-in user, if any.
 pub async fn optional_user() -> Result<(AppState, Option<User>), AppError> {
     let state = AppState::from_context()?;
@@ -96,6 +127,13 @@ impl IntoResponse for ApiError {
         }
         res
     }
+}
+
+/// A request parameter that cannot be used: 400, naming it.
+pub fn bad_param(field: &str, message: impl Into<String>) -> Response {
+    let err = AppError::validation(field, message);
+    let body = serde_json::json!({ "error": err, "message": err.to_string() });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
 /// An API caller: `Authorization: Bearer tg_...`, or a browser session.

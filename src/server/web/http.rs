@@ -22,7 +22,6 @@ use crate::server::services::accounts::session_store::DbSessionStore;
 use crate::server::web::csrf;
 pub use crate::shared::web_app::WebApp;
 
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const SESSION_COOKIE: &str = "tollgate_session";
 
 /// The app's routes, listed once per process. Listing renders the app with resource
@@ -44,7 +43,11 @@ pub fn router(state: AppState, web: WebApp) -> Router {
     let leptos_options = state.leptos_options.clone();
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<Body>| {
-            let request_id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            let request_id = req
+                .headers()
+                .get(crate::server::web::middleware::REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
             // The path only: query strings can carry OAuth codes and other secrets.
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
         })
@@ -65,7 +68,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .route("/settings", get(|| async { axum::response::Redirect::to("/settings/api-keys") }))
         .merge(crate::server::web::api_v1::routes())
         .merge(crate::server::web::api_usage::routes())
-        .route("/webhooks/stripe", axum::routing::post(crate::server::services::stripe::webhook_route))
+        .route("/webhooks/stripe", axum::routing::post(crate::server::web::stripe_webhook::webhook_route))
         .route("/connect/openrouter", get(crate::server::web::oauth::start))
         .route(crate::server::web::oauth::CALLBACK_PATH, get(crate::server::web::oauth::callback))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
@@ -77,7 +80,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .layer(middleware::from_fn(crate::server::web::middleware::strip_action_errors))
         .layer(middleware::from_fn(crate::server::web::middleware::security_headers))
         .layer(trace)
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(crate::server::web::middleware::request_id))
         .with_state(state)
 }
 
@@ -140,28 +143,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Gives every request an id, logged with everything it does and returned in the
-/// response. A caller's own id is kept when it is short and plain, so requests can be
-/// followed across services; anything else is replaced.
-async fn request_id(mut req: Request, next: Next) -> Response {
-    let given = req.headers().get(REQUEST_ID_HEADER).filter(|v| is_plain_id(v.as_bytes())).cloned();
-    let id = given.unwrap_or_else(|| {
-        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a valid header value")
-    });
-    req.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
-    let mut res = next.run(req).await;
-    res.headers_mut().insert(REQUEST_ID_HEADER, id);
-    res
-}
-
-fn is_plain_id(v: &[u8]) -> bool {
-    (1..=64).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::is_plain_id;
-
     #[test]
     fn account_pages_are_known() {
         use super::needs_sign_in;
@@ -171,14 +154,5 @@ mod tests {
         for p in ["/", "/signin", "/signup", "/credits-info", "/sandbox/openrouter/auth", "/api/v1/me"] {
             assert!(!needs_sign_in(p), "{p}");
         }
-    }
-
-    #[test]
-    fn only_short_plain_request_ids_are_trusted() {
-        assert!(is_plain_id(b"3f2c-ab_12.x"));
-        assert!(!is_plain_id(b""));
-        assert!(!is_plain_id(b"has space"));
-        assert!(!is_plain_id(b"<script>"));
-        assert!(!is_plain_id(&[b'a'; 65]));
     }
 }

@@ -145,3 +145,37 @@ mod tests {
         assert!(!is_static_asset("/api/tokens_create"));
     }
 }
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Gives every request an id, logged with everything it does and returned in the
+/// response. A caller's own id is kept when it is short and plain, so requests can be
+/// followed across services; anything else is replaced.
+pub async fn request_id(mut req: Request, next: Next) -> Response {
+    let given = req.headers().get(REQUEST_ID_HEADER).filter(|v| is_plain_id(v.as_bytes())).cloned();
+    let id = given.unwrap_or_else(|| {
+        HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a valid header value")
+    });
+    req.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+    let mut res = next.run(req).await;
+    res.headers_mut().insert(REQUEST_ID_HEADER, id);
+    res
+}
+
+fn is_plain_id(v: &[u8]) -> bool {
+    (1..=64).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod request_id_tests {
+    use super::is_plain_id;
+
+    #[test]
+    fn only_short_plain_request_ids_are_trusted() {
+        assert!(is_plain_id(b"3f2c-ab_12.x"));
+        assert!(!is_plain_id(b""));
+        assert!(!is_plain_id(b"has space"));
+        assert!(!is_plain_id(b"<script>"));
+        assert!(!is_plain_id(&[b'a'; 65]));
+    }
+}

@@ -10,3 +10,4 @@ pub mod guard;
 pub mod http;
 pub mod middleware;
 pub mod oauth;
+pub mod stripe_webhook;

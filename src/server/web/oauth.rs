@@ -25,7 +25,7 @@ use crate::shared::error::AppError;
 const FLOW_KEY: &str = "openrouter_flow";
 /// How long someone has to approve on OpenRouter.
 pub const FLOW_LIFETIME_MS: i64 = 10 * 60 * 1000;
-pub const CALLBACK_PATH: &str = "/connect/openrouter/callback";
+pub use crate::shared::dto::keys::OPENROUTER_CALLBACK_PATH as CALLBACK_PATH;
 const KEYS_PAGE: &str = "/settings/api-keys";
 
 /// One connection attempt, kept in the session between the two requests.

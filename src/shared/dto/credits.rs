@@ -1,46 +1,25 @@
 //! Wire types for credits: shared by the browser, the server functions and the services.
 
+use crate::shared::error::AppError;
 use crate::shared::money::Micros;
+use crate::shared::text_enum::text_enum;
 use serde::{Deserialize, Serialize};
 
-/// The type filter of the Transactions tab.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TxFilter {
-    All,
-    Purchases,
-    Usage,
-    Gifts,
-    Grants,
-    Adjustments,
-    Refunds,
-    Expiry,
+text_enum! {
+    /// The type filter of the Transactions tab (`?type=` in its links and the API).
+    pub enum TxFilter {
+        All = "all",
+        Purchases = "purchases",
+        Usage = "usage",
+        Gifts = "gifts",
+        Grants = "grants",
+        Adjustments = "adjustments",
+        Refunds = "refunds",
+        Expiry = "expiry",
+    }
 }
 
 impl TxFilter {
-    pub const ALL: [Self; 8] = [
-        Self::All,
-        Self::Purchases,
-        Self::Usage,
-        Self::Gifts,
-        Self::Grants,
-        Self::Adjustments,
-        Self::Refunds,
-        Self::Expiry,
-    ];
-
-    pub fn slug(self) -> &'static str {
-        match self {
-            Self::All => "all",
-            Self::Purchases => "purchases",
-            Self::Usage => "usage",
-            Self::Gifts => "gifts",
-            Self::Grants => "grants",
-            Self::Adjustments => "adjustments",
-            Self::Refunds => "refunds",
-            Self::Expiry => "expiry",
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             Self::All => "All types",
@@ -54,9 +33,15 @@ impl TxFilter {
         }
     }
 
-    /// Unknown text reads as "all", so an old or mistyped link still shows something.
-    pub fn from_slug(s: &str) -> Self {
-        Self::ALL.into_iter().find(|f| f.slug() == s).unwrap_or(Self::All)
+    /// The filter a request names (none: all); an unknown one is an error naming `type`.
+    pub fn from_field(s: &str) -> Result<Self, AppError> {
+        match s.trim() {
+            "" => Ok(Self::All),
+            s => Self::parse(s).ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|f| f.as_str()).collect();
+                AppError::validation("type", format!("type must be one of {}.", known.join(", ")))
+            }),
+        }
     }
 
     /// The ledger codes this filter shows (empty: all).

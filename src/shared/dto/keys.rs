@@ -1,28 +1,19 @@
 //! Wire types for keys: shared by the browser, the server functions and the services.
 
 use crate::shared::error::AppError;
+use crate::shared::text_enum::text_enum;
 use serde::{Deserialize, Serialize};
 
-/// A provider whose calls someone can pay for with their own key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    Fal,
-    #[serde(rename = "openrouter")]
-    OpenRouter,
+text_enum! {
+    /// A provider whose calls someone can pay for with their own key. The word is the
+    /// name stored and used in URLs and forms.
+    pub enum Provider {
+        Fal = "fal",
+        OpenRouter = "openrouter",
+    }
 }
 
 impl Provider {
-    pub const ALL: [Provider; 2] = [Provider::Fal, Provider::OpenRouter];
-
-    /// The name stored and used in URLs and forms.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Fal => "fal",
-            Self::OpenRouter => "openrouter",
-        }
-    }
-
     /// The name people know it by.
     pub fn label(self) -> &'static str {
         match self {
@@ -31,12 +22,9 @@ impl Provider {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Self, AppError> {
-        match s.trim() {
-            "fal" => Ok(Self::Fal),
-            "openrouter" => Ok(Self::OpenRouter),
-            _ => Err(AppError::validation("provider", "Choose fal.ai or OpenRouter.")),
-        }
+    /// The provider a form or a link names; anything else is an error naming the field.
+    pub fn from_field(s: &str) -> Result<Self, AppError> {
+        Self::parse(s.trim()).ok_or_else(|| AppError::validation("provider", "Choose fal.ai or OpenRouter."))
     }
 
     /// Checks that `raw` looks like a key of this provider before anyone is asked about
@@ -75,55 +63,24 @@ impl Provider {
     }
 }
 
-/// What the provider said about a stored key the last time it was asked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyStatus {
-    /// Accepted: this provider's calls use the key and cost no credits.
-    Valid,
-    /// Refused (revoked or mistyped): calls use credits until it is replaced.
-    Rejected,
-    /// The provider could not be asked: calls use credits until a test passes.
-    Unchecked,
-}
-
-impl KeyStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Valid => "valid",
-            Self::Rejected => "rejected",
-            Self::Unchecked => "unchecked",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "valid" => Self::Valid,
-            "rejected" => Self::Rejected,
-            _ => Self::Unchecked,
-        }
+text_enum! {
+    /// What the provider said about a stored key the last time it was asked.
+    pub enum KeyStatus {
+        /// Accepted: this provider's calls use the key and cost no credits.
+        Valid = "valid",
+        /// Refused (revoked or mistyped): calls use credits until it is replaced.
+        Rejected = "rejected",
+        /// The provider could not be asked: calls use credits until a test passes.
+        Unchecked = "unchecked",
     }
 }
 
-/// How a key arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeySource {
-    Pasted,
-    /// Issued by the provider when the account was connected.
-    Oauth,
-}
-
-impl KeySource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pasted => "pasted",
-            Self::Oauth => "oauth",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        if s == "oauth" { Self::Oauth } else { Self::Pasted }
+text_enum! {
+    /// How a key arrived.
+    pub enum KeySource {
+        Pasted = "pasted",
+        /// Issued by the provider when the account was connected.
+        Oauth = "oauth",
     }
 }
 
@@ -151,6 +108,9 @@ pub struct KeyOutcome {
     pub key: KeyInfo,
     pub message: String,
 }
+
+/// Where OpenRouter sends the browser back after its consent page.
+pub const OPENROUTER_CALLBACK_PATH: &str = "/connect/openrouter/callback";
 
 /// The two ways out of the sandbox's stand-in for OpenRouter's consent page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,8 +142,8 @@ mod tests {
     #[test]
     fn providers_round_trip_through_their_names() {
         for p in Provider::ALL {
-            assert_eq!(Provider::parse(p.as_str()).unwrap(), p);
+            assert_eq!(Provider::from_field(p.as_str()).unwrap(), *p);
         }
-        assert!(Provider::parse("stripe").is_err());
+        assert!(Provider::from_field("stripe").is_err());
     }
 }

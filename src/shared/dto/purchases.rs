@@ -57,8 +57,8 @@ impl PurchaseRules {
 /// The query that carries where to go back to after checkout (`&next=...`), or nothing.
 pub fn next_suffix(next: Option<&str>) -> String {
     match next.filter(|n| !n.is_empty()) {
-        Some(n) if crate::api::auth::safe_next(Some(n)) == n => {
-            format!("&next={}", crate::api::auth::encode_query_value(n))
+        Some(n) if crate::shared::dto::auth::safe_next(Some(n)) == n => {
+            format!("&next={}", crate::shared::dto::auth::encode_query_value(n))
         }
         _ => String::new(),
     }

@@ -1,6 +1,7 @@
 //! Wire types for studio: shared by the browser, the server functions and the services.
 
 use crate::shared::money::Micros;
+use crate::shared::states::{JobState, PaidWith};
 use serde::{Deserialize, Serialize};
 
 /// A model the Studio offers.
@@ -17,8 +18,7 @@ pub struct StudioModel {
 pub struct RunEstimate {
     pub cost: Micros,
     pub unit: String,
-    /// "credits" or "own_key".
-    pub paid_with: String,
+    pub paid_with: PaidWith,
     /// Enough credits (or a key) to run it now.
     pub affordable: bool,
 }
@@ -30,7 +30,7 @@ pub struct StudioResult {
     pub cost: Micros,
     pub cost_estimate: Micros,
     pub charged: Micros,
-    pub paid_with: String,
+    pub paid_with: PaidWith,
     pub request_id: String,
 }
 
@@ -47,20 +47,19 @@ pub struct Media {
 pub struct StudioJob {
     pub job_id: String,
     pub endpoint_id: String,
-    /// "queued", "running", "succeeded" or "failed".
-    pub status: String,
+    pub status: JobState,
     pub queue_position: Option<i64>,
     pub progress: Option<String>,
     pub cost_estimate: Micros,
     pub cost: Option<Micros>,
     pub charged: Micros,
-    pub paid_with: String,
+    pub paid_with: PaidWith,
     pub media: Vec<Media>,
     pub error: Option<String>,
 }
 
 impl StudioJob {
     pub fn finished(&self) -> bool {
-        matches!(self.status.as_str(), "succeeded" | "failed")
+        self.status.finished()
     }
 }

@@ -1,6 +1,8 @@
 //! Wire types for usage: shared by the browser, the server functions and the services.
 
+use crate::shared::dto::keys::Provider;
 use crate::shared::money::Micros;
+use crate::shared::states::{CallFailure, CallStatus, PaidWith};
 use serde::{Deserialize, Serialize};
 
 /// One UTC day of usage.
@@ -32,15 +34,13 @@ pub struct UsageRecord {
     /// `tollgate` (routed through this platform, paid with credits), `fal.ai` or
     /// `openrouter` (paid with the person's own key).
     pub route: String,
-    /// The upstream provider: `fal` or `openrouter`.
-    pub provider: String,
+    /// The upstream provider.
+    pub provider: Provider,
     pub model: String,
     pub operation: String,
-    /// `running`, `succeeded` or `failed`.
-    pub status: String,
-    pub failure: Option<String>,
-    /// `credits` or `own_key`.
-    pub paid_with: String,
+    pub status: CallStatus,
+    pub failure: Option<CallFailure>,
+    pub paid_with: PaidWith,
     pub cost_estimate: Micros,
     pub cost: Option<Micros>,
     pub charged: Micros,

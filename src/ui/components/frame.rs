@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::ui::app::{AccountResource, AuthActions, SiteInfoResource};
+use crate::ui::context::{AccountResource, AuthActions, SiteInfoResource};
 
 #[component]
 pub fn SiteHeader() -> impl IntoView {

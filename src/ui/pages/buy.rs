@@ -4,24 +4,24 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::params::ParamsMap;
 
 use crate::api::purchases::{
-    CheckoutState, PRESETS_USD, SandboxPay, StartCheckout, get_checkout_state, get_purchase_rules, get_sandbox_checkout,
+    CheckoutState, PRESETS_USD, PurchaseRules, SandboxPay, StartCheckout, get_checkout_state, get_purchase_rules,
+    get_sandbox_checkout,
 };
-use crate::ui::app::AccountResource;
 use crate::ui::components::error_page::ErrorPage;
 use crate::ui::components::forms::{FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
+use crate::ui::context::AccountResource;
 
 #[component]
 pub fn BuyCredits() -> impl IntoView {
     let rules = OnceResource::new(get_purchase_rules());
     let start = ServerAction::<StartCheckout>::new();
-    let result = start.value();
     let amount = RwSignal::new("25".to_string());
     // Opened from the billing gate: the way back survives the trip through checkout.
     let query = use_query_map();
-    let next = move || query.with(|q| q.get("next")).unwrap_or_default();
     view! {
         <section class="card" aria-labelledby="buy-title">
             <h2 id="buy-title">"Buy credits"</h2>
@@ -33,62 +33,83 @@ pub fn BuyCredits() -> impl IntoView {
                     if !rules.available {
                         return view! { <p class="muted">"Buying credits is not available on this server yet."</p> }.into_any();
                     }
-                    let quote = move || rules.quote(&amount.get());
-                    view! {
-                        <p class="muted">
-                            {format!(
-                                "From {} to {}. Purchases of {} or more get {}% extra credits.",
-                                rules.min.format(), rules.max.format(), rules.bonus_threshold.format(), rules.bonus_percent
-                            )}
-                        </p>
-                        <div class="presets" role="group" aria-label="Common amounts">
-                            {PRESETS_USD.into_iter().map(|usd| {
-                                let text = usd.to_string();
-                                let pressed = { let text = text.clone(); move || (amount.get() == text).to_string() };
-                                view! {
-                                    <button type="button" class="btn btn--small" aria-pressed=pressed on:click=move |_| amount.set(text.clone())>
-                                        {format!("${usd}")}
-                                    </button>
-                                }
-                            }).collect_view()}
-                        </div>
-                        <ActionForm action=start attr:class="form form--inline" attr:novalidate=true>
-                            <input type="hidden" name="next" value=next />
-                            <FormError message=form_error(result, &["amount"]) />
-                            <div class="field">
-                                <label for="field-amount">"Amount (USD)"</label>
-                                <input
-                                    id="field-amount"
-                                    name="amount"
-                                    inputmode="decimal"
-                                    autocomplete="off"
-                                    prop:value=move || amount.get()
-                                    on:input=move |ev| amount.set(event_target_value(&ev))
-                                    aria-invalid=move || field_error(result, "amount").get().is_some().then_some("true")
-                                    aria-describedby="field-amount-quote field-amount-error"
-                                />
-                                <p class="field__hint" id="field-amount-quote" aria-live="polite" data-testid="quote">
-                                    {move || match quote() {
-                                        Ok(q) if q.bonus.is_positive() => format!("You pay {}, you get {}.", q.pay.format(), q.get.format()),
-                                        Ok(q) => format!("You pay {}, you get {}.", q.pay.format(), q.get.format()),
-                                        Err(_) => String::new(),
-                                    }}
-                                </p>
-                                <p class="field__error" id="field-amount-error" aria-live="polite">
-                                    {move || field_error(result, "amount").get()}
-                                </p>
-                            </div>
-                            <button type="submit" class="btn btn--primary" disabled=move || start.pending().get() || quote().is_err()>
-                                {move || if start.pending().get() { "Opening checkout…" } else { "Continue to payment" }}
-                            </button>
-                        </ActionForm>
-                        {rules.sandbox.then(|| view! {
-                            <p class="muted small">"Sandbox mode: payments are simulated and no real money moves."</p>
-                        })}
-                    }.into_any()
+                    view! { <BuyForm rules start amount query /> }.into_any()
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// The amount, with presets and the live quote, and the button that opens checkout.
+#[component]
+fn BuyForm(
+    rules: PurchaseRules,
+    start: ServerAction<StartCheckout>,
+    amount: RwSignal<String>,
+    query: Memo<ParamsMap>,
+) -> impl IntoView {
+    let result = start.value();
+    let next = move || query.with(|q| q.get("next")).unwrap_or_default();
+    let quote = move || rules.quote(&amount.get());
+    view! {
+        <p class="muted">
+            {format!(
+                "From {} to {}. Purchases of {} or more get {}% extra credits.",
+                rules.min.format(), rules.max.format(), rules.bonus_threshold.format(), rules.bonus_percent
+            )}
+        </p>
+        <AmountPresets amount />
+        <ActionForm action=start attr:class="form form--inline" attr:novalidate=true>
+            <input type="hidden" name="next" value=next />
+            <FormError message=form_error(result, &["amount"]) />
+            <div class="field">
+                <label for="field-amount">"Amount (USD)"</label>
+                <input
+                    id="field-amount"
+                    name="amount"
+                    inputmode="decimal"
+                    autocomplete="off"
+                    prop:value=move || amount.get()
+                    on:input=move |ev| amount.set(event_target_value(&ev))
+                    aria-invalid=move || field_error(result, "amount").get().is_some().then_some("true")
+                    aria-describedby="field-amount-quote field-amount-error"
+                />
+                <p class="field__hint" id="field-amount-quote" aria-live="polite" data-testid="quote">
+                    {move || match quote() {
+                        Ok(q) if q.bonus.is_positive() => format!("You pay {}, you get {}.", q.pay.format(), q.get.format()),
+                        Ok(q) => format!("You pay {}, you get {}.", q.pay.format(), q.get.format()),
+                        Err(_) => String::new(),
+                    }}
+                </p>
+                <p class="field__error" id="field-amount-error" aria-live="polite">
+                    {move || field_error(result, "amount").get()}
+                </p>
+            </div>
+            <button type="submit" class="btn btn--primary" disabled=move || start.pending().get() || quote().is_err()>
+                {move || if start.pending().get() { "Opening checkout…" } else { "Continue to payment" }}
+            </button>
+        </ActionForm>
+        {rules.sandbox.then(|| view! {
+            <p class="muted small">"Sandbox mode: payments are simulated and no real money moves."</p>
+        })}
+    }
+}
+
+/// Buttons for the common amounts; the one matching the amount is shown pressed.
+#[component]
+fn AmountPresets(amount: RwSignal<String>) -> impl IntoView {
+    view! {
+        <div class="presets" role="group" aria-label="Common amounts">
+            {PRESETS_USD.into_iter().map(|usd| {
+                let text = usd.to_string();
+                let pressed = { let text = text.clone(); move || (amount.get() == text).to_string() };
+                view! {
+                    <button type="button" class="btn btn--small" aria-pressed=pressed on:click=move |_| amount.set(text.clone())>
+                        {format!("${usd}")}
+                    </button>
+                }
+            }).collect_view()}
+        </div>
     }
 }
 

@@ -6,10 +6,10 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::AccountSummary;
 use crate::api::credits::RedeemGiftCode;
-use crate::ui::app::AccountResource;
 use crate::ui::components::forms::{Field, FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
 use crate::ui::components::tabs::{Tab, TabList, TabPanel};
+use crate::ui::context::AccountResource;
 use crate::ui::pages::buy::{BuyCredits, CheckoutNotice};
 use crate::ui::pages::transactions::TransactionsTab;
 use crate::ui::pages::usage::UsageSection;

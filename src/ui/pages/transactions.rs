@@ -3,14 +3,16 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::api::credits::{TxFilter, TxRow, code_label, list_transactions};
+use crate::api::credits::{TxFilter, TxPage, TxRow, code_label, list_transactions};
+use crate::shared::error::AppError;
 use crate::shared::format::utc_minute;
 
 #[component]
 pub fn TransactionsTab() -> impl IntoView {
     let query = use_query_map();
-    let filter = Memo::new(move |_| TxFilter::from_slug(&query.read().get("type").unwrap_or_default()));
-    let first = Resource::new(move || filter.get(), |f| list_transactions(f.slug().to_string(), None));
+    let filter =
+        Memo::new(move |_| TxFilter::parse(&query.read().get("type").unwrap_or_default()).unwrap_or(TxFilter::All));
+    let first = Resource::new(move || filter.get(), |f| list_transactions(f.as_str().to_string(), None));
     // Pages after the first, fetched with "Load more"; cleared when the filter changes.
     let more = RwSignal::new(Vec::<TxRow>::new());
     let more_next = RwSignal::new(None::<Option<i64>>);
@@ -24,7 +26,7 @@ pub fn TransactionsTab() -> impl IntoView {
     );
     let load_more = Action::new(move |before: &i64| {
         let before = *before;
-        async move { list_transactions(filter.get_untracked().slug().to_string(), Some(before.to_string())).await }
+        async move { list_transactions(filter.get_untracked().as_str().to_string(), Some(before.to_string())).await }
     });
     Effect::new(move |_| {
         if let Some(Ok(page)) = load_more.value().get() {
@@ -32,30 +34,10 @@ pub fn TransactionsTab() -> impl IntoView {
             more_next.set(Some(page.next_before));
         }
     });
-    let navigate = use_navigate();
-    let on_filter = move |ev: leptos::ev::Event| {
-        let slug = event_target_value(&ev);
-        navigate(&format!("/credits?tab=transactions&type={slug}"), Default::default());
-    };
-    let csv_href = move || format!("/api/v1/transactions.csv?type={}", filter.get().slug());
 
     view! {
         <section class="card" aria-labelledby="tx-title">
-            <div class="toolbar">
-                <h2 id="tx-title">"Transactions"</h2>
-                <form class="toolbar__filters" method="get" action="/credits">
-                    <input type="hidden" name="tab" value="transactions" />
-                    <label for="tx-type">"Type"</label>
-                    <select id="tx-type" name="type" on:change=on_filter prop:value=move || filter.get().slug()>
-                        {TxFilter::ALL
-                            .into_iter()
-                            .map(|f| view! { <option value=f.slug() selected=move || filter.get() == f>{f.label()}</option> })
-                            .collect_view()}
-                    </select>
-                    <noscript><button type="submit" class="btn btn--small">"Show"</button></noscript>
-                    <a class="btn btn--small" href=csv_href download="">"Download CSV"</a>
-                </form>
-            </div>
+            <TxToolbar filter />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match first.await {
@@ -73,24 +55,59 @@ pub fn TransactionsTab() -> impl IntoView {
                                     all.extend(more.get());
                                     all
                                 }) />
-                                {move || next().map(|before| view! {
-                                    <p class="load-more">
-                                        <button
-                                            type="button"
-                                            class="btn"
-                                            disabled=move || load_more.pending().get()
-                                            on:click=move |_| { load_more.dispatch(before); }
-                                        >
-                                            {move || if load_more.pending().get() { "Loading…" } else { "Load more" }}
-                                        </button>
-                                    </p>
-                                })}
+                                {move || next().map(|before| view! { <LoadMore before load_more /> })}
                             }.into_any()
                         }
                     }
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The title, the type filter (a plain GET form without scripts) and the CSV link.
+#[component]
+fn TxToolbar(filter: Memo<TxFilter>) -> impl IntoView {
+    let navigate = use_navigate();
+    let on_filter = move |ev: leptos::ev::Event| {
+        let slug = event_target_value(&ev);
+        navigate(&format!("/credits?tab=transactions&type={slug}"), Default::default());
+    };
+    let csv_href = move || format!("/api/v1/transactions.csv?type={}", filter.get().as_str());
+    view! {
+        <div class="toolbar">
+            <h2 id="tx-title">"Transactions"</h2>
+            <form class="toolbar__filters" method="get" action="/credits">
+                <input type="hidden" name="tab" value="transactions" />
+                <label for="tx-type">"Type"</label>
+                <select id="tx-type" name="type" on:change=on_filter prop:value=move || filter.get().as_str()>
+                    {TxFilter::ALL
+                        .iter()
+                        .copied()
+                        .map(|f| view! { <option value=f.as_str() selected=move || filter.get() == f>{f.label()}</option> })
+                        .collect_view()}
+                </select>
+                <noscript><button type="submit" class="btn btn--small">"Show"</button></noscript>
+                <a class="btn btn--small" href=csv_href download="">"Download CSV"</a>
+            </form>
+        </div>
+    }
+}
+
+/// "Load more": the next page, older than `before`.
+#[component]
+fn LoadMore(before: i64, load_more: Action<i64, Result<TxPage, AppError>>) -> impl IntoView {
+    view! {
+        <p class="load-more">
+            <button
+                type="button"
+                class="btn"
+                disabled=move || load_more.pending().get()
+                on:click=move |_| { load_more.dispatch(before); }
+            >
+                {move || if load_more.pending().get() { "Loading…" } else { "Load more" }}
+            </button>
+        </p>
     }
 }
 

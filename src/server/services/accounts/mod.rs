@@ -2,6 +2,7 @@
 
 pub mod passwords;
 pub mod session_store;
+pub mod sign_in;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

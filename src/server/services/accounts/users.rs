@@ -1,25 +1,20 @@
 //! Accounts: creating, finding and checking people, and their sign-up credits.
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::passwords;
-use crate::server::infra::db::Db;
+use crate::server::infra::db::{Db, word};
 use crate::server::infra::installation::now_ms;
 use crate::server::ledger::{CreditKind, CreditRequest, Ledger, LedgerError};
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
+use crate::shared::text_enum::text_enum;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl Role {
-    fn parse(s: &str) -> Self {
-        if s == "admin" { Self::Admin } else { Self::User }
+text_enum! {
+    /// What an account may do: use the app, or also administer it.
+    pub enum Role {
+        User = "user",
+        Admin = "admin",
     }
 }
 
@@ -61,7 +56,7 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get(0)?,
         email: row.try_get(1)?,
-        role: Role::parse(&row.try_get::<String, _>(2)?),
+        role: word(row, 2)?,
         signup_credit: Micros(row.try_get(3)?),
         created_at_ms: row.try_get(4)?,
         onboarding_pending: row.try_get::<Option<i64>, _>(5)?.is_none(),
@@ -105,10 +100,6 @@ pub async fn create(db: &Db, email: &str, password: &str, role: Role, signup_cre
         created_at_ms: now_ms(),
         onboarding_pending: true,
     };
-    let role_text = match role {
-        Role::User => "user",
-        Role::Admin => "admin",
-    };
     sqlx::query(
         "insert into app_user (id, email, password_hash, role, signup_credit_micros, created_at_ms) \
          values ($1, $2, $3, $4, $5, $6)",
@@ -116,7 +107,7 @@ pub async fn create(db: &Db, email: &str, password: &str, role: Role, signup_cre
     .bind(&user.id)
     .bind(&user.email)
     .bind(&hash)
-    .bind(role_text)
+    .bind(role.as_str())
     .bind(user.signup_credit.get())
     .bind(user.created_at_ms)
     .execute(db.pool())
@@ -170,9 +161,8 @@ pub async fn finish_onboarding(db: &Db, user_id: &str) -> Result<(), AppError> {
 }
 
 pub async fn set_role(db: &Db, user_id: &str, role: Role) -> Result<(), AppError> {
-    let text = if role == Role::Admin { "admin" } else { "user" };
     sqlx::query("update app_user set role = $1 where id = $2")
-        .bind(text)
+        .bind(role.as_str())
         .bind(user_id)
         .execute(db.pool())
         .await

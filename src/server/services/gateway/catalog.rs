@@ -116,7 +116,7 @@ impl Catalog {
             let endpoint_id = EndpointId::parse(cells[0])
                 .map_err(|e| err(line, format!("`{}` is not an endpoint id: {e}", cells[0])))?;
             let provider = Provider::parse(cells[1])
-                .map_err(|_| err(line, format!("unknown provider `{}`; use fal or openrouter", cells[1])))?;
+                .ok_or_else(|| err(line, format!("unknown provider `{}`; use fal or openrouter", cells[1])))?;
             let unit = Unit::parse(cells[2]).ok_or_else(|| {
                 err(
                     line,

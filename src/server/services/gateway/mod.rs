@@ -1,9 +1,12 @@
-//! The metering gateway: prices, estimates, and who pays.
+//! The metering gateway: prices, estimates, who pays, and calls from hold to charge.
 
+pub mod call;
 pub mod catalog;
 pub mod estimate;
 pub mod jobs;
 pub mod pricing;
+pub mod request;
 pub mod run;
 pub mod run_cap;
+pub mod units;
 pub mod usage;

@@ -1,12 +1,13 @@
 //! Usage records: one row per metered call, written when the call begins and finished
 //! once, when it ends.
 
-use super::run::Call;
+use super::request::Call;
 use crate::server::infra::db::db_err;
 use crate::server::infra::db::{Db, WriteTx};
 use crate::server::infra::installation::now_ms;
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
+use crate::shared::states::{CallFailure, CallStatus};
 
 /// The answer to a request id this account used before: a call never runs twice. Ids
 /// are the account's own (unique per account), so this says nothing about anyone else.
@@ -32,8 +33,8 @@ const INSERT: &str = "insert into usage_record (id, user_id, provider, endpoint_
 fn insert<'q>(
     call: &'q Call,
     run_id: Option<&'q str>,
-    status: &'q str,
-    failure: Option<&'q str>,
+    status: CallStatus,
+    failure: Option<CallFailure>,
     now: i64,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     sqlx::query(INSERT)
@@ -46,20 +47,20 @@ fn insert<'q>(
         .bind(i64::try_from(call.units.0).unwrap_or(i64::MAX))
         .bind(call.unit_price.get())
         .bind(call.cost_estimate.get())
-        .bind(call.paid_with)
-        .bind(status)
-        .bind(failure)
+        .bind(call.paid_with.as_str())
+        .bind(status.as_str())
+        .bind(failure.map(CallFailure::as_str))
         .bind(call.hold_id)
         .bind(run_id)
         .bind(i64::from(call.budget_run.is_some()))
         .bind(now)
-        .bind((status != "running").then_some(now))
+        .bind((status != CallStatus::Running).then_some(now))
         .bind(&call.request_id)
 }
 
 /// Records a call about to run, in the transaction that holds its funds.
 pub async fn insert_running(tx: &mut WriteTx, call: &Call, run_id: Option<&str>) -> Result<(), AppError> {
-    insert(call, run_id, "running", None, now_ms())
+    insert(call, run_id, CallStatus::Running, None, now_ms())
         .execute(&mut ***tx)
         .await
         .map_err(insert_error(&call.request_id))?;
@@ -67,23 +68,28 @@ pub async fn insert_running(tx: &mut WriteTx, call: &Call, run_id: Option<&str>)
 }
 
 /// Records a call refused before it ran (run cap, credits): nothing held, nothing charged.
-pub async fn insert_refused(db: &Db, call: &Call, run_id: Option<&str>, reason: &str) -> Result<(), AppError> {
-    insert(call, run_id, "failed", Some(reason), now_ms())
+pub async fn insert_refused(db: &Db, call: &Call, run_id: Option<&str>, reason: CallFailure) -> Result<(), AppError> {
+    insert(call, run_id, CallStatus::Failed, Some(reason), now_ms())
         .execute(db.pool())
         .await
         .map_err(insert_error(&call.request_id))?;
     Ok(())
 }
 
-/// Moves a running call to `status` (`succeeded` or `failed`), with nothing charged yet.
+/// Moves a running call to `status` (succeeded or failed), with nothing charged yet.
 /// `false` when it was not running: someone finished it first.
-pub async fn claim_finish(tx: &mut WriteTx, id: &str, status: &str, failure: Option<&str>) -> Result<bool, AppError> {
+pub async fn claim_finish(
+    tx: &mut WriteTx,
+    id: &str,
+    status: CallStatus,
+    failure: Option<CallFailure>,
+) -> Result<bool, AppError> {
     let done = sqlx::query(
         "update usage_record set status = $1, failure = $2, charged_micros = 0, finished_at_ms = $3 \
          where id = $4 and status = 'running'",
     )
-    .bind(status)
-    .bind(failure)
+    .bind(status.as_str())
+    .bind(failure.map(CallFailure::as_str))
     .bind(now_ms())
     .bind(id)
     .execute(&mut ***tx)

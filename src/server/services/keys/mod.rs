@@ -1,34 +1,40 @@
 //! People's own provider keys: saved sealed, checked with the provider, and handed to
 //! the gateway only while the provider accepts them.
 
-pub mod cipher;
+pub mod consent;
 
 use sqlx::Row;
 
 use crate::server::adapters::providers::KeyCheck;
+use crate::server::infra::cipher;
 use crate::server::infra::db::Db;
-use crate::server::infra::db::db_err;
+use crate::server::infra::db::{db_err, word};
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
-use crate::shared::dto::keys::{KeyInfo, KeyOutcome, KeySource, KeyStatus, Provider};
+use crate::shared::dto::keys::{KeyInfo, KeyOutcome, KeySource, KeyStatus, Provider, ProviderSlot};
 use crate::shared::error::AppError;
 
 fn info_from_row(row: &sqlx::any::AnyRow) -> Result<KeyInfo, sqlx::Error> {
-    let provider: String = row.try_get("provider")?;
     Ok(KeyInfo {
-        provider: Provider::parse(&provider).map_err(|_| sqlx::Error::ColumnDecode {
-            index: "provider".into(),
-            source: format!("unknown provider {provider}").into(),
-        })?,
+        provider: word(row, "provider")?,
         last4: row.try_get("last4")?,
-        source: KeySource::parse(&row.try_get::<String, _>("source")?),
-        status: KeyStatus::parse(&row.try_get::<String, _>("status")?),
+        source: word(row, "source")?,
+        status: word(row, "status")?,
         added_at_ms: row.try_get("created_at_ms")?,
         checked_at_ms: row.try_get("checked_at_ms")?,
     })
 }
 
 const COLUMNS: &str = "provider, last4, source, status, checked_at_ms, created_at_ms";
+
+/// One slot per provider, with the person's key in it where they have one.
+pub async fn slots(db: &Db, user_id: &str) -> Result<Vec<ProviderSlot>, AppError> {
+    let stored = list(db, user_id).await?;
+    Ok(Provider::ALL
+        .iter()
+        .map(|&provider| ProviderSlot { provider, key: stored.iter().find(|k| k.provider == provider).cloned() })
+        .collect())
+}
 
 pub async fn list(db: &Db, user_id: &str) -> Result<Vec<KeyInfo>, AppError> {
     let rows = sqlx::query(&format!("select {COLUMNS} from provider_key where user_id = $1 order by provider"))

@@ -8,9 +8,14 @@ use stripe::{
     CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionLineItemsPriceDataProductData, Currency,
 };
 
-use crate::server::services::accounts::users::User;
 use crate::shared::dto::purchases::Quote;
 use crate::shared::error::AppError;
+
+/// Who is paying, as Stripe is told: our account id and the email to prefill.
+pub struct Customer<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+}
 
 /// A session Stripe made: its id and the page to send the browser to.
 pub struct StripeSession {
@@ -22,7 +27,7 @@ pub async fn create_session(
     api_base: &str,
     secret_key: &str,
     public_url: &url::Url,
-    user: &User,
+    user: Customer<'_>,
     quote: &Quote,
     back: &str,
 ) -> Result<StripeSession, AppError> {
@@ -39,8 +44,8 @@ pub async fn create_session(
         .map_err(|e| AppError::internal("stripe checkout", e))?;
     let mut params = CreateCheckoutSession::new();
     params.mode = Some(CheckoutSessionMode::Payment);
-    params.client_reference_id = Some(&user.id);
-    params.customer_email = Some(&user.email);
+    params.client_reference_id = Some(user.id);
+    params.customer_email = Some(user.email);
     params.success_url = Some(success.as_str());
     params.cancel_url = Some(cancel.as_str());
     params.line_items = Some(vec![CreateCheckoutSessionLineItems {
@@ -57,7 +62,7 @@ pub async fn create_session(
         ..Default::default()
     }]);
     params.metadata = Some(HashMap::from([
-        ("user_id".to_string(), user.id.clone()),
+        ("user_id".to_string(), user.id.to_string()),
         ("bonus_micros".to_string(), quote.bonus.get().to_string()),
     ]));
     let session: CheckoutSession = CheckoutSession::create(&client, params).await.map_err(|e| {

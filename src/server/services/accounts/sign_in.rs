@@ -1,0 +1,61 @@
+//! Signing up and in: the throttles, the password check and the sign-up credit. The
+//! session itself is the web layer's; these answer with the account to start it for.
+
+use std::net::IpAddr;
+
+use super::throttle;
+use super::users::{self, Role, User};
+use crate::server::infra::installation::now_ms;
+use crate::server::infra::state::AppState;
+use crate::shared::dto::auth::AccountSummary;
+use crate::shared::error::AppError;
+
+/// Opens an account and grants its sign-up credit. `address` is the caller's, counted
+/// against the sign-ups one address may make.
+pub async fn sign_up(state: &AppState, address: Option<IpAddr>, email: &str, password: &str) -> Result<User, AppError> {
+    if let Some(ip) = address {
+        let limit = throttle::Limit { free_attempts: i64::from(state.config.sign_ups_per_address) };
+        throttle::attempt(&state.db, &throttle::sign_up_key(ip), limit, now_ms()).await?;
+    }
+    let user = users::create(&state.db, email, password, Role::User, state.config.signup_credit).await?;
+    users::ensure_signup_grant(&state.ledger, &user, state.config.signup_credit_expiry_days).await?;
+    Ok(user)
+}
+
+/// Checks an email and password. Attempts are counted per email and per address before
+/// the password is checked, so parallel guesses cannot outrun the limits.
+pub async fn sign_in(state: &AppState, address: Option<IpAddr>, email: &str, password: &str) -> Result<User, AppError> {
+    let email_key = throttle::email_key(&users::normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase()));
+    let address_key = address.map(throttle::address_key);
+    if let Some(key) = &address_key {
+        throttle::attempt(&state.db, key, throttle::SIGN_IN_PER_ADDRESS, now_ms()).await?;
+    }
+    throttle::attempt(&state.db, &email_key, throttle::SIGN_IN_PER_EMAIL, now_ms()).await?;
+    let Some(user) = users::authenticate(&state.db, email, password).await? else {
+        return Err(AppError::validation("password", "Wrong email or password."));
+    };
+    throttle::clear(&state.db, &email_key).await?;
+    if let Some(key) = &address_key {
+        throttle::forgive_one(&state.db, key).await?;
+    }
+    // An account whose sign-up credit could not be written at sign-up gets it now: the
+    // amount recorded on the account, still only once.
+    if let Err(e) = users::ensure_signup_grant(&state.ledger, &user, state.config.signup_credit_expiry_days).await {
+        tracing::warn!(user_id = %user.id, error = %e, "sign-up credit not granted; will retry at next sign-in");
+    }
+    Ok(user)
+}
+
+/// Who is signed in, as every page's header shows it: email, balance, warnings.
+pub async fn summary(state: &AppState, user: User) -> Result<AccountSummary, AppError> {
+    let balance = state.ledger.balance_of(&user.id).await?;
+    Ok(AccountSummary {
+        email: user.email,
+        is_admin: user.role == Role::Admin,
+        available: balance.available,
+        reserved: balance.reserved,
+        low_balance: balance.available < state.config.low_balance,
+        low_balance_threshold: state.config.low_balance,
+        onboarding: user.onboarding_pending,
+    })
+}

@@ -1,0 +1,221 @@
+//! A call's money, begun and finished: the usage record, the run's budget and the hold,
+//! each step in one transaction.
+//!
+//! Beginning places the hold before the provider is called, so work that starts is
+//! funded even if other spending empties the wallet meanwhile. Finishing is guarded by
+//! the usage record's status, so a call is settled exactly once even when two instances
+//! try; a failure voids the hold and nothing is charged.
+
+use serde_json::{Value, json};
+
+use super::request::{Call, CallRequest, Outcome, Settled};
+use super::run_cap::{self, RunCap};
+use super::units::{produced_units, reported_cost};
+use super::usage;
+use crate::server::adapters::providers::RunFailure;
+use crate::server::infra::db::{WriteTx, db_err};
+use crate::server::infra::state::AppState;
+use crate::server::ledger::{AccountId, CaptureRequest, HoldRequest, LedgerError};
+use crate::server::services::billing::Payer;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
+use crate::shared::states::{CallFailure, CallStatus};
+
+/// Why a call was refused before it ran, and how the caller hears of it.
+type Refused = (CallFailure, Outcome);
+
+/// Begins a call in one transaction: its usage record, its share of the run's budget,
+/// and (paid with credits) a hold of the estimate for `hold_ttl_ms`. A call that does not
+/// fit its run's cap or the wallet is refused, and the refusal is the outcome.
+pub async fn begin(
+    state: &AppState,
+    request: &CallRequest,
+    hold_ttl_ms: i64,
+) -> Result<Result<Call, Outcome>, AppError> {
+    let mut call = Call::new(request);
+    let wallet = match request.payer {
+        Payer::Credits => Some(match state.ledger.find_wallet(&request.user_id).await? {
+            Some(w) => w,
+            None => state.ledger.open_wallet(&request.user_id).await?,
+        }),
+        Payer::OwnKey(_) | Payer::CallKey(_) => None,
+    };
+    let run_id = request.run.as_ref().map(|r| r.run_id.as_str());
+    let mut tx = state.db.begin_write().await.map_err(db_err("beginning a call"))?;
+    let mut refused = admit_to_run(&mut tx, request, &mut call).await?;
+    if let (None, Some(wallet)) = (&refused, wallet) {
+        // An error leaves the transaction to be rolled back as it is dropped.
+        refused = hold_estimate(state, &mut tx, request, &mut call, wallet, hold_ttl_ms).await?;
+    }
+    if let Some((reason, outcome)) = refused {
+        // Nothing was admitted or held. A run-cap refusal is recorded against its run; a
+        // call the balance does not cover is not, wherever it is refused (here or, as a
+        // rule, before this transaction), so the history does not depend on which.
+        tx.rollback().await.map_err(db_err("beginning a call"))?;
+        if reason != CallFailure::InsufficientCredits {
+            usage::insert_refused(&state.db, &call, run_id, reason).await?;
+        }
+        return Ok(Err(outcome));
+    }
+    usage::insert_running(&mut tx, &call, run_id).await?;
+    tx.commit().await.map_err(db_err("beginning a call"))?;
+    Ok(Ok(call))
+}
+
+/// Credits spent in a capped run are admitted into the run's budget first.
+async fn admit_to_run(tx: &mut WriteTx, request: &CallRequest, call: &mut Call) -> Result<Option<Refused>, AppError> {
+    let (Payer::Credits, Some(RunCap { run_id, cap: Some(cap) })) = (&request.payer, &request.run) else {
+        return Ok(None);
+    };
+    let cost = request.estimate.cost;
+    Ok(match run_cap::admit(tx, &request.user_id, run_id, *cap, cost).await? {
+        Ok(()) => {
+            call.budget_run = Some(run_id.clone());
+            None
+        }
+        Err(over) => Some((
+            CallFailure::RunCap,
+            Outcome::OverRunCap { needed: cost, left: Micros((over.cap.get() - over.committed.get()).max(0)) },
+        )),
+    })
+}
+
+/// Holds the estimate in the wallet; a balance that does not cover it is a refusal.
+async fn hold_estimate(
+    state: &AppState,
+    tx: &mut WriteTx,
+    request: &CallRequest,
+    call: &mut Call,
+    wallet: AccountId,
+    ttl_ms: i64,
+) -> Result<Option<Refused>, AppError> {
+    let hold = HoldRequest {
+        idempotency_key: format!("run:{}", call.id),
+        wallet,
+        amount: request.estimate.cost,
+        ttl_ms,
+        description: format!("Running {}", call.endpoint_id),
+        metadata: json!({ "call_id": call.id, "request_id": request.request_id }),
+    };
+    match state.ledger.create_hold_in(tx, &hold).await {
+        Ok(hold) => {
+            call.hold_id = Some(hold.id);
+            Ok(None)
+        }
+        Err(LedgerError::InsufficientFunds { needed, available }) => {
+            Ok(Some((CallFailure::InsufficientCredits, Outcome::Insufficient { needed, available })))
+        }
+        Err(LedgerError::IdempotencyConflict(_)) => Err(usage::repeated(&request.request_id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Finishes a call that produced `output`: charges the effective cost (capped by what the
+/// wallet holds), records it, and settles the run's budget. `None` when the call was
+/// finished before (by another poller, say): nothing is done twice.
+pub async fn finish_ok(
+    state: &AppState,
+    call: &Call,
+    output: &Value,
+    machine_seconds: Option<f64>,
+) -> Result<Option<Settled>, AppError> {
+    let units = produced_units(call.unit, call.units, output, machine_seconds);
+    let cost = match reported_cost(output) {
+        Some(cost) => cost,
+        None => super::estimate::cost_of(call.unit_price, units)?,
+    };
+    let mut tx = state.db.begin_write().await.map_err(db_err("finishing a call"))?;
+    if !usage::claim_finish(&mut tx, &call.id, CallStatus::Succeeded, None).await? {
+        tx.rollback().await.map_err(db_err("finishing a call"))?;
+        return Ok(None);
+    }
+    if let Some(run_id) = &call.budget_run {
+        // Lock order as in `begin`: the run's budget before the wallet.
+        run_cap::lock(&mut tx, &call.user_id, run_id).await?;
+    }
+    let charged = match call.hold_id {
+        Some(hold_id) => capture(state, &mut tx, call, hold_id, cost).await?,
+        None => Micros::ZERO,
+    };
+    usage::record_settled(&mut tx, &call.id, units.0, cost, charged).await?;
+    if let Some(run_id) = &call.budget_run {
+        run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, charged).await?;
+    }
+    tx.commit().await.map_err(db_err("finishing a call"))?;
+    Ok(Some(Settled { units, cost, charged }))
+}
+
+/// Captures `cost` from the call's hold; what it took from the wallet.
+async fn capture(
+    state: &AppState,
+    tx: &mut WriteTx,
+    call: &Call,
+    hold_id: i64,
+    cost: Micros,
+) -> Result<Micros, AppError> {
+    let capture = CaptureRequest {
+        idempotency_key: format!("capture:{}", call.id),
+        hold_id,
+        actual: cost,
+        description: call.endpoint_id.to_string(),
+        metadata: json!({
+            "provider": call.provider.label(),
+            "model": call.endpoint_id,
+            "operation": call.operation,
+            "call_id": call.id,
+            "request_id": call.request_id,
+        }),
+    };
+    match state.ledger.capture_hold_in(tx, &capture).await {
+        Ok(receipt) => {
+            if receipt.uncollected.is_positive() {
+                tracing::warn!(
+                    call_id = %call.id,
+                    uncollected = receipt.uncollected.get(),
+                    "call cost more than could be collected"
+                );
+            }
+            Ok(receipt.charged)
+        }
+        Err(e @ (LedgerError::HoldExpired(_) | LedgerError::HoldNotOpen { .. })) => {
+            // The hold ran out before the work did: the work is delivered, but nothing
+            // can be charged against a released reservation.
+            tracing::error!(call_id = %call.id, error = %e, "finished after its hold; not charged");
+            Ok(Micros::ZERO)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Finishes a call that failed: the hold is voided, nothing is charged, the run's budget
+/// gets the estimate back, and the usage record keeps the reason. `false` when the call
+/// was finished before.
+pub async fn finish_failed(state: &AppState, call: &Call, failure: &RunFailure) -> Result<bool, AppError> {
+    let mut tx = state.db.begin_write().await.map_err(db_err("finishing a call"))?;
+    if !usage::claim_finish(&mut tx, &call.id, CallStatus::Failed, Some(failure.reason())).await? {
+        tx.rollback().await.map_err(db_err("finishing a call"))?;
+        return Ok(false);
+    }
+    // Lock order as in `begin`: the run's budget before the wallet.
+    if let Some(run_id) = &call.budget_run {
+        run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, Micros::ZERO).await?;
+    }
+    if let Some(hold_id) = call.hold_id {
+        match state.ledger.void_hold_in(&mut tx, hold_id).await {
+            // An expired hold was released by the sweeper already.
+            Ok(_) | Err(LedgerError::HoldNotOpen { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tx.commit().await.map_err(db_err("finishing a call"))?;
+    if *failure == RunFailure::KeyRefused && call.key_saved {
+        crate::server::services::keys::mark_rejected(state, &call.user_id, call.provider).await?;
+    }
+    tracing::warn!(
+        call_id = %call.id,
+        endpoint_id = %call.endpoint_id,
+        failure = failure.code(),
+        "call failed; nothing charged"
+    );
+    Ok(true)
+}

@@ -1,0 +1,148 @@
+//! What a call is: asked for ([`CallRequest`], read and priced, its payer chosen), under
+//! way ([`Call`], as its usage record keeps it), and ended ([`Outcome`], [`Settled`]).
+//! The steps that move a call along (`call`, `run`, `jobs`, `usage`) all share these.
+
+use serde_json::Value;
+
+use super::catalog::Unit;
+use super::estimate::{Estimate, MilliUnits};
+use super::run_cap::RunCap;
+use crate::server::adapters::providers::RunFailure;
+use crate::server::infra::state::AppState;
+use crate::server::services::billing::{Payer, payer_for};
+use crate::shared::dto::keys::Provider;
+use crate::shared::endpoint::EndpointId;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
+use crate::shared::states::PaidWith;
+
+/// How a call ended, for the API answer.
+#[derive(Debug)]
+pub enum Outcome {
+    Done {
+        output: Value,
+        cost: Micros,
+        charged: Micros,
+    },
+    Failed(RunFailure),
+    /// The call would push its run over the run's cap.
+    OverRunCap {
+        needed: Micros,
+        left: Micros,
+    },
+    /// Another call took the funds between the check and the hold.
+    Insufficient {
+        needed: Micros,
+        available: Micros,
+    },
+}
+
+/// One call as asked for: who asks, the provider input, its price and estimate, who pays,
+/// and the run whose cap it counts against. The JSON API and the Studio both build one.
+#[derive(Debug)]
+pub struct CallRequest {
+    pub user_id: String,
+    /// The caller's id for the request, unique within the account: a repeat is refused.
+    pub request_id: String,
+    pub input: Value,
+    pub estimate: Estimate,
+    pub payer: Payer,
+    pub run: Option<RunCap>,
+}
+
+impl CallRequest {
+    /// Prices `input` at the caller's price and decides who pays: the steps before any
+    /// work. Errors: the input's field (validation), or missing credits.
+    pub async fn prepare(
+        state: &AppState,
+        user_id: &str,
+        request_id: String,
+        endpoint_id: &EndpointId,
+        input: Value,
+    ) -> Result<Self, AppError> {
+        let estimate = priced(state, user_id, endpoint_id, &input).await?;
+        let payer = payer_for(state, user_id, estimate.price.provider, estimate.cost).await?;
+        Ok(Self { user_id: user_id.to_string(), request_id, input, estimate, payer, run: None })
+    }
+
+    /// A call paid with a key sent with it (fal only): no credit check.
+    pub async fn with_call_key(
+        state: &AppState,
+        user_id: &str,
+        request_id: String,
+        endpoint_id: &EndpointId,
+        input: Value,
+        key: String,
+    ) -> Result<Self, AppError> {
+        let estimate = priced(state, user_id, endpoint_id, &input).await?;
+        if estimate.price.provider != Provider::Fal {
+            return Err(AppError::validation("Tollgate-Fal-Key", "Tollgate-Fal-Key pays for fal endpoints only."));
+        }
+        Ok(Self { user_id: user_id.to_string(), request_id, input, estimate, payer: Payer::CallKey(key), run: None })
+    }
+}
+
+/// The caller's price for the endpoint, and the estimate for `input`.
+async fn priced(
+    state: &AppState,
+    user_id: &str,
+    endpoint_id: &EndpointId,
+    input: &Value,
+) -> Result<Estimate, AppError> {
+    let price = super::pricing::price_for(state, user_id, endpoint_id).await?.price;
+    super::estimate::estimate(price, input)
+}
+
+/// A call under way: what finishing it needs, as its usage record keeps it.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The call's own id, made here: its usage record, its ledger keys and (queued) its job.
+    pub id: String,
+    /// The id the caller gave the request (`X-Request-Id`), unique within its account.
+    pub request_id: String,
+    pub user_id: String,
+    pub endpoint_id: EndpointId,
+    pub provider: Provider,
+    pub operation: String,
+    pub unit: Unit,
+    pub unit_price: Micros,
+    /// The estimated units and cost (what was held).
+    pub units: MilliUnits,
+    pub cost_estimate: Micros,
+    pub paid_with: PaidWith,
+    /// The key that paid is the one saved in Settings (so a refusal marks it refused).
+    pub key_saved: bool,
+    pub hold_id: Option<i64>,
+    /// The run whose budget holds this call's estimate.
+    pub budget_run: Option<String>,
+}
+
+impl Call {
+    pub(super) fn new(request: &CallRequest) -> Self {
+        let price = &request.estimate.price;
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            request_id: request.request_id.clone(),
+            user_id: request.user_id.clone(),
+            endpoint_id: price.endpoint_id.clone(),
+            provider: price.provider,
+            operation: price.operation.to_string(),
+            unit: price.unit,
+            unit_price: price.unit_price,
+            units: request.estimate.units,
+            cost_estimate: request.estimate.cost,
+            paid_with: request.payer.paid_with(),
+            key_saved: matches!(request.payer, Payer::OwnKey(_)),
+            hold_id: None,
+            budget_run: None,
+        }
+    }
+}
+
+/// What finishing a call settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled {
+    pub units: MilliUnits,
+    pub cost: Micros,
+    pub charged: Micros,
+}

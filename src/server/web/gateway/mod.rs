@@ -1,0 +1,171 @@
+//! The metering gateway's entry points: `POST /api/v1/run/{endpoint_id}` runs a call and
+//! answers with its output; `POST /api/v1/queue/{endpoint_id}` queues a long one (video)
+//! and `GET /api/v1/jobs/{job_id}` follows it.
+//!
+//! `?dryRun=true` prices the call from its input and says who would pay (the caller's own
+//! key for the provider, or their credits), runs nothing and holds nothing. A caller
+//! whose credits do not cover the estimate, with no working key for the provider, gets
+//! 402 naming the limit and the amounts.
+
+mod answer;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::server::infra::state::AppState;
+use crate::server::services::gateway::request::CallRequest;
+use crate::server::services::gateway::{jobs, run, run_cap};
+use crate::server::web::guard::bad_param;
+use crate::server::web::guard::{ApiError, ApiUser};
+use crate::shared::dto::keys::Provider;
+use crate::shared::endpoint::EndpointId;
+use crate::shared::error::AppError;
+use crate::shared::money::Micros;
+
+pub use answer::{job_json, payment_required};
+
+/// A fal key of the caller's own that pays for this one call, never stored.
+pub const CALL_KEY_HEADER: &str = "tollgate-fal-key";
+
+#[derive(Deserialize)]
+pub struct RunQuery {
+    #[serde(rename = "dryRun")]
+    dry_run: Option<String>,
+}
+
+/// A service's refusal of what the caller sent, as the API answers it: a bad field is a
+/// 400 naming it, missing credits a 402.
+fn refused(e: AppError) -> Response {
+    match e {
+        AppError::Validation { field, message } => bad_param(&field, message),
+        AppError::InsufficientCredits { needed_micros, available_micros } => {
+            payment_required("balance", Micros(needed_micros), Micros(available_micros))
+        }
+        e => ApiError(e).into_response(),
+    }
+}
+
+/// Reads the endpoint, body and headers, prices the call and decides who pays.
+async fn read_call(
+    state: &AppState,
+    user_id: &str,
+    endpoint_id: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<CallRequest, Response> {
+    // Parsed before anything else: the id becomes part of the provider's URL.
+    let endpoint_id = EndpointId::parse(endpoint_id).map_err(|e| bad_param("endpoint_id", e.to_string()))?;
+    let input: Value = if body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| bad_param("input", format!("The body must be the provider input as JSON ({e}).")))?
+    };
+    let request_id = request_id_of(headers);
+    let request = match headers.get(CALL_KEY_HEADER) {
+        // A key of the caller's own for this call only: it pays, so no credit check.
+        Some(raw) => {
+            let bad = |m: String| bad_param("Tollgate-Fal-Key", m);
+            let raw = raw.to_str().map_err(|_| bad("Tollgate-Fal-Key must be plain text.".into()))?;
+            let key = Provider::Fal.check_format(raw).map_err(|e| bad(e.to_string()))?;
+            CallRequest::with_call_key(state, user_id, request_id, &endpoint_id, input, key).await
+        }
+        None => CallRequest::prepare(state, user_id, request_id, &endpoint_id, input).await,
+    };
+    request.map_err(refused)
+}
+
+fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
+    match q.dry_run.as_deref() {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(bad_param("dryRun", "dryRun must be true or false.")),
+    }
+}
+
+/// What `/run` and `/queue` share before any work: the call, read and priced, with its
+/// run cap. A dry run's estimate, a bad parameter or missing credits is the answer
+/// instead (`Err`).
+async fn ready_call(
+    state: &AppState,
+    user_id: &str,
+    endpoint_id: Result<Path<String>, PathRejection>,
+    q: &RunQuery,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<CallRequest, Response> {
+    let Ok(Path(endpoint_id)) = endpoint_id else {
+        return Err(bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell."));
+    };
+    let dry_run = is_dry_run(q)?;
+    let mut request = read_call(state, user_id, &endpoint_id, headers, body).await?;
+    if dry_run {
+        return Err(answer::dry_run(&request));
+    }
+    request.run = run_cap::from_headers(headers).map_err(refused)?;
+    Ok(request)
+}
+
+/// `POST /api/v1/run/{endpoint_id}`: runs the call and answers with its output.
+pub async fn run(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    endpoint_id: Result<Path<String>, PathRejection>,
+    Query(q): Query<RunQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = match ready_call(&state, &user.id, endpoint_id, &q, &headers, &body).await {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
+    match run::execute(&state, &request).await {
+        Ok(outcome) => answer::outcome(outcome, &request),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// `POST /api/v1/queue/{endpoint_id}`: queues a long call (video) and answers 202 with
+/// the job id and estimate; `GET /api/v1/jobs/{job_id}` follows it.
+pub async fn queue(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    endpoint_id: Result<Path<String>, PathRejection>,
+    Query(q): Query<RunQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = match ready_call(&state, &user.id, endpoint_id, &q, &headers, &body).await {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
+    match jobs::submit(&state, &request).await {
+        Ok(Ok(job)) => (StatusCode::ACCEPTED, Json(job_json(&job))).into_response(),
+        Ok(Err(outcome)) => answer::outcome(outcome, &request),
+        Err(e) => refused(e),
+    }
+}
+
+/// `GET /api/v1/jobs/{job_id}`: where a queued call stands, and once done its output and
+/// cost. Only its owner sees it.
+pub async fn job(State(state): State<AppState>, ApiUser(user): ApiUser, Path(job_id): Path<String>) -> Response {
+    match jobs::load(&state, &user.id, &job_id).await {
+        Ok(job) => Json(job_json(&job)).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// The id this request is logged under (set by the request-id layer), as the call's id.
+fn request_id_of(headers: &HeaderMap) -> String {
+    headers
+        .get(crate::server::web::middleware::REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}

@@ -1,0 +1,87 @@
+//! The states and reasons the database stores as words, and the pages and the JSON API
+//! show: each declared once, with its one spelling.
+
+use crate::shared::text_enum::text_enum;
+
+text_enum! {
+    /// Who paid for a call.
+    pub enum PaidWith {
+        /// The account's credits, through this server's provider accounts.
+        Credits = "credits",
+        /// A provider key of the person's own (saved, or sent with the call).
+        OwnKey = "own_key",
+    }
+}
+
+text_enum! {
+    /// Where a metered call stands (its usage record).
+    pub enum CallStatus {
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
+text_enum! {
+    /// Where a queued job stands.
+    pub enum JobState {
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+}
+
+impl JobState {
+    /// Succeeded or failed: nothing more will happen to it.
+    pub fn finished(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+}
+
+text_enum! {
+    /// Why a call produced nothing (and was not charged).
+    pub enum CallFailure {
+        /// The provider answered with a server error.
+        ProviderError = "provider_error",
+        ProviderTimeout = "provider_timeout",
+        ProviderUnreachable = "provider_unreachable",
+        /// The provider refused the key that paid.
+        KeyRefused = "key_refused",
+        ProviderRejectedInput = "provider_rejected_input",
+        /// This server has no account key for the provider.
+        NoPlatformAccount = "no_platform_account",
+        /// The request would have left the provider's configured address.
+        ProviderUrlRefused = "provider_url_refused",
+        /// Refused before it ran: over its run's spending cap.
+        RunCap = "run_cap",
+        /// Refused before it ran: the balance did not cover the estimate.
+        InsufficientCredits = "insufficient_credits",
+    }
+}
+
+impl CallFailure {
+    /// The reason in words, for sentences such as "Not charged: provider error".
+    pub fn words(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+}
+
+text_enum! {
+    /// Where a Stripe Checkout session stands.
+    pub enum CheckoutStatus {
+        /// Created; the person may still be paying.
+        Open = "open",
+        /// Paid, and its credits granted.
+        Completed = "completed",
+    }
+}
+
+text_enum! {
+    /// Who takes the payment for a checkout session.
+    pub enum CheckoutProvider {
+        Stripe = "stripe",
+        /// The built-in stand-in, when no Stripe account is configured.
+        Sandbox = "sandbox",
+    }
+}

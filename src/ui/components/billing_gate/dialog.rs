@@ -1,0 +1,156 @@
+//! The gate itself: a native modal dialog that keeps focus inside while open and gives
+//! it back on closing, with the ways to pay.
+
+use leptos::prelude::*;
+
+use super::{GateReason, Notifier, OPENER, with_next};
+use crate::api::keys::FinishOnboarding;
+
+#[component]
+pub(super) fn GateDialog(notifier: Notifier) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    let finish = ServerAction::<FinishOnboarding>::new();
+    // What was open when the dialog was closed, to know whether to remember onboarding.
+    let shown = StoredValue::new(None::<GateReason>);
+    follow_gate(notifier, dialog, shown);
+
+    // Escape, "Set up later", or any option: the dialog closes, onboarding is remembered
+    // on the server, and focus goes back where it was.
+    let on_close = move |_| {
+        if shown.get_value() == Some(GateReason::Onboarding) {
+            finish.dispatch(FinishOnboarding {});
+        }
+        shown.set_value(None);
+        notifier.gate.set(None);
+        if let Some(el) = OPENER.with(|o| o.borrow_mut().take()) {
+            let _ = el.focus();
+        }
+    };
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| keep_tab_inside(dialog, &ev);
+    let reason = move || notifier.gate.get().unwrap_or(GateReason::Onboarding);
+
+    view! {
+        <dialog
+            node_ref=dialog
+            class="gate"
+            aria-labelledby="gate-title"
+            aria-describedby="gate-description"
+            data-reason=move || match reason() { GateReason::Onboarding => "onboarding", GateReason::Generation => "generation" }
+            on:close=on_close
+            on:keydown=on_keydown
+        >
+            <GateIntro notifier />
+            <GateOptions notifier />
+        </dialog>
+    }
+}
+
+/// Opens and closes the native modal dialog with the signal.
+fn follow_gate(notifier: Notifier, dialog: NodeRef<leptos::html::Dialog>, shown: StoredValue<Option<GateReason>>) {
+    Effect::new(move |_| {
+        let reason = notifier.gate.get();
+        let Some(el) = dialog.get() else { return };
+        match reason {
+            Some(r) => {
+                shown.set_value(Some(r));
+                if !el.open() {
+                    use leptos::wasm_bindgen::JsCast;
+                    let active =
+                        document().active_element().and_then(|a| a.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+                    OPENER.with(|o| *o.borrow_mut() = active);
+                    let _ = el.show_modal();
+                }
+            }
+            None => {
+                if el.open() {
+                    el.close();
+                }
+            }
+        }
+    });
+}
+
+/// Tab and Shift+Tab cycle inside the dialog.
+fn keep_tab_inside(dialog: NodeRef<leptos::html::Dialog>, ev: &leptos::ev::KeyboardEvent) {
+    if ev.key() != "Tab" {
+        return;
+    }
+    let Some(el) = dialog.get() else { return };
+    use leptos::wasm_bindgen::JsCast;
+    // The first option and the last button bound the dialog's tab order.
+    let find = |selector: &str| {
+        el.query_selector(selector).ok().flatten().and_then(|e| e.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+    };
+    let (Some(first), Some(last)) = (find(".gate-option"), find(".gate__footer button")) else { return };
+    let (first, last) = (&first, &last);
+    let active = document().active_element();
+    let at = |e: &leptos::web_sys::HtmlElement| {
+        active.as_ref().is_some_and(|a| a == e.unchecked_ref::<leptos::web_sys::Element>())
+    };
+    if ev.shift_key() && at(first) {
+        ev.prevent_default();
+        let _ = last.focus();
+    } else if !ev.shift_key() && at(last) {
+        ev.prevent_default();
+        let _ = first.focus();
+    }
+}
+
+/// The gate's title and lead, which depend on why it opened.
+#[component]
+fn GateIntro(notifier: Notifier) -> impl IntoView {
+    let reason = move || notifier.gate.get().unwrap_or(GateReason::Onboarding);
+    let welcome_credit = move || notifier.credit_line.get();
+    view! {
+        <h2 id="gate-title" class="gate__title">
+            {move || match reason() {
+                GateReason::Onboarding => "Get started",
+                GateReason::Generation => "Set up billing to continue",
+            }}
+        </h2>
+        <p id="gate-description" class="gate__lead">
+            {move || match reason() {
+                GateReason::Onboarding => format!(
+                    "Generations are paid with prepaid credits, or with your own provider keys at no charge from us.{}",
+                    welcome_credit(),
+                ),
+                GateReason::Generation => "This needs more credits than you have, and no key of yours covers it. Choose how to pay; you will come back here afterwards.".to_string(),
+            }}
+        </p>
+    }
+}
+
+/// The ways to pay, each bringing the person back here, and "Set up later".
+#[component]
+fn GateOptions(notifier: Notifier) -> impl IntoView {
+    let here = notifier.here;
+    let close = move |_| notifier.close_gate();
+    view! {
+        <ul class="gate__options">
+            <li>
+                <a class="gate-option" href=move || with_next("/credits?tab=balance", &here.get()) on:click=close>
+                    <span class="gate-option__title">"Add credits"</span>
+                    <span class="gate-option__text">"Pay by card for prepaid credits that any model can use."</span>
+                </a>
+            </li>
+            <li>
+                <a class="gate-option" href=move || with_next("/settings/api-keys", &here.get()) on:click=close>
+                    <span class="gate-option__title">"Add API keys"</span>
+                    <span class="gate-option__text">"Use your own fal.ai or OpenRouter key: those calls cost no credits."</span>
+                </a>
+            </li>
+            <li>
+                <a class="gate-option" rel="external" href=move || with_next("/connect/openrouter", &here.get()) on:click=close>
+                    <span class="gate-option__title">"Connect OpenRouter"</span>
+                    <span class="gate-option__text">"Sign in to OpenRouter and approve: no key to copy."</span>
+                </a>
+            </li>
+        </ul>
+        <p class="gate__gift">
+            <a href=move || with_next("/credits?tab=gift-codes", &here.get()) on:click=close>"Have a gift code? Redeem it"</a>
+        </p>
+        <div class="gate__footer">
+            <button type="button" class="btn" on:click=close>"Set up later"</button>
+        </div>
+    }
+}

@@ -1,0 +1,135 @@
+//! Studio: pick a model, write a prompt, see the estimate, run it, see what it cost.
+
+mod controls;
+mod results;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::api::studio::{
+    StudioJob, StudioModel, StudioRun, StudioSubmit, studio_estimate, studio_job_status, studio_models,
+};
+use crate::shared::error::AppError;
+use crate::ui::components::billing_gate::use_notifier;
+use crate::ui::components::frame::SignedIn;
+use crate::ui::context::SiteInfoResource;
+use controls::{EstimateLine, ModelField, SimulateToggle, StudioActions};
+use results::{JobView, RunResult};
+
+#[component]
+pub fn StudioPage() -> impl IntoView {
+    // Outside the signed-in section, which is drawn again when the account reloads.
+    let run = ServerAction::<StudioRun>::new();
+    let submit = ServerAction::<StudioSubmit>::new();
+    let job = RwSignal::new(None::<StudioJob>);
+    let notifier = use_notifier();
+    Effect::new(move |_| {
+        if let Some(Err(e @ AppError::InsufficientCredits { .. })) = run.value().get() {
+            notifier.error(&e);
+        }
+    });
+    Effect::new(move |_| match submit.value().get() {
+        Some(Err(e @ AppError::InsufficientCredits { .. })) => notifier.error(&e),
+        Some(Ok(queued)) => job.set(Some(queued)),
+        _ => {}
+    });
+    // Follows a queued job: asks where it stands every second until it is done.
+    Effect::new(move |_| {
+        let Some(current) = job.get() else { return };
+        if current.finished() {
+            return;
+        }
+        let id = current.job_id.clone();
+        set_timeout(
+            move || {
+                leptos::task::spawn_local(async move {
+                    // Still the job on screen: a newer one replaces it.
+                    let showing = job.with_untracked(|j| j.as_ref().map(|j| j.job_id == id).unwrap_or(false));
+                    if !showing {
+                        return;
+                    }
+                    match studio_job_status(id).await {
+                        Ok(next) => job.set(Some(next)),
+                        // Asked again on the next round.
+                        Err(_) => job.update(|_| {}),
+                    }
+                });
+            },
+            std::time::Duration::from_millis(1000),
+        );
+    });
+    view! {
+        <Title text="Studio" />
+        <header class="page-header">
+            <h1>"Studio"</h1>
+            <p class="lead">"Generate images and videos. You see the estimate before running and what it cost after."</p>
+        </header>
+        <SignedIn here="/studio" children=move |_| view! { <Studio run submit job /> } />
+    }
+}
+
+#[component]
+fn Studio(
+    run: ServerAction<StudioRun>,
+    submit: ServerAction<StudioSubmit>,
+    job: RwSignal<Option<StudioJob>>,
+) -> impl IntoView {
+    let models = Resource::new(|| (), |_| studio_models());
+    let listed = StoredValue::new(Vec::<StudioModel>::new());
+    let info = expect_context::<SiteInfoResource>();
+    let model = RwSignal::new("fal-ai/flux/schnell".to_string());
+    let video = RwSignal::new(false);
+    let count = RwSignal::new(1u32);
+    let prompt = RwSignal::new(String::new());
+    let simulate = RwSignal::new(false);
+    let choices = Choices { model, video, count, prompt, simulate };
+    // A finished job changes the balance, so the estimate is asked again.
+    let jobs_done = Memo::new(move |_| job.with(|j| j.as_ref().filter(|j| j.finished()).map(|j| j.job_id.clone())));
+    let estimate = Resource::new(
+        move || (model.get(), count.get(), run.version().get(), jobs_done.get()),
+        |(m, n, _, _)| studio_estimate(m, n.to_string()),
+    );
+    view! {
+        <section class="card studio" aria-labelledby="studio-form-title">
+            <h2 id="studio-form-title" class="visually-hidden">"New image"</h2>
+            <div class="studio__row">
+                <ModelField models listed model video />
+                <div class="field" hidden=move || video.get()>
+                    <label for="studio-count">"Images"</label>
+                    <select id="studio-count" on:change=move |ev| count.set(event_target_value(&ev).parse().unwrap_or(1))>
+                        {(1..=4).map(|n| view! { <option value=n.to_string() selected=n == 1>{n.to_string()}</option> }).collect_view()}
+                    </select>
+                </div>
+            </div>
+            <div class="field">
+                <label for="studio-prompt">"Prompt"</label>
+                <textarea
+                    id="studio-prompt"
+                    rows="3"
+                    placeholder="A lighthouse at dusk, oil painting"
+                    prop:value=move || prompt.get()
+                    on:input=move |ev| prompt.set(event_target_value(&ev))
+                ></textarea>
+            </div>
+            <EstimateLine estimate />
+            <SimulateToggle info simulate />
+            <StudioActions run submit job choices />
+        </section>
+        {move || if video.get() {
+            job.get().map(|j| view! { <JobView job=j /> }.into_any())
+        } else {
+            run.value().get().and_then(Result::ok).map(|r| view! { <RunResult result=r /> }.into_any())
+        }}
+    }
+}
+
+/// What the form holds: the model, whether it makes videos, how many images, the prompt
+/// and whether the sandbox should fail the run.
+#[derive(Clone, Copy)]
+struct Choices {
+    model: RwSignal<String>,
+    video: RwSignal<bool>,
+    count: RwSignal<u32>,
+    prompt: RwSignal<String>,
+    simulate: RwSignal<bool>,
+}

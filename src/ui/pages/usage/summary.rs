@@ -1,0 +1,60 @@
+//! The last days' credit spend: the chart with its caption, and the same figures as a
+//! table.
+
+use leptos::prelude::*;
+
+use super::chart::{chart_caption, spend_chart_svg};
+use crate::api::usage::UsageSummary;
+use crate::shared::money::Micros;
+
+#[component]
+pub(super) fn SpendSummary(s: UsageSummary) -> impl IntoView {
+    let own_key_any = s.days.iter().any(|d| d.own_key_cost.is_positive());
+    let own_key_total = Micros(s.days.iter().map(|d| d.own_key_cost.get()).sum());
+    let chart = spend_chart_svg(&s.days);
+    let caption = chart_caption(&s);
+    view! {
+        <figure class="usage-chart" data-testid="usage-chart">
+            <div class="usage-chart__plot" inner_html=chart />
+            <figcaption id="usage-chart-caption">{caption}</figcaption>
+        </figure>
+        <div class="table-wrap">
+            <table class="table usage-table" data-testid="usage-summary">
+                <caption class="visually-hidden">"Credit spend per day, last 7 days (UTC)"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Date (UTC)"</th>
+                        <th scope="col" class="num">"Cost"</th>
+                        <th scope="col" class="num">"Requests"</th>
+                        {own_key_any.then(|| view! { <th scope="col" class="num">"Paid with your keys"</th> })}
+                    </tr>
+                </thead>
+                <tbody>
+                    {s.days
+                        .iter()
+                        .rev()
+                        .map(|d| view! {
+                            <tr>
+                                <td>{d.date.clone()}</td>
+                                <td class="num">{d.cost.format()}</td>
+                                <td class="num">{d.requests}</td>
+                                {own_key_any.then(|| view! { <td class="num muted">{d.own_key_cost.format()}</td> })}
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+                <tfoot>
+                    <tr>
+                        <th scope="row">"Total"</th>
+                        <td class="num" data-testid="usage-total">{s.total.format()}</td>
+                        <td class="num">{s.requests}</td>
+                        {own_key_any.then(|| view! { <td class="num muted">{own_key_total.format()}</td> })}
+                    </tr>
+                </tfoot>
+            </table>
+        </div>
+        {own_key_any.then(|| view! {
+            <p class="muted small">"Calls paid with your own keys are billed by the provider, not taken from your credits, so they are not in the total."</p>
+        })}
+    }
+}
