@@ -133,6 +133,19 @@ async fn a_job_the_provider_fails_charges_nothing(backend: Backend) {
         submit(&app, &ada, "openrouter/openai/gpt-4o-mini", &json!({"messages": [{"role": "user", "content": "hi"}]}))
             .await;
     assert_eq!((status, body["error"]["field"].as_str()), (400, Some("endpoint_id")), "{body}");
+    // A key sent with one call cannot follow a job: refused before any record is made.
+    let res = ada
+        .post(app.url(&format!("/api/v1/queue/{KLING}")))
+        .header("Tollgate-Fal-Key", FAL_KEY)
+        .json(&json!({"prompt": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!((status, body["error"]["field"].as_str()), (400, Some("Tollgate-Fal-Key")), "{body}");
+    let records: i64 = sqlx::query_scalar("select count(*) from usage_record").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(records, 1, "only the failed job above is recorded");
     assert_eq!(balance(&app, &ada).await, (5_000_000, 0));
     audit_clean(&app).await;
 }
