@@ -25,6 +25,7 @@ mod pricing;
 mod provider_keys;
 mod provider_standin;
 mod purchases;
+mod refunds;
 mod server_fns;
 mod storage;
 mod stripe_standin;

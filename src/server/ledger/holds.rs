@@ -108,7 +108,7 @@ impl Ledger {
                 },
             )
             .await?;
-            lots::draw(tx, wallet, receipt.transfer_id, charged, None).await?;
+            lots::draw(tx, wallet, receipt.transfer_id, charged, &[]).await?;
             Some(receipt)
         } else {
             None

@@ -35,14 +35,14 @@ pub(super) async fn create(
     Ok(id)
 }
 
-/// Takes `amount` out of the wallet's lots for `transfer_id`: `first_lot` (if any) before
-/// the rest, then promotional before paid, then earliest expiry first.
+/// Takes `amount` out of the wallet's lots for `transfer_id`: the lots in `first` (in
+/// that order) before the rest, then promotional before paid, then earliest expiry first.
 pub(super) async fn draw(
     tx: &mut Transaction<'_, Any>,
     wallet: AccountId,
     transfer_id: i64,
     amount: Micros,
-    first_lot: Option<i64>,
+    first: &[i64],
 ) -> Result<(), LedgerError> {
     let rows = sqlx::query(
         "select id, remaining_micros from credit_lot where wallet_id = $1 and remaining_micros > 0 \
@@ -55,11 +55,11 @@ pub(super) async fn draw(
         .iter()
         .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
         .collect::<Result<_, sqlx::Error>>()?;
-    if let Some(first) = first_lot
-        && let Some(pos) = lots.iter().position(|(id, _)| *id == first)
-    {
-        let lot = lots.remove(pos);
-        lots.insert(0, lot);
+    for (place, lot_id) in first.iter().enumerate() {
+        if let Some(pos) = lots.iter().position(|(id, _)| id == lot_id) {
+            let lot = lots.remove(pos);
+            lots.insert(place.min(lots.len()), lot);
+        }
     }
     let mut left = amount.get();
     for (lot_id, remaining) in lots {

@@ -10,6 +10,7 @@
 //! and never two wallets in one transaction.
 
 mod audit;
+mod clawback;
 mod holds;
 mod idempotency;
 mod lots;
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use sqlx::Row;
 
 pub use audit::{AuditFinding, AuditReport};
+pub use clawback::{ClawbackReceipt, ClawbackRequest};
 pub use sweeper::{SweepReport, spawn_sweeper};
 pub use types::*;
 

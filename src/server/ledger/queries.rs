@@ -10,7 +10,7 @@ pub const MAX_PAGE: u32 = 200;
 
 impl Ledger {
     pub async fn balance(&self, wallet: AccountId) -> Result<Balance, LedgerError> {
-        let row = sqlx::query("select kind, posted_micros, reserved_micros from account where id = $1")
+        let row = sqlx::query("select kind, posted_micros, reserved_micros, owed_micros from account where id = $1")
             .bind(wallet.0)
             .fetch_optional(self.db.pool())
             .await?
@@ -20,19 +20,21 @@ impl Ledger {
         }
         let posted = Micros(row.try_get(1)?);
         let reserved = Micros(row.try_get(2)?);
-        Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()) })
+        let owed = Micros(row.try_get(3)?);
+        Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()), owed })
     }
 
     /// The balance of `owner_id`'s wallet, in one read; zero when no wallet was opened.
     pub async fn balance_of(&self, owner_id: &str) -> Result<Balance, LedgerError> {
-        let row = sqlx::query("select posted_micros, reserved_micros from account where code = $1")
+        let row = sqlx::query("select posted_micros, reserved_micros, owed_micros from account where code = $1")
             .bind(format!("wallet:{owner_id}"))
             .fetch_optional(self.db.pool())
             .await?;
         let Some(row) = row else { return Ok(Balance::default()) };
         let posted = Micros(row.try_get(0)?);
         let reserved = Micros(row.try_get(1)?);
-        Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()) })
+        let owed = Micros(row.try_get(2)?);
+        Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()), owed })
     }
 
     /// A wallet's transfers with one of `codes` (all when empty), newest first, `limit`

@@ -192,6 +192,8 @@ impl Ledger {
             now_ms,
         )
         .await?;
+        // Credits pay what the wallet owes (for credits taken back) before anything else.
+        super::clawback::repay_owed(self, tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
         Ok(receipt)
     }
 
@@ -222,7 +224,7 @@ impl Ledger {
                 },
             )
             .await?;
-            lots::draw(&mut tx, req.wallet, receipt.transfer_id, req.amount, None).await?;
+            lots::draw(&mut tx, req.wallet, receipt.transfer_id, req.amount, &[]).await?;
             receipt
         })
     }
@@ -279,7 +281,7 @@ impl Ledger {
                 new.wallet_balance_after = debit_wallet(&mut tx, wallet, amount).await?;
                 let receipt = insert_transfer(&mut tx, new).await?;
                 let own_lot = lots::lot_of_transfer(&mut tx, transfer_id).await?;
-                lots::draw(&mut tx, wallet, receipt.transfer_id, amount, own_lot).await?;
+                lots::draw(&mut tx, wallet, receipt.transfer_id, amount, own_lot.as_slice()).await?;
                 receipt
             } else {
                 new.wallet_balance_after = credit_wallet(&mut tx, wallet, amount).await?;

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::server::infra::state::AppState;
-use crate::server::services::accounts::users::Role;
 use crate::server::web::guard::{ApiAdmin, ApiError, ApiUser, bad_param};
 use crate::shared::endpoint::EndpointId;
 
@@ -136,12 +135,14 @@ async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Jso
     Ok(Json(json!({
         "id": user.id,
         "email": user.email,
-        "role": if user.role == Role::Admin { "admin" } else { "user" },
+        "role": user.role.as_str(),
         "balance": {
             "posted_micros": balance.posted.get(),
             "reserved_micros": balance.reserved.get(),
             "available_micros": balance.available.get(),
             "available": balance.available.format(),
+            "owed_micros": balance.owed.get(),
+            "owed": balance.owed.format(),
         },
     })))
 }

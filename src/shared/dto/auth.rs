@@ -11,6 +11,9 @@ pub struct AccountSummary {
     /// What can be spent now.
     pub available: Micros,
     pub reserved: Micros,
+    /// Credits taken back by a refund or dispute after they were spent: paid first out of
+    /// the next credits; no new work until then.
+    pub owed: Micros,
     /// The available balance is under the low-balance threshold.
     pub low_balance: bool,
     /// Where the low-balance warning starts.

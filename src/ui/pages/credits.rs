@@ -73,7 +73,14 @@ fn BalanceTab(account: AccountSummary) -> impl IntoView {
                     <div><dt>"Total, including held"</dt><dd>{total.format()}</dd></div>
                 </dl>
             })}
-            {account.low_balance.then(|| view! {
+            {account.owed.is_positive().then(|| view! {
+                <p class="notice notice--error" role="alert" data-testid="owed">
+                    "You owe " {account.owed.format()} ": a refund or a disputed payment took back credits "
+                    "that had already been spent. New work is paused until it is paid; "
+                    <a href="#field-amount">"adding credits"</a> " pays it first."
+                </p>
+            })}
+            {(account.low_balance && !account.owed.is_positive()).then(|| view! {
                 <p class="notice notice--warn" role="status">
                     "Your balance is under " {account.low_balance_threshold.format()} ". "
                     <a href="#field-amount">"Add credits"</a> " to keep generating without interruption."

@@ -14,6 +14,9 @@ pub struct Balance {
     pub reserved: Micros,
     /// What can be spent or held now: posted minus reserved.
     pub available: Micros,
+    /// Credits taken back (a refund, a dispute) that had already been spent: paid first
+    /// out of the next credits, and no new work until then.
+    pub owed: Micros,
 }
 
 /// The answer to a write that moved money.

@@ -54,6 +54,7 @@ pub async fn summary(state: &AppState, user: User) -> Result<AccountSummary, App
         is_admin: user.role == Role::Admin,
         available: balance.available,
         reserved: balance.reserved,
+        owed: balance.owed,
         low_balance: balance.available < state.config.low_balance,
         low_balance_threshold: state.config.low_balance,
         onboarding: user.onboarding_pending,

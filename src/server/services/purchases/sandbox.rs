@@ -38,6 +38,7 @@ pub async fn sandbox_pay(state: &AppState, user: &User, session: &str) -> Result
             "mode": "payment",
             "payment_status": "paid",
             "amount_total": cents,
+            "payment_intent": format!("pi_sandbox_{random}"),
             "currency": "usd",
             "client_reference_id": user.id,
         } }

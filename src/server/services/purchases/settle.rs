@@ -22,6 +22,10 @@ pub enum WebhookError {
     UnknownType(String),
     #[error("checkout session {0} is not one of ours")]
     UnknownSession(String),
+    #[error("payment {0} is not one of ours")]
+    UnknownPayment(String),
+    #[error("dispute {0} is not one we know")]
+    UnknownDispute(String),
     #[error("checkout session {0} was not paid")]
     NotPaid(String),
     #[error("checkout session {session}: paid {paid_cents} cents, expected {expected_cents}")]
@@ -37,6 +41,20 @@ pub enum Handled {
         session: String,
         total: Micros,
     },
+    /// Credits taken back for a refund or an opened dispute: from the wallet, and owed.
+    TakenBack {
+        session: String,
+        taken: Micros,
+        owed: Micros,
+    },
+    /// A dispute decided for the payer: what was taken for it given back.
+    Restored {
+        dispute: String,
+        credited: Micros,
+        forgiven: Micros,
+    },
+    /// A dispute lost for good: recorded, nothing more moves.
+    DisputeLost(String),
     /// Seen before (same event, or another event for a session already credited).
     AlreadyDone,
 }
@@ -47,10 +65,18 @@ pub async fn handle(state: &AppState, header: Option<&str>, body: &[u8], now_ms:
     let event: Value = serde_json::from_slice(body).map_err(|_| WebhookError::Malformed)?;
     let id = event["id"].as_str().ok_or(WebhookError::Malformed)?;
     let kind = event["type"].as_str().ok_or(WebhookError::Malformed)?;
-    if kind != "checkout.session.completed" {
-        return Err(WebhookError::UnknownType(kind.to_string()));
-    }
     let object = &event["data"]["object"];
+    match kind {
+        "checkout.session.completed" => checkout_completed(state, id, object, now_ms).await,
+        "charge.refunded" => super::reversals::refunded(state, id, object, now_ms).await,
+        "charge.dispute.created" => super::reversals::dispute_opened(state, id, object, now_ms).await,
+        "charge.dispute.closed" => super::reversals::dispute_closed(state, id, object, now_ms).await,
+        other => Err(WebhookError::UnknownType(other.to_string())),
+    }
+}
+
+/// A paid Checkout session: its credits, once.
+async fn checkout_completed(state: &AppState, id: &str, object: &Value, now_ms: i64) -> Result<Handled, WebhookError> {
     let session = object["id"].as_str().ok_or(WebhookError::Malformed)?;
     if object["payment_status"].as_str() != Some("paid") {
         return Err(WebhookError::NotPaid(session.to_string()));
@@ -59,7 +85,9 @@ pub async fn handle(state: &AppState, header: Option<&str>, body: &[u8], now_ms:
     if object["currency"].as_str().is_some_and(|c| !c.eq_ignore_ascii_case("usd")) {
         return Err(WebhookError::Malformed);
     }
-    let outcome = complete(state, id, session, paid_cents, now_ms).await;
+    // The payment a later refund or dispute names.
+    let payment_intent = object["payment_intent"].as_str();
+    let outcome = complete(state, id, session, payment_intent, paid_cents, now_ms).await;
     if let Err(e @ (WebhookError::UnknownSession(_) | WebhookError::AmountMismatch { .. })) = &outcome {
         // Signed by Stripe, so money may have moved: someone must look at it.
         tracing::error!(event_id = id, error = %e, "a paid checkout could not be credited; needs review");
@@ -74,7 +102,7 @@ struct Recorded {
     bonus: i64,
 }
 
-fn internal(e: &dyn std::fmt::Display) -> WebhookError {
+pub(super) fn internal(e: &dyn std::fmt::Display) -> WebhookError {
     tracing::error!(error = %e, "stripe webhook failed");
     WebhookError::Internal
 }
@@ -106,6 +134,7 @@ async fn complete(
     state: &AppState,
     event_id: &str,
     session: &str,
+    payment_intent: Option<&str>,
     paid_cents: i64,
     now_ms: i64,
 ) -> Result<Handled, WebhookError> {
@@ -122,16 +151,18 @@ async fn complete(
     .await
     .map_err(|e| internal(&e))?
     .rows_affected();
-    let opened =
-        sqlx::query("update checkout_session set status = $1, completed_at_ms = $2 where id = $3 and status = $4")
-            .bind(CheckoutStatus::Completed.as_str())
-            .bind(now_ms)
-            .bind(session)
-            .bind(CheckoutStatus::Open.as_str())
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| internal(&e))?
-            .rows_affected();
+    let opened = sqlx::query(
+        "update checkout_session set status = $1, completed_at_ms = $2, payment_intent = $3 where id = $4 and status = $5",
+    )
+    .bind(CheckoutStatus::Completed.as_str())
+    .bind(now_ms)
+    .bind(payment_intent)
+    .bind(session)
+    .bind(CheckoutStatus::Open.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| internal(&e))?
+    .rows_affected();
     if opened == 0 {
         // The session was credited before: keep the record of a new event id, if it is one.
         tx.commit().await.map_err(|e| internal(&e))?;

@@ -1,0 +1,186 @@
+//! Refunds and disputes: Stripe's signed events take purchased credits back (what was
+//! already spent becomes owed, and blocks new work until paid), and a dispute decided
+//! for the payer gives them back. Every event moves money once, however often it comes.
+
+use serde_json::{Value, json};
+use tollgate::server::adapters::stripe::signature::sign;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::infra::installation::now_ms;
+use tollgate::shared::money::Micros;
+
+use crate::credits_page::spend;
+use crate::helpers::{TestApp, spawn_app_with};
+
+backend_tests!(
+    a_refund_after_spending_takes_what_is_left_and_the_rest_is_owed_until_paid,
+    partial_refunds_take_back_their_share_once_even_when_delivered_at_once,
+    a_won_dispute_gives_back_everything_it_took_and_a_lost_one_keeps_it,
+    events_for_payments_that_are_not_ours_change_nothing,
+);
+
+const WHSEC: &str = "whsec_test_0123456789";
+const MILLION: i64 = 1_000_000;
+
+async fn app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC)]).await
+}
+
+/// Buys `dollars` in the sandbox; returns the Stripe payment it was paid with.
+async fn buy(app: &TestApp, client: &reqwest::Client, dollars: &str) -> String {
+    let res = app.call(client, "checkout_start", &[("amount", dollars)]).await;
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let session = location.strip_prefix("/sandbox/checkout/").unwrap().to_string();
+    let paid = app.call(client, "sandbox_pay", &[("session", &session)]).await;
+    assert_eq!(paid.status(), 200, "{:?}", paid.text().await);
+    sqlx::query_scalar("select payment_intent from checkout_session where id = $1")
+        .bind(&session)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+}
+
+async fn deliver(app: &TestApp, id: &str, kind: &str, object: Value) -> u16 {
+    let body = serde_json::to_vec(&json!({ "id": id, "type": kind, "data": { "object": object } })).unwrap();
+    let signature = sign(WHSEC.as_bytes(), now_ms() / 1000, &body);
+    let res = app
+        .client
+        .post(app.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+fn refund(payment: &str, refunded_cents: i64) -> Value {
+    json!({ "id": "ch_1", "object": "charge", "payment_intent": payment, "amount_refunded": refunded_cents, "currency": "usd" })
+}
+
+fn dispute(id: &str, payment: &str, cents: i64, status: &str) -> Value {
+    json!({ "id": id, "object": "dispute", "payment_intent": payment, "amount": cents, "status": status })
+}
+
+/// (available, owed) in micro-dollars.
+async fn wallet(app: &TestApp, client: &reqwest::Client) -> (i64, i64) {
+    let me = app.me(client).await.1;
+    (me["balance"]["available_micros"].as_i64().unwrap(), me["balance"]["owed_micros"].as_i64().unwrap())
+}
+
+async fn audit_clean(app: &TestApp) {
+    let report = app.state.ledger.audit().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+}
+
+async fn a_refund_after_spending_takes_what_is_left_and_the_rest_is_owed_until_paid(backend: Backend) {
+    let app = app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let payment = buy(&app, &ada, "50").await;
+    assert_eq!(wallet(&app, &ada).await, (60 * MILLION, 0), "five to start, fifty and a five bonus bought");
+    spend(&app, "ada@example.com", 1, Micros(58 * MILLION)).await;
+
+    // The whole $50 refunded: $50 and its $5 bonus go back; $2 is left to take, $53 is owed.
+    assert_eq!(deliver(&app, "evt_r1", "charge.refunded", refund(&payment, 5_000)).await, 200);
+    assert_eq!(wallet(&app, &ada).await, (0, 53 * MILLION));
+    audit_clean(&app).await;
+    // The same event again, or another one with the same refunded total: nothing more.
+    assert_eq!(deliver(&app, "evt_r1", "charge.refunded", refund(&payment, 5_000)).await, 200);
+    assert_eq!(deliver(&app, "evt_r1b", "charge.refunded", refund(&payment, 5_000)).await, 200);
+    assert_eq!(wallet(&app, &ada).await, (0, 53 * MILLION));
+
+    // Owing blocks new work, even work that would fit in what is available.
+    let res = ada.post(app.url("/api/v1/run/fal-ai/flux/schnell?dryRun=true")).json(&json!({})).send().await.unwrap();
+    assert_eq!(res.status(), 402);
+    let page = ada.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
+    assert!(crate::helpers::visible(&page).contains("You owe $53.00"), "the Balance tab says so");
+
+    // The next credits pay what is owed first.
+    buy(&app, &ada, "50").await;
+    assert_eq!(wallet(&app, &ada).await, (2 * MILLION, 0), "$55 bought, $53 of it paid what was owed");
+    let res = ada.post(app.url("/api/v1/run/fal-ai/flux/schnell?dryRun=true")).json(&json!({})).send().await.unwrap();
+    assert_eq!(res.status(), 200, "work can start again");
+    let rows: Value = app.call(&ada, "transactions", &[("filter", "refunds")]).await.json().await.unwrap();
+    let amounts: Vec<i64> = rows["rows"].as_array().unwrap().iter().map(|r| r["amount"].as_i64().unwrap()).collect();
+    assert_eq!(
+        amounts,
+        vec![-3 * MILLION, -50 * MILLION, -2 * MILLION],
+        "what was owed, paid by the purchase and then its bonus; and the $2 taken back"
+    );
+    audit_clean(&app).await;
+}
+
+async fn partial_refunds_take_back_their_share_once_even_when_delivered_at_once(backend: Backend) {
+    let app = app(backend).await;
+    let bo = app.signed_up("bo@example.com", "correct horse battery").await;
+    let payment = buy(&app, &bo, "50").await;
+    // $20 of $50 refunded: $20 and $2 of the bonus. Two deliveries at once take it once.
+    let (a, b) = tokio::join!(
+        deliver(&app, "evt_p1", "charge.refunded", refund(&payment, 2_000)),
+        deliver(&app, "evt_p2", "charge.refunded", refund(&payment, 2_000)),
+    );
+    assert!([a, b].contains(&200), "{a} {b}");
+    if a != 200 || b != 200 {
+        // The one that lost the race is retried by Stripe, and then finds nothing to do.
+        assert_eq!(deliver(&app, "evt_p3", "charge.refunded", refund(&payment, 2_000)).await, 200);
+    }
+    assert_eq!(wallet(&app, &bo).await, (38 * MILLION, 0));
+    // The rest refunded later: the refunded total says how much more.
+    assert_eq!(deliver(&app, "evt_p4", "charge.refunded", refund(&payment, 5_000)).await, 200);
+    assert_eq!(wallet(&app, &bo).await, (5 * MILLION, 0), "only the sign-up credit is left");
+    let refunded: i64 =
+        sqlx::query_scalar("select refunded_micros from checkout_session").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(refunded, 50 * MILLION);
+    audit_clean(&app).await;
+}
+
+async fn a_won_dispute_gives_back_everything_it_took_and_a_lost_one_keeps_it(backend: Backend) {
+    let app = app(backend).await;
+    let cy = app.signed_up("cy@example.com", "correct horse battery").await;
+    let payment = buy(&app, &cy, "50").await;
+    spend(&app, "cy@example.com", 1, Micros(40 * MILLION)).await;
+    // Opened: $55 taken back; $20 was there, $35 is owed. Replays take nothing more.
+    let opened = dispute("dp_1", &payment, 5_000, "needs_response");
+    let (a, b) = tokio::join!(
+        deliver(&app, "evt_d1", "charge.dispute.created", opened.clone()),
+        deliver(&app, "evt_d1", "charge.dispute.created", opened.clone()),
+    );
+    assert!([a, b].contains(&200), "{a} {b}");
+    assert_eq!(deliver(&app, "evt_d1b", "charge.dispute.created", opened).await, 200);
+    assert_eq!(wallet(&app, &cy).await, (0, 35 * MILLION));
+    // A purchase meanwhile pays $35 of what is owed.
+    buy(&app, &cy, "50").await;
+    assert_eq!(wallet(&app, &cy).await, (20 * MILLION, 0));
+    // Won: the $20 taken and the $35 paid come back as credits.
+    assert_eq!(deliver(&app, "evt_d2", "charge.dispute.closed", dispute("dp_1", &payment, 5_000, "won")).await, 200);
+    assert_eq!(deliver(&app, "evt_d2b", "charge.dispute.closed", dispute("dp_1", &payment, 5_000, "won")).await, 200);
+    assert_eq!(wallet(&app, &cy).await, (75 * MILLION, 0));
+    audit_clean(&app).await;
+
+    // A second purchase disputed and lost: what was taken stays taken.
+    let dee = app.signed_up("dee@example.com", "correct horse battery").await;
+    let payment = buy(&app, &dee, "50").await;
+    assert_eq!(
+        deliver(&app, "evt_d3", "charge.dispute.created", dispute("dp_2", &payment, 5_000, "needs_response")).await,
+        200
+    );
+    assert_eq!(wallet(&app, &dee).await, (5 * MILLION, 0));
+    assert_eq!(deliver(&app, "evt_d4", "charge.dispute.closed", dispute("dp_2", &payment, 5_000, "lost")).await, 200);
+    assert_eq!(wallet(&app, &dee).await, (5 * MILLION, 0));
+    let status: String =
+        sqlx::query_scalar("select status from dispute where id = 'dp_2'").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(status, "lost");
+    audit_clean(&app).await;
+}
+
+async fn events_for_payments_that_are_not_ours_change_nothing(backend: Backend) {
+    let app = app(backend).await;
+    let eve = app.signed_up("eve@example.com", "correct horse battery").await;
+    let payment = buy(&app, &eve, "50").await;
+    assert_eq!(deliver(&app, "evt_x1", "charge.refunded", refund("pi_elsewhere", 5_000)).await, 400);
+    assert_eq!(deliver(&app, "evt_x2", "charge.dispute.closed", dispute("dp_none", &payment, 5_000, "won")).await, 400);
+    assert_eq!(deliver(&app, "evt_x3", "charge.refunded", json!({ "payment_intent": payment })).await, 400);
+    assert_eq!(deliver(&app, "evt_x4", "charge.dispute.closed", dispute("dp_1", &payment, 5_000, "odd")).await, 400);
+    assert_eq!(wallet(&app, &eve).await, (60 * MILLION, 0));
+    audit_clean(&app).await;
+}
