@@ -16,6 +16,9 @@ backend_tests!(
     partial_refunds_take_back_their_share_once_even_when_delivered_at_once,
     a_won_dispute_gives_back_everything_it_took_and_a_lost_one_keeps_it,
     events_for_payments_that_are_not_ours_change_nothing,
+    an_administrator_refund_goes_through_stripe_and_its_event_takes_the_credits,
+    a_sandbox_refund_takes_the_credits_back_at_once,
+    the_refund_command_refunds_a_purchase_and_names_a_bad_field,
 );
 
 const WHSEC: &str = "whsec_test_0123456789";
@@ -182,5 +185,103 @@ async fn events_for_payments_that_are_not_ours_change_nothing(backend: Backend) 
     assert_eq!(deliver(&app, "evt_x3", "charge.refunded", json!({ "payment_intent": payment })).await, 400);
     assert_eq!(deliver(&app, "evt_x4", "charge.dispute.closed", dispute("dp_1", &payment, 5_000, "odd")).await, 400);
     assert_eq!(wallet(&app, &eve).await, (60 * MILLION, 0));
+    audit_clean(&app).await;
+}
+
+async fn an_administrator_refund_goes_through_stripe_and_its_event_takes_the_credits(backend: Backend) {
+    use tollgate::server::services::purchases::refund::refund;
+    let (standin, addr) = crate::stripe_standin::StandIn::start().await;
+    let base = format!("http://{addr}/");
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC),
+            ("TOLLGATE_STRIPE_SECRET_KEY", crate::stripe_standin::KEY),
+            ("TOLLGATE_STRIPE_API_BASE", &base),
+        ],
+    )
+    .await;
+    let fay = app.signed_up("fay@example.com", "correct horse battery").await;
+    assert_eq!(app.call(&fay, "checkout_start", &[("amount", "50")]).await.status(), 200);
+    let paid = json!({ "id": "cs_test_standin_1", "payment_status": "paid", "amount_total": 5_000,
+        "payment_intent": "pi_test_1", "currency": "usd" });
+    assert_eq!(deliver(&app, "evt_s1", "checkout.session.completed", paid).await, 200);
+    assert_eq!(wallet(&app, &fay).await, (60 * MILLION, 0));
+
+    // Bad requests reach neither Stripe nor the ledger.
+    let field = |e: tollgate::shared::error::AppError| match e {
+        tollgate::shared::error::AppError::Validation { field, .. } => field,
+        other => panic!("expected a validation error, got {other:?}"),
+    };
+    assert_eq!(field(refund(&app.state, "pi_unknown", None).await.unwrap_err()), "payment");
+    assert_eq!(field(refund(&app.state, "pi_test_1", Some(Micros(51 * MILLION))).await.unwrap_err()), "amount_usd");
+    assert_eq!(field(refund(&app.state, "pi_test_1", Some(Micros(1))).await.unwrap_err()), "amount_usd");
+    assert!(standin.refunds.lock().unwrap().is_empty());
+
+    // $20 of it, by the checkout session's id: Stripe is asked, with an idempotency key.
+    let started = refund(&app.state, "cs_test_standin_1", Some(Micros(20 * MILLION))).await.unwrap();
+    assert_eq!((started.refund_id.as_str(), started.payment_intent.as_str()), ("re_test_standin_1", "pi_test_1"));
+    {
+        let refunds = standin.refunds.lock().unwrap();
+        let (form, key) = &refunds[0];
+        let get = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        assert_eq!((get("payment_intent"), get("amount")), (Some("pi_test_1"), Some("2000")));
+        assert!(key.as_deref().is_some_and(|k| k.contains("cs_test_standin_1")), "{key:?}");
+    }
+    assert_eq!(wallet(&app, &fay).await, (60 * MILLION, 0), "nothing moves until Stripe says it refunded");
+    assert_eq!(deliver(&app, "evt_s2", "charge.refunded", refund_event("pi_test_1", 2_000)).await, 200);
+    assert_eq!(wallet(&app, &fay).await, (38 * MILLION, 0), "$20 and its $2 bonus share");
+    audit_clean(&app).await;
+}
+
+fn refund_event(payment: &str, cents: i64) -> Value {
+    refund(payment, cents)
+}
+
+async fn a_sandbox_refund_takes_the_credits_back_at_once(backend: Backend) {
+    use tollgate::server::services::purchases::refund::refund;
+    let app = app(backend).await;
+    let gus = app.signed_up("gus@example.com", "correct horse battery").await;
+    let payment = buy(&app, &gus, "50").await;
+    let started = refund(&app.state, &payment, Some(Micros(10 * MILLION))).await.unwrap();
+    assert!(started.refund_id.starts_with("re_sandbox_"));
+    assert_eq!(wallet(&app, &gus).await, (49 * MILLION, 0), "$10 and its $1 bonus share");
+    // The rest, by default.
+    refund(&app.state, &payment, None).await.unwrap();
+    assert_eq!(wallet(&app, &gus).await, (5 * MILLION, 0));
+    let err = refund(&app.state, &payment, None).await.unwrap_err();
+    assert!(matches!(err, tollgate::shared::error::AppError::Validation { ref field, .. } if field == "amount_usd"));
+    audit_clean(&app).await;
+}
+
+async fn the_refund_command_refunds_a_purchase_and_names_a_bad_field(backend: Backend) {
+    let app = app(backend).await;
+    let hal = app.signed_up("hal@example.com", "correct horse battery").await;
+    let payment = buy(&app, &hal, "50").await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("TOLLGATE_")) {
+            cmd.env_remove(k);
+        }
+        cmd.current_dir(dir.path())
+            .env("TOLLGATE_DATABASE_URL", &app.database_handle().url)
+            .env("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC)
+            .env("TOLLGATE_MASTER_KEY", crate::helpers::TEST_MASTER_KEY)
+            .env("TOLLGATE_SECRET_KEY", "test-secret-key-0123456789abcdef0123456789")
+            .args(["admin", "refund"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--payment", &payment, "--amount-usd", "100"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("amount_usd") || err.contains("$50.00"), "{err}");
+    let out = run(&["--payment", &payment, "--amount-usd", "20"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("refund $20.00 of cs_sandbox_"), "{said}");
+    assert_eq!(wallet(&app, &hal).await, (38 * MILLION, 0), "$20 and its $2 bonus share");
     audit_clean(&app).await;
 }

@@ -65,3 +65,39 @@ pub(super) async fn audit(config: Config) -> ExitCode {
         Err(e) => fail(&format!("ledger audit: {e}")),
     }
 }
+
+/// `tollgate admin refund`: asks Stripe (or the sandbox) to refund a purchase.
+pub(super) async fn refund(config: Config, payment: &str, amount_usd: Option<&str>) -> ExitCode {
+    use crate::server::services::purchases::refund;
+    use crate::shared::money::Micros;
+    let site_addr = config.site_addr;
+    let state = match crate::server::web::app_server::open_state(config, || async move { Ok(((), site_addr)) }).await {
+        Ok((state, ())) => state,
+        Err(e) => return fail(&format!("refund: {e}")),
+    };
+    let result = async {
+        let amount =
+            match amount_usd {
+                Some(raw) => Some(Micros::parse_positive(raw).map_err(|e| {
+                    crate::shared::error::AppError::validation("amount_usd", format!("--amount-usd: {e}"))
+                })?),
+                None => None,
+            };
+        refund::refund(&state, payment, amount).await
+    }
+    .await;
+    state.db.close().await;
+    match result {
+        Ok(started) => {
+            println!(
+                "refund {} of {} asked for ({}, payment {}); the credits are taken back when the refund event arrives",
+                started.amount.format(),
+                started.session,
+                started.refund_id,
+                started.payment_intent
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("refund: {e}")),
+    }
+}

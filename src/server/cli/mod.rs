@@ -152,6 +152,16 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: PricesCommand,
     },
+    /// Refund a purchase through Stripe (or the sandbox). The credits are taken back when
+    /// Stripe's refund event arrives; what was already spent becomes owed.
+    Refund {
+        /// The purchase's checkout session (cs_...) or Stripe payment (pi_...).
+        #[arg(long)]
+        payment: String,
+        /// How much to refund, in dollars [default: all that is left].
+        #[arg(long)]
+        amount_usd: Option<String>,
+    },
 }
 
 /// Runs one command to completion and says how it went.
@@ -170,6 +180,9 @@ pub async fn run(command: Command, config: Config, web: WebApp) -> ExitCode {
                 AdminCommand::GiftCodes { command: GiftCodesCommand::Create { amount, count, max_uses, expires, note } },
         } => gifts::create_gift_codes(config, &amount, count, max_uses, expires.as_deref(), note).await,
         Command::Admin { command: AdminCommand::Prices { command } } => prices::prices(config, command).await,
+        Command::Admin { command: AdminCommand::Refund { payment, amount_usd } } => {
+            admin::refund(config, &payment, amount_usd.as_deref()).await
+        }
         client @ (Command::Login { .. } | Command::Billing { .. } | Command::Usage { .. } | Command::Run { .. }) => {
             run_client(client).await
         }

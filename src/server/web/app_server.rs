@@ -61,47 +61,16 @@ pub struct AppServer {
 }
 
 impl AppServer {
-    pub async fn build(mut config: Config, web: http::WebApp) -> Result<Self, StartError> {
-        let db = Db::connect(&config.database, config.database_max_connections).await?;
-        let report = db.migrate().await?;
-        tracing::info!(
-            database = %config.database,
-            applied = report.applied_now,
-            schema_version = report.latest_version,
-            "database ready"
-        );
-        let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
-        let ledger = Ledger::new(db.clone(), Clock::System).await?;
-        let secret_key = Arc::new(config.load_secret_key().map_err(StartError::Secret)?);
-        let cipher = Arc::new(crate::server::infra::cipher::KeyCipher::new(
-            &config.load_master_key().map_err(StartError::Secret)?,
-        ));
-        // The first unknown-email sign-in must not be the one that pays for this.
-        tokio::task::spawn_blocking(crate::server::services::accounts::passwords::warm_up);
-        let listener = TcpListener::bind(config.site_addr)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.site_addr, source })?;
-        let bound = listener.local_addr().unwrap_or(config.site_addr);
-        // Asked for any free port: addresses made for browsers (OAuth callbacks) need the real one.
-        if config.public_url.port() == Some(0) {
-            let _ = config.public_url.set_port(Some(bound.port()));
-        }
-        let providers = crate::server::adapters::providers::Providers::new(&config, &secret_key.0)
-            .map_err(StartError::Providers)?;
-        let catalog = Arc::new(load_catalog(&config)?);
-        let state = AppState::new(Shared {
-            leptos_options: leptos_options(&config, listener.local_addr().unwrap_or(config.site_addr)),
-            config: Arc::new(config),
-            db,
-            ledger,
-            installation,
-            secret_key,
-            cipher,
-            providers,
-            catalog,
-            started_at: Instant::now(),
-            caches: Arc::default(),
-        });
+    pub async fn build(config: Config, web: http::WebApp) -> Result<Self, StartError> {
+        let site_addr = config.site_addr;
+        let state = open_state(config, || async move {
+            let listener =
+                TcpListener::bind(site_addr).await.map_err(|source| StartError::Bind { addr: site_addr, source })?;
+            let bound = listener.local_addr().unwrap_or(site_addr);
+            Ok((listener, bound))
+        })
+        .await?;
+        let (state, listener) = state;
         Ok(Self { listener, state, web })
     }
 
@@ -222,4 +191,51 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutdown requested; finishing requests in flight");
     }
+}
+
+/// Opens everything the app runs on (database, migrations, ledger, keys, providers,
+/// catalog) into its shared state. `place` runs once the database is ready and says
+/// where the site is served (the server binds its port there).
+pub async fn open_state<T, F, Fut>(mut config: Config, place: F) -> Result<(AppState, T), StartError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<(T, SocketAddr), StartError>>,
+{
+    let db = Db::connect(&config.database, config.database_max_connections).await?;
+    let report = db.migrate().await?;
+    tracing::info!(
+        database = %config.database,
+        applied = report.applied_now,
+        schema_version = report.latest_version,
+        "database ready"
+    );
+    let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
+    let ledger = Ledger::new(db.clone(), Clock::System).await?;
+    let secret_key = Arc::new(config.load_secret_key().map_err(StartError::Secret)?);
+    let cipher =
+        Arc::new(crate::server::infra::cipher::KeyCipher::new(&config.load_master_key().map_err(StartError::Secret)?));
+    // The first unknown-email sign-in must not be the one that pays for this.
+    tokio::task::spawn_blocking(crate::server::services::accounts::passwords::warm_up);
+    let (placed, site_addr) = place().await?;
+    // Asked for any free port: addresses made for browsers (OAuth callbacks) need the real one.
+    if config.public_url.port() == Some(0) {
+        let _ = config.public_url.set_port(Some(site_addr.port()));
+    }
+    let providers =
+        crate::server::adapters::providers::Providers::new(&config, &secret_key.0).map_err(StartError::Providers)?;
+    let catalog = Arc::new(load_catalog(&config)?);
+    let state = AppState::new(Shared {
+        leptos_options: leptos_options(&config, site_addr),
+        config: Arc::new(config),
+        db,
+        ledger,
+        installation,
+        secret_key,
+        cipher,
+        providers,
+        catalog,
+        started_at: Instant::now(),
+        caches: Arc::default(),
+    });
+    Ok((state, placed))
 }

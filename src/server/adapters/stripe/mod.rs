@@ -1,4 +1,5 @@
 //! Stripe: Checkout sessions over its HTTP API, and the signatures on its webhooks.
 
 pub mod checkout;
+pub mod refunds;
 pub mod signature;
