@@ -58,3 +58,11 @@ pub async fn sandbox_pay(session: String, next: Option<String>) -> Result<(), Ap
     })
     .await
 }
+
+/// The signed-in person's most recent payments, with refunds and disputes.
+#[server(endpoint = "payments")]
+pub async fn list_payments() -> Result<Vec<Payment>, AppError> {
+    use crate::server::services::purchases::history;
+    crate::server::web::guard::signed_in(|state, user| async move { history::payments(&state.db, &user.id, 20).await })
+        .await
+}

@@ -85,3 +85,30 @@ text_enum! {
         Sandbox = "sandbox",
     }
 }
+
+text_enum! {
+    /// Where a payment stands, as its history shows it.
+    pub enum PaymentStatus {
+        Paid = "paid",
+        PartlyRefunded = "partly_refunded",
+        Refunded = "refunded",
+        /// A dispute is open: its credits are taken back until it is decided.
+        Disputed = "disputed",
+        DisputeWon = "dispute_won",
+        DisputeLost = "dispute_lost",
+    }
+}
+
+impl PaymentStatus {
+    /// The status as people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Paid => "Paid",
+            Self::PartlyRefunded => "Partly refunded",
+            Self::Refunded => "Refunded",
+            Self::Disputed => "Disputed",
+            Self::DisputeWon => "Dispute won",
+            Self::DisputeLost => "Dispute lost",
+        }
+    }
+}

@@ -71,6 +71,19 @@ async fn wallet(app: &TestApp, client: &reqwest::Client) -> (i64, i64) {
     (me["balance"]["available_micros"].as_i64().unwrap(), me["balance"]["owed_micros"].as_i64().unwrap())
 }
 
+/// The person's payments as `GET /api/v1/billing/payments` lists them: (status, refunded).
+async fn statuses(app: &TestApp, client: &reqwest::Client) -> Vec<(String, i64)> {
+    let res = client.get(app.url("/api/v1/billing/payments")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["status"].as_str().unwrap().to_string(), p["refunded_micros"].as_i64().unwrap()))
+        .collect()
+}
+
 async fn audit_clean(app: &TestApp) {
     let report = app.state.ledger.audit().await.unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
@@ -129,11 +142,14 @@ async fn partial_refunds_take_back_their_share_once_even_when_delivered_at_once(
     }
     assert_eq!(wallet(&app, &bo).await, (38 * MILLION, 0));
     // The rest refunded later: the refunded total says how much more.
+    assert_eq!(statuses(&app, &bo).await, vec![("partly_refunded".to_string(), 20 * MILLION)]);
     assert_eq!(deliver(&app, "evt_p4", "charge.refunded", refund(&payment, 5_000)).await, 200);
     assert_eq!(wallet(&app, &bo).await, (5 * MILLION, 0), "only the sign-up credit is left");
     let refunded: i64 =
         sqlx::query_scalar("select refunded_micros from checkout_session").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(refunded, 50 * MILLION);
+    let history = statuses(&app, &bo).await;
+    assert_eq!(history, vec![("refunded".to_string(), 50 * MILLION)]);
     audit_clean(&app).await;
 }
 
@@ -151,6 +167,7 @@ async fn a_won_dispute_gives_back_everything_it_took_and_a_lost_one_keeps_it(bac
     assert!([a, b].contains(&200), "{a} {b}");
     assert_eq!(deliver(&app, "evt_d1b", "charge.dispute.created", opened).await, 200);
     assert_eq!(wallet(&app, &cy).await, (0, 35 * MILLION));
+    assert_eq!(statuses(&app, &cy).await, vec![("disputed".to_string(), 0)]);
     // A purchase meanwhile pays $35 of what is owed.
     buy(&app, &cy, "50").await;
     assert_eq!(wallet(&app, &cy).await, (20 * MILLION, 0));
@@ -158,6 +175,13 @@ async fn a_won_dispute_gives_back_everything_it_took_and_a_lost_one_keeps_it(bac
     assert_eq!(deliver(&app, "evt_d2", "charge.dispute.closed", dispute("dp_1", &payment, 5_000, "won")).await, 200);
     assert_eq!(deliver(&app, "evt_d2b", "charge.dispute.closed", dispute("dp_1", &payment, 5_000, "won")).await, 200);
     assert_eq!(wallet(&app, &cy).await, (75 * MILLION, 0));
+    let history = statuses(&app, &cy).await;
+    assert!(
+        history.contains(&("dispute_won".to_string(), 0)) && history.contains(&("paid".to_string(), 0)),
+        "{history:?}"
+    );
+    let listed: Value = app.call(&cy, "payments", &[]).await.json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "the Balance tab's list: {listed}");
     audit_clean(&app).await;
 
     // A second purchase disputed and lost: what was taken stays taken.
@@ -185,6 +209,11 @@ async fn events_for_payments_that_are_not_ours_change_nothing(backend: Backend) 
     assert_eq!(deliver(&app, "evt_x3", "charge.refunded", json!({ "payment_intent": payment })).await, 400);
     assert_eq!(deliver(&app, "evt_x4", "charge.dispute.closed", dispute("dp_1", &payment, 5_000, "odd")).await, 400);
     assert_eq!(wallet(&app, &eve).await, (60 * MILLION, 0));
+    assert_eq!(statuses(&app, &eve).await, vec![("paid".to_string(), 0)]);
+    let res = eve.get(app.url("/api/v1/billing/payments?limit=0")).send().await.unwrap();
+    assert_eq!(res.status(), 400, "a bad limit names its field");
+    let anonymous = app.client.get(app.url("/api/v1/billing/payments")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
     audit_clean(&app).await;
 }
 

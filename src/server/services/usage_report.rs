@@ -174,44 +174,6 @@ pub async fn analytics(
         .map_err(db_err("reading usage"))
 }
 
-/// A completed purchase.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Purchase {
-    pub id: String,
-    pub date: String,
-    pub completed_at_ms: i64,
-    pub amount_micros: i64,
-    pub bonus_micros: i64,
-    pub provider: String,
-}
-
-/// The person's completed purchases, newest first.
-pub async fn purchases(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Purchase>, AppError> {
-    let rows = sqlx::query(
-        "select id, completed_at_ms, amount_micros, bonus_micros, provider from checkout_session \
-         where user_id = $1 and status = 'completed' order by completed_at_ms desc, id desc limit $2",
-    )
-    .bind(user_id)
-    .bind(i64::from(limit.clamp(1, 200)))
-    .fetch_all(db.pool())
-    .await
-    .map_err(db_err("reading usage"))?;
-    rows.iter()
-        .map(|r| {
-            let completed_at_ms: i64 = r.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
-            Ok(Purchase {
-                id: r.try_get(0)?,
-                date: utc_date(completed_at_ms),
-                completed_at_ms,
-                amount_micros: r.try_get(2)?,
-                bonus_micros: r.try_get(3)?,
-                provider: r.try_get(4)?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_err("reading usage"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

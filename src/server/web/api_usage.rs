@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/balance", get(balance))
         .route("/api/v1/billing", get(billing))
         .route("/api/v1/billing/checkout", post(checkout))
+        .route("/api/v1/billing/payments", get(payments))
         .route("/api/v1/usage", get(usage))
         .route("/api/v1/usage/history", get(history))
         .route("/api/v1/usage/analytics", get(analytics))
@@ -86,26 +87,11 @@ async fn billing(
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let purchases = match usage_report::purchases(&state.db, &user.id, limit).await {
+    let payments = match crate::server::services::purchases::history::payments(&state.db, &user.id, limit).await {
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
     };
-    body["purchases"] = purchases
-        .iter()
-        .map(|p| {
-            json!({
-                "id": p.id,
-                "date": p.date,
-                "completed_at_ms": p.completed_at_ms,
-                "amount": Micros(p.amount_micros).as_usd(),
-                "amount_micros": p.amount_micros,
-                "bonus": Micros(p.bonus_micros).as_usd(),
-                "bonus_micros": p.bonus_micros,
-                "credits": Micros(p.amount_micros + p.bonus_micros).as_usd(),
-                "provider": p.provider,
-            })
-        })
-        .collect();
+    body["purchases"] = payments.iter().map(payment_json).collect();
     let rules = state.purchase_rules();
     body["purchase_rules"] = json!({
         "available": rules.available,
@@ -115,6 +101,46 @@ async fn billing(
         "bonus_percent": rules.bonus_percent,
     });
     Json(body).into_response()
+}
+
+/// A payment as the API shows it.
+fn payment_json(p: &crate::shared::dto::purchases::Payment) -> Value {
+    json!({
+        "id": p.id,
+        "date": p.date,
+        "completed_at_ms": p.completed_at_ms,
+        "amount": p.amount.as_usd(),
+        "amount_micros": p.amount.get(),
+        "bonus": p.bonus.as_usd(),
+        "bonus_micros": p.bonus.get(),
+        "credits": Micros(p.amount.get() + p.bonus.get()).as_usd(),
+        "refunded": p.refunded.as_usd(),
+        "refunded_micros": p.refunded.get(),
+        "status": p.status,
+        "provider": p.provider,
+    })
+}
+
+/// `GET /api/v1/billing/payments?limit=`: the caller's payments, newest first, with what
+/// was refunded and where any dispute stands.
+async fn payments(State(state): State<AppState>, ApiUser(user): ApiUser, Query(q): Query<PaymentsQuery>) -> Response {
+    let max = crate::server::services::purchases::history::MAX_PAYMENTS;
+    let limit = match q.limit.as_deref().map(str::trim) {
+        None | Some("") => 50,
+        Some(raw) => match raw.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => return bad_param("limit", format!("limit must be a whole number from 1 to {max}.")),
+        },
+    };
+    match crate::server::services::purchases::history::payments(&state.db, &user.id, limit).await {
+        Ok(list) => Json(json!({ "payments": list.iter().map(payment_json).collect::<Vec<_>>() })).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PaymentsQuery {
+    limit: Option<String>,
 }
 
 /// `POST /api/v1/billing/checkout {"amount_usd": 25}`: opens a checkout and answers where

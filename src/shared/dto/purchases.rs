@@ -109,3 +109,19 @@ mod tests {
         assert!(rules().quote("1,000").is_ok());
     }
 }
+
+/// One payment in the person's history: a purchase, with what was refunded or disputed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The checkout session it was paid through.
+    pub id: String,
+    /// `YYYY-MM-DD` (UTC) it was paid.
+    pub date: String,
+    pub completed_at_ms: i64,
+    pub amount: Micros,
+    pub bonus: Micros,
+    pub refunded: Micros,
+    pub status: crate::shared::states::PaymentStatus,
+    /// `stripe` or `sandbox`.
+    pub provider: String,
+}

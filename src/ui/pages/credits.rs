@@ -11,6 +11,7 @@ use crate::ui::components::frame::SignedIn;
 use crate::ui::components::tabs::{Tab, TabList, TabPanel};
 use crate::ui::context::AccountResource;
 use crate::ui::pages::buy::{BuyCredits, CheckoutNotice};
+use crate::ui::pages::payments::PaymentHistory;
 use crate::ui::pages::transactions::TransactionsTab;
 use crate::ui::pages::usage::UsageSection;
 
@@ -88,6 +89,7 @@ fn BalanceTab(account: AccountSummary) -> impl IntoView {
             })}
         </section>
         <BuyCredits />
+        <PaymentHistory />
         <UsageSection account />
     }
 }

@@ -6,6 +6,7 @@ pub mod buy;
 pub mod credits;
 pub mod home;
 pub mod not_found;
+pub mod payments;
 pub mod sandbox_oauth;
 pub mod settings;
 pub mod studio;

@@ -28,16 +28,22 @@ async fn billing_inner(command: Option<BillingCommand>, json_mode: bool) -> Outc
                     println!("\n  No purchases yet. Buy credits with: tollgate billing buy --amount 25");
                 } else {
                     println!("\n  Recent purchases:\n");
-                    println!("  {:<12} {:<10} {:<10} {}", "Date", "Paid", "Bonus", "Credits");
+                    println!("  {:<12} {:<10} {:<10} {:<10} {}", "Date", "Paid", "Bonus", "Credits", "Status");
                     for p in purchases {
                         let (paid, bonus) =
                             (p["amount_micros"].as_i64().unwrap_or(0), p["bonus_micros"].as_i64().unwrap_or(0));
+                        let refunded = p["refunded_micros"].as_i64().unwrap_or(0);
+                        let status = match p["status"].as_str().unwrap_or("paid") {
+                            "partly_refunded" => format!("{} refunded", money(refunded)),
+                            other => other.replace('_', " "),
+                        };
                         println!(
-                            "  {:<12} {:<10} {:<10} {}",
+                            "  {:<12} {:<10} {:<10} {:<10} {}",
                             p["date"].as_str().unwrap_or(""),
                             money(paid),
                             money(bonus),
-                            money(paid + bonus)
+                            money(paid + bonus),
+                            status
                         );
                     }
                 }

@@ -3,6 +3,7 @@
 //! and settled when Stripe's signed event arrives ([`settle`]): the only place purchased
 //! credits enter the ledger.
 
+pub mod history;
 pub mod refund;
 pub mod reversals;
 pub mod sandbox;

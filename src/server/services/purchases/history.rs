@@ -1,0 +1,74 @@
+//! The person's payment history: each completed purchase with what was refunded, and
+//! where a dispute against it stands.
+
+use sqlx::Row;
+
+use crate::server::infra::db::{Db, db_err};
+use crate::shared::dto::purchases::Payment;
+use crate::shared::error::AppError;
+use crate::shared::format::utc_date;
+use crate::shared::money::Micros;
+use crate::shared::states::PaymentStatus;
+
+/// The most payments one page lists.
+pub const MAX_PAYMENTS: u32 = 200;
+
+/// `user_id`'s payments, newest first, at most `limit`.
+pub async fn payments(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Payment>, AppError> {
+    let rows = sqlx::query(
+        "select s.id, s.completed_at_ms, s.amount_micros, s.bonus_micros, s.refunded_micros, s.provider, \
+             (select d.status from dispute d where d.session_id = s.id order by d.created_at_ms desc limit 1) \
+         from checkout_session s where s.user_id = $1 and s.status = 'completed' \
+         order by s.completed_at_ms desc, s.id desc limit $2",
+    )
+    .bind(user_id)
+    .bind(i64::from(limit.clamp(1, MAX_PAYMENTS)))
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err("reading payments"))?;
+    rows.iter()
+        .map(|r| {
+            let completed_at_ms: i64 = r.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
+            let (amount, refunded): (i64, i64) = (r.try_get(2)?, r.try_get(4)?);
+            let dispute: Option<String> = r.try_get(6)?;
+            Ok(Payment {
+                id: r.try_get(0)?,
+                date: utc_date(completed_at_ms),
+                completed_at_ms,
+                amount: Micros(amount),
+                bonus: Micros(r.try_get(3)?),
+                refunded: Micros(refunded),
+                status: status_of(amount, refunded, dispute.as_deref()),
+                provider: r.try_get(5)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_err("reading payments"))
+}
+
+/// A dispute, when there is one, says more than refunds do.
+fn status_of(amount: i64, refunded: i64, dispute: Option<&str>) -> PaymentStatus {
+    match dispute {
+        Some("open") => PaymentStatus::Disputed,
+        Some("won") => PaymentStatus::DisputeWon,
+        Some("lost") => PaymentStatus::DisputeLost,
+        _ if refunded >= amount && refunded > 0 => PaymentStatus::Refunded,
+        _ if refunded > 0 => PaymentStatus::PartlyRefunded,
+        _ => PaymentStatus::Paid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_reads_as_its_refunds_and_disputes_say() {
+        assert_eq!(status_of(100, 0, None), PaymentStatus::Paid);
+        assert_eq!(status_of(100, 40, None), PaymentStatus::PartlyRefunded);
+        assert_eq!(status_of(100, 100, None), PaymentStatus::Refunded);
+        assert_eq!(status_of(100, 0, Some("open")), PaymentStatus::Disputed);
+        assert_eq!(status_of(100, 0, Some("won")), PaymentStatus::DisputeWon);
+        assert_eq!(status_of(100, 0, Some("lost")), PaymentStatus::DisputeLost);
+    }
+}
