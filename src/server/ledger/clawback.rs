@@ -107,11 +107,14 @@ impl Ledger {
         wallet: AccountId,
         amount: Micros,
     ) -> Result<Micros, LedgerError> {
-        let before: Option<i64> =
-            sqlx::query_scalar("select owed_micros from account where id = $1 and kind = 'wallet'")
-                .bind(wallet.0)
-                .fetch_optional(&mut ***tx)
-                .await?;
+        // Locks the wallet row (PostgreSQL) while reading, so a credit paying what is owed
+        // cannot slip in between this read and the update below.
+        let before: Option<i64> = sqlx::query_scalar(
+            "update account set owed_micros = owed_micros where id = $1 and kind = 'wallet' returning owed_micros",
+        )
+        .bind(wallet.0)
+        .fetch_optional(&mut ***tx)
+        .await?;
         let forgiven = Micros(before.ok_or(LedgerError::NotAWallet(wallet))?.clamp(0, amount.get().max(0)));
         if forgiven.is_positive() {
             sqlx::query("update account set owed_micros = owed_micros - $1 where id = $2 and owed_micros >= $1")
