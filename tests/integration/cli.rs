@@ -139,7 +139,7 @@ async fn admin_audit_passes_on_good_books_and_fails_precisely_on_tampered_ones()
     let clean = tollgate(dir.path()).args(["admin", "audit"]).output().unwrap();
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
     let text = String::from_utf8(clean.stdout).unwrap();
-    assert!(text.starts_with("ledger audit: OK, 8 checks passed (0 wallets, 0 transfers)"), "{text}");
+    assert!(text.starts_with("ledger audit: OK, 10 checks passed (0 wallets, 0 transfers)"), "{text}");
 
     // Money moved through the ledger, then a balance changed behind its back.
     let setting = tollgate::server::infra::config::DatabaseSetting::Sqlite {
@@ -151,12 +151,18 @@ async fn admin_audit_passes_on_good_books_and_fails_precisely_on_tampered_ones()
     let w = ledger.open_wallet("someone").await.unwrap();
     ledger.credit(&crate::ledger_helpers::purchase("p", w, "5")).await.unwrap();
     sqlx::query("update account set posted_micros = 1 where id = $1").bind(w.0).execute(db.pool()).await.unwrap();
+    // A debt with no history behind it.
+    sqlx::query("update account set owed_micros = 7 where id = $1").bind(w.0).execute(db.pool()).await.unwrap();
     db.close().await;
 
     let dirty = tollgate(dir.path()).args(["admin", "audit"]).output().unwrap();
     assert_eq!(dirty.status.code(), Some(1));
     let text = String::from_utf8(dirty.stdout).unwrap();
-    assert!(text.starts_with("ledger audit: FAILED, 3 problem(s):"), "{text}");
+    assert!(text.starts_with("ledger audit: FAILED, 4 problem(s):"), "{text}");
+    assert!(
+        text.contains(&format!("[what is owed equals its journal] wallet {}: owes 7 but its journal sums to 0", w.0)),
+        "{text}"
+    );
     assert!(
         text.contains(&format!(
             "[wallet balance equals its transfers] wallet {}: posted 1 but transfers sum to 5000000",

@@ -19,6 +19,7 @@ backend_tests!(
     an_administrator_refund_goes_through_stripe_and_its_event_takes_the_credits,
     a_sandbox_refund_takes_the_credits_back_at_once,
     the_refund_command_refunds_a_purchase_and_names_a_bad_field,
+    money_a_hold_no_longer_needs_pays_what_is_owed,
 );
 
 const WHSEC: &str = "whsec_test_0123456789";
@@ -312,5 +313,43 @@ async fn the_refund_command_refunds_a_purchase_and_names_a_bad_field(backend: Ba
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.starts_with("refund $20.00 of cs_sandbox_"), "{said}");
     assert_eq!(wallet(&app, &hal).await, (38 * MILLION, 0), "$20 and its $2 bonus share");
+    audit_clean(&app).await;
+}
+
+async fn money_a_hold_no_longer_needs_pays_what_is_owed(backend: Backend) {
+    use tollgate::server::ledger::HoldRequest;
+    let app = app(backend).await;
+    let ivy = app.signed_up("ivy@example.com", "correct horse battery").await;
+    let payment = buy(&app, &ivy, "50").await;
+    let user =
+        tollgate::server::services::accounts::users::find_by_email(&app.db, "ivy@example.com").await.unwrap().unwrap();
+    let account = app.state.ledger.find_wallet(&user.id).await.unwrap().unwrap();
+    let hold = |key: &str| HoldRequest {
+        idempotency_key: key.to_string(),
+        wallet: account,
+        amount: Micros(25 * MILLION),
+        ttl_ms: 60_000,
+        description: "Work in progress".into(),
+        metadata: json!({}),
+    };
+    let first = app.state.ledger.create_hold(&hold("h1")).await.unwrap();
+    let second = app.state.ledger.create_hold(&hold("h2")).await.unwrap();
+    // Refunded while $50 is held: the $10 available is taken and $45 is owed.
+    assert_eq!(deliver(&app, "evt_h1", "charge.refunded", refund(&payment, 5_000)).await, 200);
+    assert_eq!(wallet(&app, &ivy).await, (0, 45 * MILLION));
+    // A voided hold's $25 pays $25 of it; the other, captured at $5, frees $20 for the rest.
+    app.state.ledger.void_hold(first.id).await.unwrap();
+    assert_eq!(wallet(&app, &ivy).await, (0, 20 * MILLION));
+    let capture = tollgate::server::ledger::CaptureRequest {
+        idempotency_key: "c2".into(),
+        hold_id: second.id,
+        actual: Micros(5 * MILLION),
+        description: "Done".into(),
+        metadata: json!({}),
+    };
+    app.state.ledger.capture_hold(&capture).await.unwrap();
+    assert_eq!(wallet(&app, &ivy).await, (0, 0));
+    let journal: i64 = sqlx::query_scalar("select count(*) from owed_change").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(journal, 4, "owed for the purchase and its bonus, repaid twice");
     audit_clean(&app).await;
 }

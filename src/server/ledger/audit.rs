@@ -91,6 +91,23 @@ const CHECKS: &[(&str, &str)] = &[
          where (d.kind = 'wallet' or c.kind = 'wallet') and (t.wallet_id is null or \
                (t.wallet_id <> t.debit_account_id and t.wallet_id <> t.credit_account_id))",
     ),
+    (
+        "what is owed equals its journal",
+        "select 'wallet ' || cast(a.id as text), 'owes ' || cast(a.owed_micros as text) || ' but its journal sums to ' || \
+         cast(coalesce(o.total, 0) as text) \
+         from account a left join (select wallet_id, cast(sum(delta_micros) as bigint) as total from owed_change \
+         group by wallet_id) o on o.wallet_id = a.id \
+         where a.owed_micros <> coalesce(o.total, 0) or (a.kind = 'system' and a.owed_micros <> 0)",
+    ),
+    (
+        "every repayment of what is owed is a transfer of the same amount",
+        "select 'owed change ' || cast(o.id as text), 'repaid ' || cast(-o.delta_micros as text) || ' but transfer ' || \
+         coalesce(cast(t.id as text), 'none') || ' moved ' || cast(coalesce(t.amount_micros, 0) as text) \
+         from owed_change o left join transfer t on t.id = o.transfer_id \
+         where (o.reason = 'repaid' and (t.id is null or t.amount_micros <> -o.delta_micros or t.debit_account_id <> o.wallet_id)) \
+            or (o.reason <> 'repaid' and o.transfer_id is not null) \
+            or (o.reason = 'taken_back' and o.delta_micros < 0) or (o.reason <> 'taken_back' and o.delta_micros > 0)",
+    ),
 ];
 
 impl Ledger {

@@ -8,7 +8,7 @@
 //! first out of the wallet's next credits ([`repay_owed`]).
 
 use serde::{Deserialize, Serialize};
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::transfers::{NewTransfer, debit_wallet, insert_transfer};
 use super::{AccountId, Ledger, LedgerError, SystemAccount, TransferCode, lots};
@@ -89,26 +89,24 @@ impl Ledger {
             receipt.transfer_id = Some(transfer.transfer_id);
         }
         if owed.is_positive() {
-            sqlx::query("update account set owed_micros = owed_micros + $1 where id = $2")
-                .bind(owed.get())
-                .bind(req.wallet.0)
-                .execute(&mut ***tx)
-                .await?;
+            change_owed(tx, req.wallet, owed.get(), OwedReason::TakenBack, &req.idempotency_key, None, now_ms).await?;
         }
         super::idempotency::finish(tx, &req.idempotency_key, &receipt).await?;
         Ok(receipt)
     }
 
     /// Forgives up to `amount` of what the wallet owes (a dispute decided for the payer
-    /// cancels the debt it made). Returns what was forgiven.
+    /// cancels the debt it made), under `key`. Returns what was forgiven.
     pub async fn forgive_owed_in(
         &self,
         tx: &mut WriteTx,
         wallet: AccountId,
         amount: Micros,
+        key: &str,
     ) -> Result<Micros, LedgerError> {
+        super::require_key(key)?;
         // Locks the wallet row (PostgreSQL) while reading, so a credit paying what is owed
-        // cannot slip in between this read and the update below.
+        // cannot slip in between this read and the change below.
         let before: Option<i64> = sqlx::query_scalar(
             "update account set owed_micros = owed_micros where id = $1 and kind = 'wallet' returning owed_micros",
         )
@@ -117,39 +115,90 @@ impl Ledger {
         .await?;
         let forgiven = Micros(before.ok_or(LedgerError::NotAWallet(wallet))?.clamp(0, amount.get().max(0)));
         if forgiven.is_positive() {
-            sqlx::query("update account set owed_micros = owed_micros - $1 where id = $2 and owed_micros >= $1")
-                .bind(forgiven.get())
-                .bind(wallet.0)
-                .execute(&mut ***tx)
-                .await?;
+            change_owed(tx, wallet, -forgiven.get(), OwedReason::Forgiven, key, None, self.clock.now_ms()).await?;
         }
         Ok(forgiven)
     }
 }
 
-/// Pays what the wallet owes out of a credit just made (`key` is the credit's own): the
-/// first `min(owed, amount)` of it goes back to payments. Runs in the credit's transaction,
-/// after the wallet row was updated (and so locked).
+/// Why what a wallet owes changed, as its journal (`owed_change`) says.
+#[derive(Clone, Copy)]
+enum OwedReason {
+    TakenBack,
+    Repaid,
+    Forgiven,
+}
+
+impl OwedReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::TakenBack => "taken_back",
+            Self::Repaid => "repaid",
+            Self::Forgiven => "forgiven",
+        }
+    }
+}
+
+/// Changes what `wallet` owes by `delta` and writes the change to its journal under `key`
+/// (unique: a replay cannot change it twice). The guard keeps the debt from going below
+/// zero.
+async fn change_owed(
+    tx: &mut Transaction<'_, Any>,
+    wallet: AccountId,
+    delta: i64,
+    reason: OwedReason,
+    key: &str,
+    transfer_id: Option<i64>,
+    now_ms: i64,
+) -> Result<(), LedgerError> {
+    let changed = sqlx::query(
+        "update account set owed_micros = owed_micros + $1 where id = $2 and kind = 'wallet' and owed_micros + $1 >= 0",
+    )
+    .bind(delta)
+    .bind(wallet.0)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Err(LedgerError::Inconsistent(format!("wallet {wallet} cannot owe {delta} micro-USD more")));
+    }
+    sqlx::query(
+        "insert into owed_change (wallet_id, delta_micros, reason, idempotency_key, transfer_id, created_at_ms) \
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(wallet.0)
+    .bind(delta)
+    .bind(reason.as_str())
+    .bind(key)
+    .bind(transfer_id)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Pays what the wallet owes out of its available funds, as far as they go, under keys
+/// starting with `key` (the credit's, or the released hold's). Runs in the transaction
+/// that just made funds available (a credit, a hold released), after the wallet row was
+/// updated and so locked.
 pub(super) async fn repay_owed(
     ledger: &Ledger,
     tx: &mut Transaction<'_, Any>,
     wallet: AccountId,
-    amount: Micros,
     key: &str,
     now_ms: i64,
 ) -> Result<Micros, LedgerError> {
-    let owed: i64 =
-        sqlx::query_scalar("select owed_micros from account where id = $1").bind(wallet.0).fetch_one(&mut **tx).await?;
-    let pay = Micros(owed.min(amount.get()));
+    let row = sqlx::query("select owed_micros, posted_micros - reserved_micros from account where id = $1")
+        .bind(wallet.0)
+        .fetch_one(&mut **tx)
+        .await?;
+    let (owed, available): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    let pay = Micros(owed.min(available));
     if !pay.is_positive() {
         return Ok(Micros::ZERO);
     }
     let after = debit_wallet(tx, wallet, pay).await?;
-    sqlx::query("update account set owed_micros = owed_micros - $1 where id = $2")
-        .bind(pay.get())
-        .bind(wallet.0)
-        .execute(&mut **tx)
-        .await?;
+    let key = format!("{key}:repays-owed");
     let transfer = insert_transfer(
         tx,
         NewTransfer {
@@ -157,7 +206,7 @@ pub(super) async fn repay_owed(
             credit: ledger.system_account(SystemAccount::PaymentsClearing),
             amount: pay,
             code: TransferCode::Refund,
-            idempotency_key: &format!("{key}:repays-owed"),
+            idempotency_key: &key,
             description: "Paid what was owed for credits taken back",
             metadata: &serde_json::json!({ "repays_owed": true }),
             wallet,
@@ -168,6 +217,7 @@ pub(super) async fn repay_owed(
         },
     )
     .await?;
+    change_owed(tx, wallet, -pay.get(), OwedReason::Repaid, &key, Some(transfer.transfer_id), now_ms).await?;
     lots::draw(tx, wallet, transfer.transfer_id, pay, &[]).await?;
     Ok(pay)
 }

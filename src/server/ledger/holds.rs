@@ -119,6 +119,8 @@ impl Ledger {
             .bind(req.hold_id)
             .execute(&mut **tx)
             .await?;
+        // What the hold no longer needs pays what the wallet owes, if it owes.
+        super::clawback::repay_owed(self, tx, wallet, &format!("hold:{}", req.hold_id), now_ms).await?;
         Ok(CaptureReceipt { hold_id: req.hold_id, charged, uncollected, transfer })
     }
 
@@ -142,6 +144,7 @@ impl Ledger {
         match close_hold(tx, hold_id, HoldStatus::Voided, now_ms, false).await {
             Ok((wallet, held)) => {
                 release(tx, wallet, held).await?;
+                super::clawback::repay_owed(self, tx, wallet, &format!("hold:{hold_id}"), now_ms).await?;
                 Ok(true)
             }
             Err(LedgerError::HoldNotOpen { status: HoldStatus::Voided, .. }) => Ok(false),
@@ -171,7 +174,11 @@ impl Ledger {
             .await?;
             // Someone captured or voided it in the meantime: nothing to do.
             let Some(row) = closed else { continue };
-            let released = release(&mut tx, AccountId(row.try_get(0)?), Micros(row.try_get(1)?)).await;
+            let wallet = AccountId(row.try_get(0)?);
+            let released = match release(&mut tx, wallet, Micros(row.try_get(1)?)).await {
+                Ok(_) => super::clawback::repay_owed(self, &mut tx, wallet, &format!("hold:{id}"), now_ms).await,
+                Err(e) => Err(e),
+            };
             // One hold that fails must not stop the others from expiring.
             match released {
                 Ok(_) => {

@@ -55,10 +55,14 @@ pub(super) async fn draw(
         .iter()
         .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
         .collect::<Result<_, sqlx::Error>>()?;
-    for (place, lot_id) in first.iter().enumerate() {
-        if let Some(pos) = lots.iter().position(|(id, _)| id == lot_id) {
+    // The named lots that still hold something go to the front, in the order named (a
+    // named lot that is spent or unknown takes no place).
+    let mut placed = 0;
+    for lot_id in first {
+        if let Some(pos) = lots.iter().position(|(id, _)| id == lot_id).filter(|pos| *pos >= placed) {
             let lot = lots.remove(pos);
-            lots.insert(place.min(lots.len()), lot);
+            lots.insert(placed, lot);
+            placed += 1;
         }
     }
     let mut left = amount.get();

@@ -193,7 +193,7 @@ impl Ledger {
         )
         .await?;
         // Credits pay what the wallet owes (for credits taken back) before anything else.
-        super::clawback::repay_owed(self, tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
+        super::clawback::repay_owed(self, tx, req.wallet, &req.idempotency_key, now_ms).await?;
         Ok(receipt)
     }
 

@@ -281,7 +281,11 @@ async fn restore(
     dispute: &str,
     (taken, taken_bonus, owed): (i64, i64, i64),
 ) -> Result<(Micros, Micros), WebhookError> {
-    let forgiven = state.ledger.forgive_owed_in(tx, wallet, Micros(owed)).await.map_err(|e| internal(&e))?;
+    let forgiven = state
+        .ledger
+        .forgive_owed_in(tx, wallet, Micros(owed), &format!("dispute:{dispute}:won:forgive"))
+        .await
+        .map_err(|e| internal(&e))?;
     let credit = taken + owed - forgiven.get();
     let bonus = taken_bonus.min(credit);
     let meta = serde_json::json!({ "dispute": dispute });
