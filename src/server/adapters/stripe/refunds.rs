@@ -1,27 +1,27 @@
 //! Asking Stripe to refund a payment (all of it, or part). Stripe answers at once; the
 //! credits move when its signed `charge.refunded` event arrives.
 
-use stripe::{Client, CreateRefund, PaymentIntentId, Refund, RequestStrategy};
+use stripe::{CreateRefund, PaymentIntentId, Refund};
 
+use super::StripeApi;
 use crate::shared::error::AppError;
 
 /// Refunds `cents` of `payment_intent`. `idempotency_key` makes a retried request the
-/// same refund at Stripe. Returns Stripe's refund id.
+/// same refund at Stripe. Returns Stripe's refund id. Stripe's refusal (more than is left,
+/// a disputed charge) comes back as a conflict that says why.
 pub async fn create_refund(
-    api_base: &str,
-    secret_key: &str,
+    api: StripeApi<'_>,
     payment_intent: &str,
     cents: i64,
     idempotency_key: &str,
 ) -> Result<String, AppError> {
-    let payment: PaymentIntentId = payment_intent
-        .parse()
-        .map_err(|_| AppError::validation("payment", "That is not a Stripe payment id (pi_...)."))?;
-    let client =
-        Client::from_url(api_base, secret_key).with_strategy(RequestStrategy::Idempotent(idempotency_key.to_string()));
+    let payment: PaymentIntentId = super::stripe_id("pi", payment_intent)
+        .ok_or_else(|| AppError::validation("payment", "That is not a Stripe payment id (pi_...)."))?;
     let mut params = CreateRefund::new();
     params.payment_intent = Some(payment);
     params.amount = Some(cents);
-    let refund = Refund::create(&client, params).await.map_err(|e| AppError::internal("stripe refund", e))?;
+    let refund = Refund::create(&api.client(Some(idempotency_key)), params)
+        .await
+        .map_err(|e| super::refused("stripe refund", e))?;
     Ok(refund.id.to_string())
 }

@@ -6,7 +6,6 @@
 use sqlx::Row;
 
 use crate::server::infra::db::word;
-use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
@@ -57,13 +56,19 @@ pub async fn refund(state: &AppState, payment: &str, amount: Option<Micros>) -> 
                 message: "This purchase was paid through Stripe, and no Stripe key is configured.".into(),
             })?;
             let key = String::from_utf8_lossy(&key.0).into_owned();
-            let idempotency = format!("tollgate-refund:{session}:{refunded}:{cents}");
+            // Fresh for each refund asked for: retries of this request are one refund at
+            // Stripe, and a second refund asked for on purpose is a second refund.
+            let attempt =
+                crate::server::infra::crypto::random_hex(8).map_err(|e| AppError::internal("starting a refund", e))?;
+            let api = crate::server::adapters::stripe::StripeApi {
+                base: state.config.stripe_api_base.as_str(),
+                secret_key: &key,
+            };
             crate::server::adapters::stripe::refunds::create_refund(
-                state.config.stripe_api_base.as_str(),
-                &key,
+                api,
                 &payment_intent,
                 cents,
-                &idempotency,
+                &format!("tollgate-refund:{session}:{attempt}"),
             )
             .await?
         }
@@ -92,9 +97,6 @@ async fn sandbox_refund(
             "currency": "usd",
         } }
     });
-    let body = serde_json::to_vec(&event).map_err(|e| AppError::internal("sandbox refund", e))?;
-    let now = now_ms();
-    let header = crate::server::adapters::stripe::signature::sign(&state.webhook_secret(), now / 1000, &body);
-    super::settle::handle(state, Some(&header), &body, now).await?;
+    super::sandbox::deliver(state, &event).await?;
     Ok(format!("re_sandbox_{random}"))
 }

@@ -43,7 +43,13 @@ pub async fn sandbox_pay(state: &AppState, user: &User, session: &str) -> Result
             "client_reference_id": user.id,
         } }
     });
-    let body = serde_json::to_vec(&event).map_err(|e| AppError::internal("sandbox payment", e))?;
+    deliver(state, &event).await
+}
+
+/// Signs `event` with the webhook secret, as Stripe would, and hands it to the webhook
+/// handler: the sandbox's payments, refunds and top-ups take the real path.
+pub async fn deliver(state: &AppState, event: &serde_json::Value) -> Result<(), AppError> {
+    let body = serde_json::to_vec(event).map_err(|e| AppError::internal("sandbox payment", e))?;
     let now = now_ms();
     let header = crate::server::adapters::stripe::signature::sign(&state.webhook_secret(), now / 1000, &body);
     super::settle::handle(state, Some(&header), &body, now).await?;
