@@ -66,3 +66,11 @@ pub async fn list_payments() -> Result<Vec<Payment>, AppError> {
     crate::server::web::guard::signed_in(|state, user| async move { history::payments(&state.db, &user.id, 20).await })
         .await
 }
+
+/// One of the signed-in person's payments, for its printable receipt.
+#[server(endpoint = "payment_receipt")]
+pub async fn get_receipt(id: String) -> Result<Payment, AppError> {
+    use crate::server::services::purchases::history;
+    crate::server::web::guard::signed_in(|state, user| async move { history::receipt(&state.db, &user.id, &id).await })
+        .await
+}

@@ -96,6 +96,30 @@ text_enum! {
         Disputed = "disputed",
         DisputeWon = "dispute_won",
         DisputeLost = "dispute_lost",
+        /// An auto top-up the card declined: nothing was paid.
+        Declined = "declined",
+    }
+}
+
+text_enum! {
+    /// How a payment was made.
+    pub enum PaymentKind {
+        /// Bought at Stripe Checkout (or the sandbox's).
+        Checkout = "checkout",
+        /// The saved card, charged when the balance ran low.
+        AutoTopUp = "auto_top_up",
+        /// The saved card, charged for a monthly invoice.
+        Invoice = "invoice",
+    }
+}
+
+impl PaymentKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Checkout => "Purchase",
+            Self::AutoTopUp => "Auto top-up",
+            Self::Invoice => "Invoice payment",
+        }
     }
 }
 
@@ -109,6 +133,7 @@ impl PaymentStatus {
             Self::Disputed => "Disputed",
             Self::DisputeWon => "Dispute won",
             Self::DisputeLost => "Dispute lost",
+            Self::Declined => "Declined",
         }
     }
 }

@@ -115,6 +115,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/settings/api-tokens") view=ApiTokensPage />
                         <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage />
                         <Route path=path!("/sandbox/checkout/:id") view=SandboxCheckoutPage />
+                        <Route path=path!("/sandbox/card") view=crate::ui::pages::saved_card::SandboxCardPage />
+                        <Route path=path!("/credits/receipts/:id") view=crate::ui::pages::payments::ReceiptPage />
                         <Route path=path!("/sandbox/openrouter/auth") view=SandboxOpenRouterConsent />
                         <Route path=StaticSegment("signin") view=SignInPage />
                         <Route path=StaticSegment("signup") view=SignUpPage />

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod accounts;
+mod auto_top_up;
 mod cli;
 mod credits_page;
 mod gateway;

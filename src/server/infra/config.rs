@@ -51,6 +51,7 @@ const KEYS: &[&str] = &[
     "sign_ups_per_address",
     "stripe_secret_key",
     "stripe_api_base",
+    "auto_top_up_cooldown_secs",
     "master_key",
     "fal_api_base",
     "openrouter_base",
@@ -105,6 +106,8 @@ pub struct Config {
     pub stripe_secret_key: Option<SecretKey>,
     /// Where the Stripe API is (tests point it at a local stand-in).
     pub stripe_api_base: Url,
+    /// The least time between two auto top-up attempts of one account.
+    pub auto_top_up_cooldown_secs: u32,
     /// Encrypts the provider keys people store (32 bytes as 64 hex digits). Empty: kept
     /// in `<data_dir>/master.key`, made on first start, which only the sandbox allows.
     pub master_key: Option<MasterKeySetting>,
@@ -160,7 +163,8 @@ impl Config {
             purchase_bonus_percent,
             sign_ups_per_address,
         } = groups::limits(layers)?;
-        let Stripe { stripe_webhook_secret, stripe_secret_key, stripe_api_base } = groups::stripe(layers)?;
+        let Stripe { stripe_webhook_secret, stripe_secret_key, stripe_api_base, auto_top_up_cooldown_secs } =
+            groups::stripe(layers)?;
         let master_key = groups::master_key(layers, sandbox, &database)?;
         let Providers {
             fal_api_base,
@@ -206,6 +210,7 @@ impl Config {
             sign_ups_per_address,
             stripe_secret_key,
             stripe_api_base,
+            auto_top_up_cooldown_secs,
         })
     }
 

@@ -1,5 +1,6 @@
 //! What the app does, callable from the web, the server functions and the CLI alike:
-//! accounts, purchases (checkout, sandbox, settlement), gifts, keys, credits, usage
+//! accounts, purchases (checkout, sandbox, settlement), payments (saved cards, auto
+//! top-up), gifts, keys, credits, usage
 //! reports, who pays (`billing`), the Studio, and the metering gateway.
 
 pub mod accounts;
@@ -8,6 +9,7 @@ pub mod credits;
 pub mod gateway;
 pub mod gifts;
 pub mod keys;
+pub mod payments;
 pub mod purchases;
 pub mod studio;
 pub mod usage_report;

@@ -92,6 +92,14 @@ async fn billing(
         Err(e) => return ApiError(e).into_response(),
     };
     body["purchases"] = payments.iter().map(payment_json).collect();
+    match crate::server::services::payments::cards::payment_settings(&state, &user).await {
+        Ok(settings) => {
+            let (card, auto) = crate::server::web::api_billing::settings_json(&settings);
+            body["card"] = card;
+            body["auto_top_up"] = auto;
+        }
+        Err(e) => return ApiError(e).into_response(),
+    }
     let rules = state.purchase_rules();
     body["purchase_rules"] = json!({
         "available": rules.available,
@@ -117,6 +125,8 @@ fn payment_json(p: &crate::shared::dto::purchases::Payment) -> Value {
         "refunded": p.refunded.as_usd(),
         "refunded_micros": p.refunded.get(),
         "status": p.status,
+        "kind": p.kind,
+        "failure": p.failure,
         "provider": p.provider,
     })
 }

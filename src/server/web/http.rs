@@ -68,6 +68,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .route("/settings", get(|| async { axum::response::Redirect::to("/settings/api-keys") }))
         .merge(crate::server::web::api_v1::routes())
         .merge(crate::server::web::api_usage::routes())
+        .merge(crate::server::web::api_billing::routes())
         .route("/webhooks/stripe", axum::routing::post(crate::server::web::stripe_webhook::webhook_route))
         .route("/connect/openrouter", get(crate::server::web::oauth::start))
         .route(crate::server::web::oauth::CALLBACK_PATH, get(crate::server::web::oauth::callback))
@@ -85,8 +86,16 @@ pub fn router(state: AppState, web: WebApp) -> Router {
 }
 
 /// Pages only a signed-in person can see (a prefix, or a whole path).
-const SIGNED_IN_PAGES: &[&str] =
-    &["/credits", "/studio", "/settings/api-keys", "/settings/api-tokens", "/admin/", "/sandbox/checkout/"];
+const SIGNED_IN_PAGES: &[&str] = &[
+    "/credits",
+    "/studio",
+    "/settings/api-keys",
+    "/settings/api-tokens",
+    "/admin/",
+    "/sandbox/checkout/",
+    "/sandbox/card",
+    "/credits/receipts/",
+];
 
 fn needs_sign_in(path: &str) -> bool {
     SIGNED_IN_PAGES.iter().any(|p| if p.ends_with('/') { path.starts_with(p) } else { path == *p })

@@ -1,6 +1,7 @@
 //! The HTTP surface: the router and its middleware, starting and stopping the server, the
 //! JSON API under `/api/v1`, and the OpenRouter connect routes.
 
+pub mod api_billing;
 pub mod api_usage;
 pub mod api_v1;
 pub mod app_server;

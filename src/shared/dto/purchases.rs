@@ -34,6 +34,12 @@ impl PurchaseRules {
     pub fn quote(&self, text: &str) -> Result<Quote, AppError> {
         let field = |m: String| AppError::validation("amount", m);
         let pay = Micros::parse_positive(text).map_err(|e| field(e.to_string()))?;
+        self.quote_micros(pay)
+    }
+
+    /// What paying `pay` costs and gives, checked against the limits.
+    pub fn quote_micros(&self, pay: Micros) -> Result<Quote, AppError> {
+        let field = |m: String| AppError::validation("amount", m);
         if pay.to_cents_exact().is_none() {
             return Err(field("Use whole cents, e.g. 12.50.".into()));
         }
@@ -122,6 +128,9 @@ pub struct Payment {
     pub bonus: Micros,
     pub refunded: Micros,
     pub status: crate::shared::states::PaymentStatus,
+    pub kind: crate::shared::states::PaymentKind,
+    /// Why a declined payment was declined.
+    pub failure: Option<String>,
     /// `stripe` or `sandbox`.
     pub provider: String,
 }

@@ -12,6 +12,9 @@ pub fn Field(
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional)] autocomplete: Option<&'static str>,
     #[prop(into, default = None)] hint: Option<&'static str>,
+    /// What the input starts with (a saved setting).
+    #[prop(into, default = None)]
+    value: Option<String>,
     #[prop(into)] error: Signal<Option<String>>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
@@ -27,6 +30,7 @@ pub fn Field(
                 name=name
                 type=kind
                 autocomplete=autocomplete
+                value=value
                 required=true
                 aria-invalid=move || error.get().is_some().then_some("true")
                 aria-describedby=described_by

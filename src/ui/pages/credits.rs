@@ -12,6 +12,7 @@ use crate::ui::components::tabs::{Tab, TabList, TabPanel};
 use crate::ui::context::AccountResource;
 use crate::ui::pages::buy::{BuyCredits, CheckoutNotice};
 use crate::ui::pages::payments::PaymentHistory;
+use crate::ui::pages::saved_card::PaymentMethod;
 use crate::ui::pages::transactions::TransactionsTab;
 use crate::ui::pages::usage::UsageSection;
 
@@ -89,6 +90,7 @@ fn BalanceTab(account: AccountSummary) -> impl IntoView {
             })}
         </section>
         <BuyCredits />
+        <PaymentMethod />
         <PaymentHistory />
         <UsageSection account />
     }

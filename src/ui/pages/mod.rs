@@ -8,6 +8,7 @@ pub mod home;
 pub mod not_found;
 pub mod payments;
 pub mod sandbox_oauth;
+pub mod saved_card;
 pub mod settings;
 pub mod studio;
 pub mod tokens;

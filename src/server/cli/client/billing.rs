@@ -1,5 +1,5 @@
-//! `tollgate billing` and `tollgate billing buy`: the balance, recent purchases, and
-//! buying credits through the checkout page.
+//! `tollgate billing`, `tollgate billing buy` and `tollgate billing auto-top-up`: the
+//! balance, recent payments, the saved card, buying credits and auto top-up.
 
 use std::process::ExitCode;
 
@@ -28,18 +28,28 @@ async fn billing_inner(command: Option<BillingCommand>, json_mode: bool) -> Outc
                     println!("\n  No purchases yet. Buy credits with: tollgate billing buy --amount 25");
                 } else {
                     println!("\n  Recent purchases:\n");
-                    println!("  {:<12} {:<10} {:<10} {:<10} {}", "Date", "Paid", "Bonus", "Credits", "Status");
+                    println!(
+                        "  {:<12} {:<16} {:<10} {:<10} {:<10} {}",
+                        "Date", "Kind", "Paid", "Bonus", "Credits", "Status"
+                    );
                     for p in purchases {
                         let (paid, bonus) =
                             (p["amount_micros"].as_i64().unwrap_or(0), p["bonus_micros"].as_i64().unwrap_or(0));
                         let refunded = p["refunded_micros"].as_i64().unwrap_or(0);
                         let status = match p["status"].as_str().unwrap_or("paid") {
                             "partly_refunded" => format!("{} refunded", money(refunded)),
+                            "declined" => format!("declined: {}", p["failure"].as_str().unwrap_or("")),
                             other => other.replace('_', " "),
                         };
+                        let kind = match p["kind"].as_str().unwrap_or("checkout") {
+                            "auto_top_up" => "auto top-up",
+                            "invoice" => "invoice",
+                            _ => "purchase",
+                        };
                         println!(
-                            "  {:<12} {:<10} {:<10} {:<10} {}",
+                            "  {:<12} {:<16} {:<10} {:<10} {:<10} {}",
                             p["date"].as_str().unwrap_or(""),
+                            kind,
                             money(paid),
                             money(bonus),
                             money(paid + bonus),
@@ -48,7 +58,14 @@ async fn billing_inner(command: Option<BillingCommand>, json_mode: bool) -> Outc
                     }
                 }
             }
+            if !json_mode {
+                super::top_up::print_payment_settings(&b);
+            }
             warn_low(&b, json_mode);
+        }
+        Some(BillingCommand::AutoTopUp { enable, disable, threshold, amount, monthly_cap }) => {
+            let change = super::top_up::Change { enable, disable, threshold, amount, monthly_cap };
+            super::top_up::auto_top_up(&client, change, json_mode).await?;
         }
         Some(BillingCommand::Buy { amount, no_browser }) => {
             let balance = client.get("api/v1/balance").await?;

@@ -7,6 +7,7 @@ mod billing;
 mod login;
 mod output;
 mod run;
+mod top_up;
 mod transport;
 mod usage;
 
@@ -45,6 +46,26 @@ pub enum BillingCommand {
         /// Only print the checkout address; do not open a browser.
         #[arg(long)]
         no_browser: bool,
+    },
+    /// Auto top-up: with no options, shows the settings; --enable with amounts turns it
+    /// on (or changes it), --disable turns it off. It charges your saved card.
+    #[command(name = "auto-top-up")]
+    AutoTopUp {
+        /// Turn auto top-up on (needs a saved card).
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Turn auto top-up off.
+        #[arg(long)]
+        disable: bool,
+        /// Top up when available credits fall under this many dollars.
+        #[arg(long, requires = "enable")]
+        threshold: Option<String>,
+        /// Dollars to buy each time.
+        #[arg(long, requires = "enable")]
+        amount: Option<String>,
+        /// The most auto top-ups may buy in a calendar month (UTC), in dollars.
+        #[arg(long = "monthly-cap", requires = "enable")]
+        monthly_cap: Option<String>,
     },
 }
 

@@ -170,6 +170,7 @@ pub(super) struct Stripe {
     pub(super) stripe_webhook_secret: Option<SecretKey>,
     pub(super) stripe_secret_key: Option<SecretKey>,
     pub(super) stripe_api_base: Url,
+    pub(super) auto_top_up_cooldown_secs: u32,
 }
 
 pub(super) fn stripe(layers: &Layers<'_>) -> Result<Stripe, ConfigError> {
@@ -177,7 +178,12 @@ pub(super) fn stripe(layers: &Layers<'_>) -> Result<Stripe, ConfigError> {
     let stripe_secret_key = layers.optional_secret("stripe_secret_key");
     let stripe_api_base =
         layers.parse("stripe_api_base", Url::parse("https://api.stripe.com/").expect("valid"), parse_public_url)?;
-    Ok(Stripe { stripe_webhook_secret, stripe_secret_key, stripe_api_base })
+    // The least time between two auto top-up attempts of one account.
+    let auto_top_up_cooldown_secs = layers.parse("auto_top_up_cooldown_secs", 600, |v| match v.parse::<u32>() {
+        Ok(n) if n <= 86_400 => Ok(n),
+        _ => Err(format!("`{v}` is not a whole number of seconds from 0 to 86400")),
+    })?;
+    Ok(Stripe { stripe_webhook_secret, stripe_secret_key, stripe_api_base, auto_top_up_cooldown_secs })
 }
 
 /// `master_key`: only the sandbox with SQLite may leave it empty (a key file is kept).

@@ -142,6 +142,9 @@ pub async fn finish_ok(
         run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, charged).await?;
     }
     tx.commit().await.map_err(db_err("finishing a call"))?;
+    if charged.is_positive() {
+        crate::server::services::payments::auto_top_up::after_spend(state, &call.user_id);
+    }
     Ok(Some(Settled { units, cost, charged }))
 }
 

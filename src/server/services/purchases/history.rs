@@ -1,9 +1,9 @@
-//! The person's payment history: each completed purchase with what was refunded, and
-//! where a dispute against it stands.
+//! The person's payment history: each completed purchase or auto top-up with what was
+//! refunded and where a dispute against it stands, and the auto top-ups a card declined.
 
 use sqlx::Row;
 
-use crate::server::infra::db::{Db, db_err};
+use crate::server::infra::db::{Db, db_err, word};
 use crate::shared::dto::purchases::Payment;
 use crate::shared::error::AppError;
 use crate::shared::format::utc_date;
@@ -15,14 +15,27 @@ pub const MAX_PAYMENTS: u32 = 200;
 
 /// `user_id`'s payments, newest first, at most `limit`.
 pub async fn payments(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Payment>, AppError> {
+    select(db, user_id, None, limit).await
+}
+
+/// One of `user_id`'s payments, for its receipt. Someone else's is "not found".
+pub async fn receipt(db: &Db, user_id: &str, id: &str) -> Result<Payment, AppError> {
+    select(db, user_id, Some(id), 1).await?.pop().ok_or_else(|| AppError::not_found("The payment"))
+}
+
+async fn select(db: &Db, user_id: &str, id: Option<&str>, limit: u32) -> Result<Vec<Payment>, AppError> {
     let rows = sqlx::query(
-        "select s.id, s.completed_at_ms, s.amount_micros, s.bonus_micros, s.refunded_micros, s.provider, \
-             (select d.status from dispute d where d.session_id = s.id order by d.created_at_ms desc limit 1) \
-         from checkout_session s where s.user_id = $1 and s.status = 'completed' \
-         order by s.completed_at_ms desc, s.id desc limit $2",
+        "select s.id, coalesce(s.completed_at_ms, s.created_at_ms), s.amount_micros, s.bonus_micros, \
+             s.refunded_micros, s.provider, \
+             (select d.status from dispute d where d.session_id = s.id order by d.created_at_ms desc limit 1), \
+             s.kind, s.failure, s.status \
+         from checkout_session s where s.user_id = $1 and (s.status = 'completed' or s.failure is not null) \
+           and ($3 = '' or s.id = $3) \
+         order by coalesce(s.completed_at_ms, s.created_at_ms) desc, s.id desc limit $2",
     )
     .bind(user_id)
     .bind(i64::from(limit.clamp(1, MAX_PAYMENTS)))
+    .bind(id.unwrap_or(""))
     .fetch_all(db.pool())
     .await
     .map_err(db_err("reading payments"))?;
@@ -31,6 +44,8 @@ pub async fn payments(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Payment>
             let completed_at_ms: i64 = r.try_get::<Option<i64>, _>(1)?.unwrap_or(0);
             let (amount, refunded): (i64, i64) = (r.try_get(2)?, r.try_get(4)?);
             let dispute: Option<String> = r.try_get(6)?;
+            let failure: Option<String> = r.try_get(8)?;
+            let paid = r.try_get::<String, _>(9)? == "completed";
             Ok(Payment {
                 id: r.try_get(0)?,
                 date: utc_date(completed_at_ms),
@@ -38,7 +53,9 @@ pub async fn payments(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Payment>
                 amount: Micros(amount),
                 bonus: Micros(r.try_get(3)?),
                 refunded: Micros(refunded),
-                status: status_of(amount, refunded, dispute.as_deref()),
+                status: if paid { status_of(amount, refunded, dispute.as_deref()) } else { PaymentStatus::Declined },
+                kind: word(r, 7)?,
+                failure: if paid { None } else { failure },
                 provider: r.try_get(5)?,
             })
         })

@@ -8,6 +8,7 @@ pub mod refund;
 pub mod reversals;
 pub mod sandbox;
 pub mod settle;
+pub mod top_ups;
 
 use sqlx::Row;
 

@@ -30,6 +30,8 @@ pub enum WebhookError {
     NotPaid(String),
     #[error("checkout session {session}: paid {paid_cents} cents, expected {expected_cents}")]
     AmountMismatch { session: String, paid_cents: i64, expected_cents: i64 },
+    #[error("{0}")]
+    Refused(String),
     #[error("internal error")]
     Internal,
 }
@@ -55,6 +57,13 @@ pub enum Handled {
     },
     /// A dispute lost for good: recorded, nothing more moves.
     DisputeLost(String),
+    /// A card saved through Checkout in setup mode.
+    CardSaved,
+    /// An auto top-up the card declined: recorded, and auto top-up paused.
+    TopUpDeclined(String),
+    /// An event about a payment that is not ours to act on (a Checkout purchase's own
+    /// payment, which its session's event credits).
+    Ignored,
     /// Seen before (same event, or another event for a session already credited).
     AlreadyDone,
 }
@@ -67,7 +76,12 @@ pub async fn handle(state: &AppState, header: Option<&str>, body: &[u8], now_ms:
     let kind = event["type"].as_str().ok_or(WebhookError::Malformed)?;
     let object = &event["data"]["object"];
     match kind {
+        "checkout.session.completed" if object["mode"].as_str() == Some("setup") => {
+            super::top_ups::card_saved(state, id, object, now_ms).await
+        }
         "checkout.session.completed" => checkout_completed(state, id, object, now_ms).await,
+        "payment_intent.succeeded" => super::top_ups::succeeded(state, id, object, now_ms).await,
+        "payment_intent.payment_failed" => super::top_ups::failed(state, id, object, now_ms).await,
         "charge.refunded" => super::reversals::refunded(state, id, object, now_ms).await,
         "charge.dispute.created" => super::reversals::dispute_opened(state, id, object, now_ms).await,
         "charge.dispute.closed" => super::reversals::dispute_closed(state, id, object, now_ms).await,
@@ -87,7 +101,8 @@ async fn checkout_completed(state: &AppState, id: &str, object: &Value, now_ms: 
     }
     // The payment a later refund or dispute names.
     let payment_intent = object["payment_intent"].as_str();
-    let outcome = complete(state, id, session, payment_intent, paid_cents, now_ms).await;
+    let outcome =
+        complete(state, (id, "checkout.session.completed"), session, payment_intent, paid_cents, now_ms).await;
     if let Err(e @ (WebhookError::UnknownSession(_) | WebhookError::AmountMismatch { .. })) = &outcome {
         // Signed by Stripe, so money may have moved: someone must look at it.
         tracing::error!(event_id = id, error = %e, "a paid checkout could not be credited; needs review");
@@ -130,9 +145,9 @@ async fn recorded_session(state: &AppState, session: &str, paid_cents: i64) -> R
 
 /// Credits a paid session once: the event id and the session's status are written in the
 /// same transaction as the credits.
-async fn complete(
+pub(super) async fn complete(
     state: &AppState,
-    event_id: &str,
+    (event_id, event_type): (&str, &str),
     session: &str,
     payment_intent: Option<&str>,
     paid_cents: i64,
@@ -142,10 +157,10 @@ async fn complete(
     let wallet = state.ledger.open_wallet(&user_id).await.map_err(|e| internal(&e))?;
     let mut tx = state.db.begin_write().await.map_err(|e| internal(&e))?;
     let fresh = sqlx::query(
-        "insert into stripe_event (id, type, received_at_ms) values ($1, 'checkout.session.completed', $2) \
-         on conflict (id) do nothing",
+        "insert into stripe_event (id, type, received_at_ms) values ($1, $2, $3) on conflict (id) do nothing",
     )
     .bind(event_id)
+    .bind(event_type)
     .bind(now_ms)
     .execute(&mut **tx)
     .await
