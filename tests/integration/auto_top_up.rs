@@ -23,6 +23,8 @@ backend_tests!(
     a_declined_card_pauses_auto_top_up_with_a_notice_and_is_not_retried,
     the_monthly_cap_and_the_cooldown_hold,
     a_card_saved_through_stripe_checkout_replaces_the_old_one_once,
+    late_refused_and_contrary_answers_from_stripe_charge_once_and_say_so,
+    a_sandbox_card_is_never_charged_once_stripe_is_set_up,
 );
 
 const WHSEC: &str = "whsec_test_0123456789";
@@ -407,4 +409,80 @@ async fn a_card_saved_through_stripe_checkout_replaces_the_old_one_once(backend:
     assert_eq!(deliver(&app, "evt_b", "checkout.session.completed", setup("seti_second")).await, 200);
     assert_eq!(billing(&app, &ivy).await["card"], Value::Null);
     assert_eq!(standin.detached.lock().unwrap().len(), 2);
+}
+
+/// Saves a Stripe card (through the setup event) and turns auto top-up on at `threshold`.
+async fn stripe_card(app: &TestApp, client: &reqwest::Client, email: &str, seti: &str, threshold: &str) -> String {
+    let id = user_id(app, email).await;
+    assert_eq!(app.call(client, "card_setup", &[]).await.status(), 200);
+    let customer: String = sqlx::query_scalar("select stripe_customer from billing_profile where user_id = $1")
+        .bind(&id)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let setup = json!({ "id": "cs_setup", "mode": "setup", "client_reference_id": id,
+        "customer": customer, "setup_intent": seti });
+    assert_eq!(deliver(app, &format!("evt_{seti}"), "checkout.session.completed", setup).await, 200);
+    assert_eq!(put_auto(client, app, enable(threshold, "25", "200")).await.0, 200);
+    id
+}
+
+async fn late_refused_and_contrary_answers_from_stripe_charge_once_and_say_so(backend: Backend) {
+    use tollgate::server::services::payments::attempts;
+    let (app, standin, _) = stripe_app(backend).await;
+    let jo = app.signed_up("jo@example.com", "correct horse battery").await;
+    // Accepted by Stripe, its event late: however late, no second charge.
+    let id = stripe_card(&app, &jo, "jo@example.com", "seti_visa", "10").await;
+    assert_eq!(standin.payment_intents.lock().unwrap().len(), 1);
+    let price = |m: Micros| app.state.purchase_rules().quote_micros(m);
+    let two_hours_later = now_ms() + 2 * 3_600_000;
+    assert!(attempts::claim(&app.db, &id, two_hours_later, 0, price).await.unwrap().is_none());
+
+    // Refused by Stripe (the card is gone there): recorded as declined, paused, not retried.
+    let kim = app.signed_up("kim@example.com", "correct horse battery").await;
+    stripe_card(&app, &kim, "kim@example.com", "seti_missing", "10").await;
+    let b = billing(&app, &kim).await;
+    assert_eq!(b["auto_top_up"]["paused_reason"], "Stripe refused this: No such PaymentMethod.", "{b}");
+    assert_eq!(b["auto_top_up"]["this_month_usd"].as_f64(), Some(0.0));
+
+    // Declined, then paid after all: credited once, the pause lifted, the month counted.
+    let lu = app.signed_up("lu@example.com", "correct horse battery").await;
+    let id = stripe_card(&app, &lu, "lu@example.com", "seti_declined", "10").await;
+    let session = format!("topup_1_{id}");
+    let receipt = lu.get(app.url(&format!("/credits/receipts/{session}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!receipt.contains("$25.00"), "a declined attempt has no receipt");
+    let paid = json!({ "id": "pi_late", "object": "payment_intent", "amount_received": 2500, "currency": "usd",
+        "metadata": { "tollgate_session": session } });
+    assert_eq!(deliver(&app, "evt_late", "payment_intent.succeeded", paid.clone()).await, 200);
+    assert_eq!(deliver(&app, "evt_late", "payment_intent.succeeded", paid).await, 200);
+    assert_eq!(available(&app, &lu).await, 30 * MILLION);
+    let b = billing(&app, &lu).await;
+    assert_eq!(b["auto_top_up"]["paused_reason"], Value::Null);
+    assert_eq!(b["auto_top_up"]["this_month_usd"].as_f64(), Some(25.0));
+    assert_eq!(b["purchases"][0]["status"], "paid");
+    audit_clean(&app).await;
+}
+
+async fn a_sandbox_card_is_never_charged_once_stripe_is_set_up(backend: Backend) {
+    let app = sandbox_app(backend, "0").await;
+    let max = app.signed_up("max@example.com", "correct horse battery").await;
+    save_sandbox_card(&app, &max, "pm_sandbox_visa").await;
+    assert_eq!(put_auto(&max, &app, enable("4", "25", "200")).await.0, 200);
+    debit(&app, "max@example.com", "spent", 2 * MILLION).await;
+    // The same database, now served with a Stripe account.
+    let (_standin, addr) = StandIn::start().await;
+    let settings = stripe_settings(&format!("http://{addr}/"));
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let live = tollgate::server::web::app_server::AppServer::build(
+        test_config(app.database_handle(), &pairs),
+        tollgate::ui::app::web_app(),
+    )
+    .await
+    .unwrap();
+    let id = user_id(&app, "max@example.com").await;
+    assert!(run_if_due(live.state(), &id).await.unwrap().is_some(), "an attempt, declined");
+    assert_eq!(available(&app, &max).await, 3 * MILLION, "no credits from a sandbox card");
+    let reason = billing(&app, &max).await["auto_top_up"]["paused_reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("sandbox card"), "{reason}");
+    audit_clean(&app).await;
 }

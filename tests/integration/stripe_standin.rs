@@ -2,7 +2,8 @@
 //! JSON objects, idempotency keys) of Checkout Sessions, Customers, SetupIntents, payment
 //! methods, PaymentIntents and Refunds, so the real async-stripe calls run over HTTP
 //! without reaching the internet. A payment method whose id contains `declined` is
-//! declined as Stripe declines an off-session payment (HTTP 402, a card error).
+//! declined as Stripe declines an off-session payment (HTTP 402, a card error); one whose
+//! id contains `missing` is refused as unknown (HTTP 400).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -103,6 +104,11 @@ async fn create_payment_intent(State(standin): State<StandIn>, headers: HeaderMa
         intents.push((pairs.clone(), key));
         earlier.unwrap_or(intents.len() - 1) + 1
     };
+    if get("payment_method").unwrap_or_default().contains("missing") {
+        let error = json!({ "error": { "type": "invalid_request_error", "code": "resource_missing",
+            "message": "No such PaymentMethod." } });
+        return Err((StatusCode::BAD_REQUEST, Json(error)).into_response());
+    }
     if get("payment_method").unwrap_or_default().contains("declined") {
         let error = json!({ "error": { "type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
             "message": "Your card was declined." } });

@@ -105,8 +105,10 @@ async fn parse_and_save(
     let threshold = amount("threshold_usd", current.threshold)?;
     let top_up = amount("amount_usd", current.amount)?;
     let cap = amount("monthly_cap_usd", current.monthly_cap)?;
-    let settings = if !enabled && current.amount.get() == 0 && body["amount_usd"].is_null() {
-        // Turned off before it was ever set: nothing to check.
+    let given = ["threshold_usd", "amount_usd", "monthly_cap_usd"].iter().any(|f| !body[*f].is_null());
+    let settings = if !enabled && !given {
+        // Turned off and nothing else changed: the stored amounts stay as they are, even
+        // if the purchase limits moved since.
         AutoTopUpSettings {
             enabled: false,
             threshold: current.threshold,

@@ -20,9 +20,14 @@ pub fn PaymentMethod() -> impl IntoView {
     let account = expect_context::<AccountResource>();
     // A removed card or new settings change what is shown; a top-up started on saving
     // changes the balance too.
+    // Only a success reloads them: after a refused save the form keeps what was typed.
     Effect::new(move |_| {
-        let (removed, saved) = (remove.version().get(), save.version().get());
-        if removed + saved > 0 {
+        if matches!(remove.value().get(), Some(Ok(_))) {
+            settings.refetch();
+        }
+    });
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(_))) {
             settings.refetch();
             account.refetch();
         }

@@ -43,10 +43,15 @@ pub fn stripe_id<T: std::str::FromStr>(prefix: &str, raw: &str) -> Option<T> {
 }
 
 /// What Stripe said about a request it refused, for the person or administrator who asked.
-/// Authentication and server errors are ours to fix: logged, never shown.
+/// Authentication, rate-limit and server errors are ours to retry or fix: logged, never
+/// shown.
 pub fn refused(context: &str, e: StripeError) -> AppError {
     match e {
-        StripeError::Stripe(r) if (400..500).contains(&r.http_status) && !matches!(r.http_status, 401 | 403) => {
+        // 401/403 are our key; 409 (an idempotent request still in flight) and 429 (rate
+        // limited) pass if tried again: all of these are errors, not refusals.
+        StripeError::Stripe(r)
+            if (400..500).contains(&r.http_status) && !matches!(r.http_status, 401 | 403 | 409 | 429) =>
+        {
             let said = r.message.unwrap_or_else(|| "the request was refused".into());
             tracing::warn!(context, status = r.http_status, message = %said, "stripe refused a request");
             AppError::Conflict { message: format!("Stripe refused this: {said}") }

@@ -10,8 +10,9 @@ use crate::shared::dto::purchases::Quote;
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
 
-/// An attempt that stays pending longer than this (its answer lost) no longer blocks the
-/// next one.
+/// An attempt whose outcome is unknown (Stripe's answer never came, and no payment was
+/// recorded) stops blocking the next one after this long. One Stripe accepted keeps
+/// blocking until its event arrives: a late webhook never means a second charge.
 pub const STALE_AFTER_MS: i64 = 3_600_000;
 
 /// A claimed attempt: what to charge, to which card.
@@ -46,7 +47,9 @@ pub async fn claim(
              top_up_month = $2 \
          where user_id = $3 and auto_enabled = 1 and auto_paused_reason is null and card_id is not null \
            and auto_amount_micros > 0 \
-           and (top_up_pending is null or top_up_last_at_ms <= $4) \
+           and (top_up_pending is null or (top_up_last_at_ms <= $4 and not exists ( \
+                select 1 from checkout_session c where c.id = billing_profile.top_up_pending \
+                and (c.payment_intent is not null or c.status = 'completed')))) \
            and (top_up_last_at_ms is null or top_up_last_at_ms <= $5) \
            and (case when top_up_month = $2 then top_up_month_micros else 0 end) + auto_amount_micros \
                <= auto_monthly_cap_micros \
@@ -108,13 +111,44 @@ pub async fn charged(db: &Db, session: &str, payment_intent: &str) -> Result<(),
     Ok(())
 }
 
-/// The attempt's credits are in: the next attempt may come (after the cooldown).
+/// The attempt's credits are in: the next attempt may come (after the cooldown). An
+/// attempt recorded as declined that was paid after all (the card's bank approved it
+/// later) counts against the month again and no longer pauses auto top-up.
 pub async fn settled(db: &Db, session: &str) -> Result<(), AppError> {
+    let err = db_err("recording an auto top-up");
+    let mut tx = db.begin_write().await.map_err(&err)?;
     sqlx::query("update billing_profile set top_up_pending = null where top_up_pending = $1")
         .bind(session)
-        .execute(db.pool())
+        .execute(&mut **tx)
         .await
-        .map_err(db_err("recording an auto top-up"))?;
+        .map_err(&err)?;
+    let revived = sqlx::query(
+        "update checkout_session set failure = null where id = $1 and status = 'completed' and failure is not null \
+         returning user_id, amount_micros, created_at_ms",
+    )
+    .bind(session)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(&err)?;
+    if let Some(row) = revived {
+        let user_id: String = row.try_get(0).map_err(&err)?;
+        let amount: i64 = row.try_get(1).map_err(&err)?;
+        let month = month_of(row.try_get(2).map_err(&err)?);
+        sqlx::query(
+            "update billing_profile set auto_paused_reason = null, \
+                 top_up_month_micros = case when top_up_month = $1 then top_up_month_micros + $2 \
+                     else top_up_month_micros end \
+             where user_id = $3",
+        )
+        .bind(&month)
+        .bind(amount)
+        .bind(&user_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(&err)?;
+        tracing::warn!(%user_id, session, "an auto top-up recorded as declined was paid after all");
+    }
+    tx.commit().await.map_err(&err)?;
     Ok(())
 }
 

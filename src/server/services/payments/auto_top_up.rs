@@ -40,7 +40,11 @@ pub async fn update(state: &AppState, user: &User, settings: AutoTopUpSettings) 
         "auto top-up saved"
     );
     if settings.enabled {
-        run_if_due(state, &user.id).await?;
+        // The settings are saved whatever happens next; a failed first attempt is
+        // recorded (and paused) or logged, not reported as a failure to save.
+        if let Err(e) = run_if_due(state, &user.id).await {
+            tracing::error!(user_id = %user.id, error = %e, "auto top-up check after saving failed");
+        }
     }
     self::settings(state, user).await
 }
@@ -77,7 +81,12 @@ pub async fn run_if_due(state: &AppState, user_id: &str) -> Result<Option<String
     };
     tracing::info!(%user_id, session = %attempt.session, amount_micros = attempt.quote.pay.get(), "auto top-up started");
     let session = attempt.session.clone();
-    if attempt.sandbox {
+    if attempt.sandbox && !rules.sandbox {
+        // Saved while this server ran as a sandbox: it pays nothing real, so it is never
+        // charged once Stripe is set up.
+        let why = "The saved card is a sandbox card, which cannot pay here. Save a real card.";
+        attempts::declined(&state.db, &attempt.session, why).await?;
+    } else if attempt.sandbox {
         sandbox_charge(state, user_id, &attempt).await?;
     } else {
         stripe_charge(state, user_id, &attempt).await?;
@@ -104,6 +113,11 @@ async fn stripe_charge(state: &AppState, user_id: &str, attempt: &Attempt) -> Re
             attempts::charged(&state.db, &attempt.session, &payment_intent).await
         }
         Ok(Charge::Declined { reason }) => attempts::declined(&state.db, &attempt.session, &reason).await.map(|_| ()),
+        // Stripe refused the request (a detached card, an unknown customer): nothing was
+        // charged, and retrying would be refused the same way.
+        Err(AppError::Conflict { message }) => {
+            attempts::declined(&state.db, &attempt.session, &message).await.map(|_| ())
+        }
         Err(e) => {
             // Whether Stripe charged is unknown: the attempt stays pending, so nothing is
             // tried again until its event arrives or it goes stale.

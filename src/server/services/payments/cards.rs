@@ -122,7 +122,15 @@ pub async fn remove(state: &AppState, user: &User) -> Result<(), AppError> {
         let key = super::stripe_key(state).ok_or_else(|| AppError::Conflict {
             message: "This card was saved through Stripe, and no Stripe key is configured.".into(),
         })?;
-        stripe::cards::detach(super::api(state, &key), &card_id).await?;
+        match stripe::cards::detach(super::api(state, &key), &card_id).await {
+            Ok(()) => {}
+            // Already detached (in Stripe's dashboard, say) or unknown there: it cannot be
+            // charged either way, so it is forgotten here too.
+            Err(AppError::Conflict { message }) => {
+                tracing::warn!(user_id = %user.id, %message, "card was not attached at Stripe; removed here");
+            }
+            Err(e) => return Err(e),
+        }
     }
     profile::clear_card(&state.db, &user.id, now).await?;
     tracing::info!(user_id = %user.id, "card removed; auto top-up off");

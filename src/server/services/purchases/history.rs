@@ -18,9 +18,14 @@ pub async fn payments(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Payment>
     select(db, user_id, None, limit).await
 }
 
-/// One of `user_id`'s payments, for its receipt. Someone else's is "not found".
+/// One of `user_id`'s paid payments, for its receipt. Someone else's is "not found".
 pub async fn receipt(db: &Db, user_id: &str, id: &str) -> Result<Payment, AppError> {
-    select(db, user_id, Some(id), 1).await?.pop().ok_or_else(|| AppError::not_found("The payment"))
+    // A declined attempt was never paid: it has no receipt.
+    select(db, user_id, Some(id), 1)
+        .await?
+        .pop()
+        .filter(|p| p.status != PaymentStatus::Declined)
+        .ok_or_else(|| AppError::not_found("The payment"))
 }
 
 async fn select(db: &Db, user_id: &str, id: Option<&str>, limit: u32) -> Result<Vec<Payment>, AppError> {

@@ -56,10 +56,10 @@ pub async fn refund(state: &AppState, payment: &str, amount: Option<Micros>) -> 
                 message: "This purchase was paid through Stripe, and no Stripe key is configured.".into(),
             })?;
             let key = String::from_utf8_lossy(&key.0).into_owned();
-            // Fresh for each refund asked for: retries of this request are one refund at
-            // Stripe, and a second refund asked for on purpose is a second refund.
-            let attempt =
-                crate::server::infra::crypto::random_hex(8).map_err(|e| AppError::internal("starting a refund", e))?;
+            // The purchase, what was refunded of it so far, and this amount: a retried or
+            // double-submitted command is the same refund at Stripe. A second refund of the
+            // same amount is asked for once the first one's event has arrived.
+            let attempt = format!("{refunded}:{cents}");
             let api = crate::server::adapters::stripe::StripeApi {
                 base: state.config.stripe_api_base.as_str(),
                 secret_key: &key,
