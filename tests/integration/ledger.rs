@@ -46,7 +46,13 @@ async fn credits_and_debits_move_money_and_keep_the_books_balanced(backend: Back
     let balance = t.ledger.balance(w).await.unwrap();
     assert_eq!(
         balance,
-        Balance { posted: usd("9.997"), reserved: Micros::ZERO, available: usd("9.997"), owed: Micros::ZERO }
+        Balance {
+            posted: usd("9.997"),
+            reserved: Micros::ZERO,
+            available: usd("9.997"),
+            owed: Micros::ZERO,
+            ..Balance::default()
+        }
     );
     let page = t.ledger.history(w, &[], None, 10).await.unwrap();
     let amounts: Vec<i64> = page.entries.iter().map(|e| e.amount.get()).collect();
@@ -151,7 +157,13 @@ async fn a_hold_reserves_funds_and_capture_charges_the_real_cost(backend: Backen
     assert_eq!(h.expires_at_ms, T0_MS + 60_000);
     assert_eq!(
         t.ledger.balance(w).await.unwrap(),
-        Balance { posted: usd("1"), reserved: usd("0.50"), available: usd("0.50"), owed: Micros::ZERO }
+        Balance {
+            posted: usd("1"),
+            reserved: usd("0.50"),
+            available: usd("0.50"),
+            owed: Micros::ZERO,
+            ..Balance::default()
+        }
     );
     assert!(matches!(t.ledger.debit(&usage("d", w, "0.60")).await, Err(LedgerError::InsufficientFunds { .. })));
     assert!(matches!(
@@ -163,7 +175,13 @@ async fn a_hold_reserves_funds_and_capture_charges_the_real_cost(backend: Backen
     assert_eq!(c.transfer.as_ref().unwrap().wallet_balance_after, usd("0.70"));
     assert_eq!(
         t.ledger.balance(w).await.unwrap(),
-        Balance { posted: usd("0.70"), reserved: Micros::ZERO, available: usd("0.70"), owed: Micros::ZERO }
+        Balance {
+            posted: usd("0.70"),
+            reserved: Micros::ZERO,
+            available: usd("0.70"),
+            owed: Micros::ZERO,
+            ..Balance::default()
+        }
     );
     assert_eq!(t.ledger.hold(h.id).await.unwrap().status, HoldStatus::Captured);
     // A capture of nothing releases the whole hold and writes no transfer.
@@ -221,7 +239,13 @@ async fn voided_and_expired_holds_release_funds_and_cannot_be_captured(backend: 
     assert_eq!(t.ledger.expire_holds().await.unwrap(), 0);
     assert_eq!(
         t.ledger.balance(w).await.unwrap(),
-        Balance { posted: usd("1"), reserved: Micros::ZERO, available: usd("1"), owed: Micros::ZERO }
+        Balance {
+            posted: usd("1"),
+            reserved: Micros::ZERO,
+            available: usd("1"),
+            owed: Micros::ZERO,
+            ..Balance::default()
+        }
     );
     assert!(matches!(
         t.ledger.capture_hold(&capture("c3", stale.id, "0.10")).await,
@@ -261,7 +285,13 @@ async fn expiry_moves_out_unspent_credit_but_not_what_a_hold_reserved(backend: B
     assert_eq!((first.lots_expired, first.expired), (1, usd("0.50")));
     assert_eq!(
         t.ledger.balance(w).await.unwrap(),
-        Balance { posted: usd("2.5"), reserved: usd("2.5"), available: Micros::ZERO, owed: Micros::ZERO }
+        Balance {
+            posted: usd("2.5"),
+            reserved: usd("2.5"),
+            available: Micros::ZERO,
+            owed: Micros::ZERO,
+            ..Balance::default()
+        }
     );
     let done = t.ledger.capture_hold(&capture("done", job.id, "1")).await.unwrap();
     assert_eq!(done.charged, usd("1"), "the expired grant paid for the running job first");

@@ -22,6 +22,7 @@ mod ledger_model;
 mod onboarding;
 mod openrouter_oauth;
 mod pages;
+mod postpaid;
 mod pricing;
 mod provider_keys;
 mod provider_standin;

@@ -1,4 +1,4 @@
-//! `tollgate admin audit` and `tollgate admin create-admin`.
+//! `tollgate admin audit`, `create-admin`, `refund` and `billing-mode`.
 
 use std::process::ExitCode;
 
@@ -99,5 +99,24 @@ pub(super) async fn refund(config: Config, payment: &str, amount_usd: Option<&st
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("refund: {e}")),
+    }
+}
+
+/// `tollgate admin billing-mode set`: makes an account prepaid or postpaid.
+pub(super) async fn billing_mode(config: Config, email: &str, mode: &str, limit_usd: Option<&str>) -> ExitCode {
+    use crate::server::services::payments::postpaid;
+    let site_addr = config.site_addr;
+    let state = match crate::server::web::app_server::open_state(config, || async move { Ok(((), site_addr)) }).await {
+        Ok((state, ())) => state,
+        Err(e) => return fail(&format!("billing-mode: {e}")),
+    };
+    let result = postpaid::set_mode(&state, email, mode, limit_usd).await;
+    state.db.close().await;
+    match result {
+        Ok(mode) => {
+            println!("{}", mode.describe());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("billing-mode: {e}")),
     }
 }

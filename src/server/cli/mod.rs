@@ -162,6 +162,28 @@ pub enum AdminCommand {
         #[arg(long)]
         amount_usd: Option<String>,
     },
+    /// Prepaid or postpaid: a postpaid account may spend past its credits, down to its
+    /// credit limit, and is billed monthly.
+    BillingMode {
+        #[command(subcommand)]
+        command: BillingModeCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum BillingModeCommand {
+    /// Switch an account: `--mode postpaid --credit-limit-usd 100`, or `--mode prepaid`.
+    Set {
+        /// The account's email address.
+        #[arg(long)]
+        email: String,
+        /// `prepaid` or `postpaid`.
+        #[arg(long)]
+        mode: String,
+        /// How far a postpaid account may spend on credit, in dollars.
+        #[arg(long)]
+        credit_limit_usd: Option<String>,
+    },
 }
 
 /// Runs one command to completion and says how it went.
@@ -183,6 +205,9 @@ pub async fn run(command: Command, config: Config, web: WebApp) -> ExitCode {
         Command::Admin { command: AdminCommand::Refund { payment, amount_usd } } => {
             admin::refund(config, &payment, amount_usd.as_deref()).await
         }
+        Command::Admin {
+            command: AdminCommand::BillingMode { command: BillingModeCommand::Set { email, mode, credit_limit_usd } },
+        } => admin::billing_mode(config, &email, &mode, credit_limit_usd.as_deref()).await,
         client @ (Command::Login { .. } | Command::Billing { .. } | Command::Usage { .. } | Command::Run { .. }) => {
             run_client(client).await
         }

@@ -108,6 +108,16 @@ const CHECKS: &[(&str, &str)] = &[
             or (o.reason <> 'repaid' and o.transfer_id is not null) \
             or (o.reason = 'taken_back' and o.delta_micros < 0) or (o.reason <> 'taken_back' and o.delta_micros > 0)",
     ),
+    (
+        "credit drawn equals its transfers",
+        "select 'wallet ' || cast(a.id as text), 'credit used ' || cast(a.credit_used_micros as text) || \
+         ' but credit-line transfers come to ' || cast(coalesce(c.net, 0) as text) \
+         from account a left join (select wallet_id, cast(sum(case \
+                 when code = 'credit_line' and credit_account_id = wallet_id then amount_micros \
+                 else -amount_micros end) as bigint) as net \
+             from transfer where code in ('credit_line', 'invoice_payment') group by wallet_id) c on c.wallet_id = a.id \
+         where a.kind = 'wallet' and a.credit_used_micros <> coalesce(c.net, 0)",
+    ),
 ];
 
 impl Ledger {

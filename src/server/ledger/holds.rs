@@ -35,11 +35,13 @@ impl Ledger {
 
     async fn write_hold(&self, tx: &mut Transaction<'_, Any>, req: &HoldRequest) -> Result<Hold, LedgerError> {
         let now_ms = self.clock.now_ms();
+        // A postpaid wallet short of credits draws the rest on its credit line.
+        let drawn = super::credit_line::draw(self, tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
         reserve(tx, req.wallet, req.amount).await?;
         let expires_at_ms = now_ms.saturating_add(req.ttl_ms);
         let id: i64 = sqlx::query_scalar(
-            "insert into hold (wallet_id, amount_micros, status, description, metadata, expires_at_ms, created_at_ms) \
-             values ($1, $2, 'open', $3, $4, $5, $6) returning id",
+            "insert into hold (wallet_id, amount_micros, status, description, metadata, expires_at_ms, created_at_ms, \
+             credit_drawn_micros) values ($1, $2, 'open', $3, $4, $5, $6, $7) returning id",
         )
         .bind(req.wallet.0)
         .bind(req.amount.get())
@@ -47,6 +49,7 @@ impl Ledger {
         .bind(req.metadata.to_string())
         .bind(expires_at_ms)
         .bind(now_ms)
+        .bind(drawn.get())
         .fetch_one(&mut **tx)
         .await?;
         Ok(Hold {
@@ -84,7 +87,15 @@ impl Ledger {
     ) -> Result<CaptureReceipt, LedgerError> {
         let now_ms = self.clock.now_ms();
         let (wallet, held) = close_hold(tx, req.hold_id, HoldStatus::Captured, now_ms, true).await?;
-        let available = release(tx, wallet, held).await?;
+        let hold_drawn = credit_drawn(tx, req.hold_id).await?;
+        let mut available = release(tx, wallet, held).await?;
+        // Above the hold, a postpaid wallet draws on its credit line as far as it goes.
+        let extra = if req.actual > available {
+            super::credit_line::draw(self, tx, wallet, req.actual, &req.idempotency_key, now_ms).await?
+        } else {
+            Micros::ZERO
+        };
+        available = Micros(available.get() + extra.get());
         // `available` includes the released hold, so the charge is covered.
         let charged = Micros(req.actual.get().min(available.get()));
         let uncollected = Micros(req.actual.get() - charged.get());
@@ -119,8 +130,13 @@ impl Ledger {
             .bind(req.hold_id)
             .execute(&mut **tx)
             .await?;
-        // What the hold no longer needs pays what the wallet owes, if it owes.
-        super::clawback::repay_owed(self, tx, wallet, &format!("hold:{}", req.hold_id), now_ms).await?;
+        // Credit drawn for this hold and not spent goes back to the credit line; what the
+        // hold no longer needs pays what the wallet owes, if it owes.
+        let unused = Micros((held.get() + extra.get() - charged.get()).max(0));
+        let drawn = Micros((hold_drawn.get() + extra.get()).min(unused.get()));
+        let key = format!("hold:{}", req.hold_id);
+        super::credit_line::give_back(self, tx, wallet, drawn, &key, now_ms).await?;
+        super::clawback::repay_owed(self, tx, wallet, &key, now_ms).await?;
         Ok(CaptureReceipt { hold_id: req.hold_id, charged, uncollected, transfer })
     }
 
@@ -143,8 +159,11 @@ impl Ledger {
         // A hold past its expiry that the sweeper has not reached yet is voided all the same.
         match close_hold(tx, hold_id, HoldStatus::Voided, now_ms, false).await {
             Ok((wallet, held)) => {
+                let drawn = credit_drawn(tx, hold_id).await?;
                 release(tx, wallet, held).await?;
-                super::clawback::repay_owed(self, tx, wallet, &format!("hold:{hold_id}"), now_ms).await?;
+                let key = format!("hold:{hold_id}");
+                super::credit_line::give_back(self, tx, wallet, drawn, &key, now_ms).await?;
+                super::clawback::repay_owed(self, tx, wallet, &key, now_ms).await?;
                 Ok(true)
             }
             Err(LedgerError::HoldNotOpen { status: HoldStatus::Voided, .. }) => Ok(false),
@@ -175,8 +194,17 @@ impl Ledger {
             // Someone captured or voided it in the meantime: nothing to do.
             let Some(row) = closed else { continue };
             let wallet = AccountId(row.try_get(0)?);
+            let key = format!("hold:{id}");
             let released = match release(&mut tx, wallet, Micros(row.try_get(1)?)).await {
-                Ok(_) => super::clawback::repay_owed(self, &mut tx, wallet, &format!("hold:{id}"), now_ms).await,
+                Ok(_) => match credit_drawn(&mut tx, id).await {
+                    Ok(drawn) => {
+                        match super::credit_line::give_back(self, &mut tx, wallet, drawn, &key, now_ms).await {
+                            Ok(_) => super::clawback::repay_owed(self, &mut tx, wallet, &key, now_ms).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             // One hold that fails must not stop the others from expiring.
@@ -313,4 +341,13 @@ async fn close_hold(
         HoldStatus::Open => LedgerError::HoldExpired(hold_id),
         other => LedgerError::HoldNotOpen { id: hold_id, status: other },
     })
+}
+
+/// What a hold drew on its wallet's credit line when it was placed.
+async fn credit_drawn(tx: &mut Transaction<'_, Any>, hold_id: i64) -> Result<Micros, LedgerError> {
+    let drawn: i64 = sqlx::query_scalar("select credit_drawn_micros from hold where id = $1")
+        .bind(hold_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Micros(drawn))
 }

@@ -11,6 +11,7 @@
 
 mod audit;
 mod clawback;
+mod credit_line;
 mod holds;
 mod idempotency;
 mod lots;
@@ -27,6 +28,7 @@ use sqlx::Row;
 
 pub use audit::{AuditFinding, AuditReport};
 pub use clawback::{ClawbackReceipt, ClawbackRequest};
+pub use credit_line::{CreditLine, CreditLinePayment};
 pub use sweeper::{SweepReport, spawn_sweeper};
 pub use types::*;
 

@@ -10,31 +10,53 @@ pub const MAX_PAGE: u32 = 200;
 
 impl Ledger {
     pub async fn balance(&self, wallet: AccountId) -> Result<Balance, LedgerError> {
-        let row = sqlx::query("select kind, posted_micros, reserved_micros, owed_micros from account where id = $1")
-            .bind(wallet.0)
-            .fetch_optional(self.db.pool())
-            .await?
-            .ok_or(LedgerError::UnknownAccount(wallet))?;
+        let row = sqlx::query(
+            "select kind, posted_micros, reserved_micros, owed_micros, credit_limit_micros, credit_used_micros \
+             from account where id = $1",
+        )
+        .bind(wallet.0)
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or(LedgerError::UnknownAccount(wallet))?;
         if row.try_get::<String, _>(0)? != "wallet" {
             return Err(LedgerError::NotAWallet(wallet));
         }
         let posted = Micros(row.try_get(1)?);
         let reserved = Micros(row.try_get(2)?);
         let owed = Micros(row.try_get(3)?);
-        Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()), owed })
+        let (credit_limit, credit_used) = (Micros(row.try_get(4)?), Micros(row.try_get(5)?));
+        Ok(Balance {
+            posted,
+            reserved,
+            available: Micros(posted.get() - reserved.get()),
+            owed,
+            credit_limit,
+            credit_used,
+        })
     }
 
     /// The balance of `owner_id`'s wallet, in one read; zero when no wallet was opened.
     pub async fn balance_of(&self, owner_id: &str) -> Result<Balance, LedgerError> {
-        let row = sqlx::query("select posted_micros, reserved_micros, owed_micros from account where code = $1")
-            .bind(format!("wallet:{owner_id}"))
-            .fetch_optional(self.db.pool())
-            .await?;
+        let row = sqlx::query(
+            "select posted_micros, reserved_micros, owed_micros, credit_limit_micros, credit_used_micros \
+             from account where code = $1",
+        )
+        .bind(format!("wallet:{owner_id}"))
+        .fetch_optional(self.db.pool())
+        .await?;
         let Some(row) = row else { return Ok(Balance::default()) };
         let posted = Micros(row.try_get(0)?);
         let reserved = Micros(row.try_get(1)?);
         let owed = Micros(row.try_get(2)?);
-        Ok(Balance { posted, reserved, available: Micros(posted.get() - reserved.get()), owed })
+        let (credit_limit, credit_used) = (Micros(row.try_get(3)?), Micros(row.try_get(4)?));
+        Ok(Balance {
+            posted,
+            reserved,
+            available: Micros(posted.get() - reserved.get()),
+            owed,
+            credit_limit,
+            credit_used,
+        })
     }
 
     /// A wallet's transfers with one of `codes` (all when empty), newest first, `limit`

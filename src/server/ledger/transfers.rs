@@ -205,6 +205,8 @@ impl Ledger {
         require_positive(req.amount)?;
         require_object(&req.metadata)?;
         idempotent!(self, &req.idempotency_key, "debit", req, |tx| {
+            let now_ms = self.clock.now_ms();
+            super::credit_line::draw(self, &mut tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
             let after = debit_wallet(&mut tx, req.wallet, req.amount).await?;
             let receipt = insert_transfer(
                 &mut tx,

@@ -71,8 +71,9 @@ pub async fn payer_for(
         return Ok(Payer::Credits);
     }
     let balance = state.ledger.balance_of(user_id).await?;
-    // Credits taken back after they were spent are owed: no new work until they are paid.
-    let available = if balance.owed.is_positive() { Micros::ZERO } else { balance.available };
+    // What may be spent: available credits and a postpaid wallet's credit line, nothing
+    // while credits taken back after they were spent are owed.
+    let available = balance.spendable();
     state.caches.balances.insert(user_id.to_string(), (generation, available));
     if available < estimate {
         return Err(AppError::InsufficientCredits { needed_micros: estimate.get(), available_micros: available.get() });

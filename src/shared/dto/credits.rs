@@ -70,6 +70,8 @@ pub fn code_label(code: &str) -> &'static str {
         "adjustment" => "Adjustment",
         "refund" => "Refund",
         "expiry" => "Expired",
+        "credit_line" => "On credit",
+        "invoice_payment" => "Invoice paid",
         _ => "Other",
     }
 }

@@ -31,16 +31,19 @@ pub enum SystemAccount {
     ExpiredCredit,
     /// Manual corrections.
     Adjustments,
+    /// What postpaid wallets drew on their credit lines and have not paid yet.
+    Receivables,
 }
 
 impl SystemAccount {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::PaymentsClearing,
         Self::Promotions,
         Self::GiftCodes,
         Self::UsageRevenue,
         Self::ExpiredCredit,
         Self::Adjustments,
+        Self::Receivables,
     ];
 
     pub fn code(self) -> &'static str {
@@ -51,6 +54,7 @@ impl SystemAccount {
             Self::UsageRevenue => "system:usage_revenue",
             Self::ExpiredCredit => "system:expired_credit",
             Self::Adjustments => "system:adjustments",
+            Self::Receivables => "system:receivables",
         }
     }
 }
@@ -67,10 +71,14 @@ pub enum TransferCode {
     Adjustment,
     Refund,
     Expiry,
+    /// Drawn on a postpaid wallet's credit line (or given back to it).
+    CreditLine,
+    /// An invoice paid: money from payments settles what the credit line lent.
+    InvoicePayment,
 }
 
 impl TransferCode {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Purchase,
         Self::PurchaseBonus,
         Self::SignupGrant,
@@ -79,6 +87,8 @@ impl TransferCode {
         Self::Adjustment,
         Self::Refund,
         Self::Expiry,
+        Self::CreditLine,
+        Self::InvoicePayment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +101,8 @@ impl TransferCode {
             Self::Adjustment => "adjustment",
             Self::Refund => "refund",
             Self::Expiry => "expiry",
+            Self::CreditLine => "credit_line",
+            Self::InvoicePayment => "invoice_payment",
         }
     }
 

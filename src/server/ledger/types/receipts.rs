@@ -17,6 +17,26 @@ pub struct Balance {
     /// Credits taken back (a refund, a dispute) that had already been spent: paid first
     /// out of the next credits, and no new work until then.
     pub owed: Micros,
+    /// A postpaid wallet's credit line: how far it may spend past its credits, and how
+    /// much of that is drawn and not yet paid.
+    pub credit_limit: Micros,
+    pub credit_used: Micros,
+}
+
+impl Balance {
+    /// What the credit line can still lend.
+    pub fn credit_room(&self) -> Micros {
+        Micros((self.credit_limit.get() - self.credit_used.get()).max(0))
+    }
+
+    /// What work may be started with: available credits and the credit line's room;
+    /// nothing while credits taken back are owed.
+    pub fn spendable(&self) -> Micros {
+        if self.owed.is_positive() {
+            return Micros::ZERO;
+        }
+        Micros(self.available.get().saturating_add(self.credit_room().get()))
+    }
 }
 
 /// The answer to a write that moved money.

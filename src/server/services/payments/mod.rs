@@ -6,6 +6,7 @@
 pub mod attempts;
 pub mod auto_top_up;
 pub mod cards;
+pub mod postpaid;
 pub mod profile;
 
 use crate::server::adapters::stripe::StripeApi;

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::server::infra::state::AppState;
-use crate::server::services::gateway::request::CallRequest;
+use crate::server::services::gateway::request::{CallRequest, Outcome};
 use crate::server::services::gateway::{jobs, run, run_cap};
 use crate::server::web::guard::bad_param;
 use crate::server::web::guard::{ApiError, ApiUser};
@@ -78,7 +78,30 @@ async fn read_call(
         }
         None => CallRequest::prepare(state, user_id, request_id, &endpoint_id, input).await,
     };
-    request.map_err(refused)
+    match request {
+        Ok(request) => Ok(request),
+        Err(AppError::InsufficientCredits { needed_micros, available_micros }) => {
+            Err(payment_required(limit_for(state, user_id).await, Micros(needed_micros), Micros(available_micros)))
+        }
+        Err(e) => Err(refused(e)),
+    }
+}
+
+/// Which limit a call that the money does not cover ran into: a postpaid wallet's credit
+/// limit, or a prepaid wallet's balance.
+async fn limit_for(state: &AppState, user_id: &str) -> &'static str {
+    match state.ledger.balance_of(user_id).await {
+        Ok(b) if b.credit_limit.is_positive() => "credit_limit",
+        _ => "balance",
+    }
+}
+
+/// How a call ended, as the API answers it, naming the limit a refusal ran into.
+async fn answer_outcome(state: &AppState, user_id: &str, outcome: Outcome, request: &CallRequest) -> Response {
+    if let Outcome::Insufficient { needed, available } = outcome {
+        return payment_required(limit_for(state, user_id).await, needed, available);
+    }
+    answer::outcome(outcome, request)
 }
 
 fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
@@ -126,7 +149,7 @@ pub async fn run(
         Err(answer) => return answer,
     };
     match run::execute(&state, &request).await {
-        Ok(outcome) => answer::outcome(outcome, &request),
+        Ok(outcome) => answer_outcome(&state, &user.id, outcome, &request).await,
         Err(e) => ApiError(e).into_response(),
     }
 }
@@ -147,7 +170,7 @@ pub async fn queue(
     };
     match jobs::submit(&state, &request).await {
         Ok(Ok(job)) => (StatusCode::ACCEPTED, Json(job_json(&job))).into_response(),
-        Ok(Err(outcome)) => answer::outcome(outcome, &request),
+        Ok(Err(outcome)) => answer_outcome(&state, &user.id, outcome, &request).await,
         Err(e) => refused(e),
     }
 }
