@@ -131,6 +131,13 @@ async fn the_gateway_names_the_credit_limit_and_the_command_switches_modes(backe
     assert_eq!(res.status(), 402);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["limit"], "credit_limit", "{body}");
+    let me = app.me(&cy).await.1;
+    assert_eq!(
+        (me["balance"]["credit_limit_micros"].as_i64(), me["balance"]["credit_used_micros"].as_i64()),
+        (Some(1_000_000), Some(1_000_000))
+    );
+    let page = crate::helpers::visible(&cy.get(app.url("/credits")).send().await.unwrap().text().await.unwrap());
+    assert!(page.contains("you can spend up to $1.00 on credit"), "the Balance tab says so");
     // A higher limit lets work start again.
     set_mode(&app.state, "cy@example.com", "postpaid", Some("100")).await.unwrap();
     let res =

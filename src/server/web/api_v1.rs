@@ -143,6 +143,8 @@ async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Jso
             "available": balance.available.format(),
             "owed_micros": balance.owed.get(),
             "owed": balance.owed.format(),
+            "credit_limit_micros": balance.credit_limit.get(),
+            "credit_used_micros": balance.credit_used.get(),
         },
     })))
 }

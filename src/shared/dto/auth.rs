@@ -14,6 +14,9 @@ pub struct AccountSummary {
     /// Credits taken back by a refund or dispute after they were spent: paid first out of
     /// the next credits; no new work until then.
     pub owed: Micros,
+    /// A postpaid account's credit limit (zero when prepaid) and what is drawn on it.
+    pub credit_limit: Micros,
+    pub credit_used: Micros,
     /// The available balance is under the low-balance threshold.
     pub low_balance: bool,
     /// Where the low-balance warning starts.

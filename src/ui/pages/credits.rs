@@ -6,6 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::AccountSummary;
 use crate::api::credits::RedeemGiftCode;
+use crate::api::payments::{RemoveCard, SaveAutoTopUp};
 use crate::ui::components::forms::{Field, FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
 use crate::ui::components::tabs::{Tab, TabList, TabPanel};
@@ -38,6 +39,20 @@ pub fn CreditsPage() -> impl IntoView {
             account.refetch();
         }
     });
+    // The same for the card and auto top-up: a change reloads the account (a top-up may
+    // start at once), and the section below is drawn again from the new settings.
+    let remove_card = ServerAction::<RemoveCard>::new();
+    let save_top_up = ServerAction::<SaveAutoTopUp>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = remove_card.value().get() {
+            account.refetch();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save_top_up.value().get() {
+            account.refetch();
+        }
+    });
     view! {
         <Title text="Credits" />
         <header class="page-header">
@@ -55,7 +70,7 @@ pub fn CreditsPage() -> impl IntoView {
                 match active.get().as_str() {
                     "transactions" => view! { <TabPanel slug="transactions"><TransactionsTab /></TabPanel> }.into_any(),
                     "gift-codes" => view! { <TabPanel slug="gift-codes"><GiftCodesTab redeem /></TabPanel> }.into_any(),
-                    _ => view! { <TabPanel slug="balance"><BalanceTab account /></TabPanel> }.into_any(),
+                    _ => view! { <TabPanel slug="balance"><BalanceTab account remove_card save_top_up /></TabPanel> }.into_any(),
                 }
             }}
         } />
@@ -63,7 +78,11 @@ pub fn CreditsPage() -> impl IntoView {
 }
 
 #[component]
-fn BalanceTab(account: AccountSummary) -> impl IntoView {
+fn BalanceTab(
+    account: AccountSummary,
+    remove_card: ServerAction<RemoveCard>,
+    save_top_up: ServerAction<SaveAutoTopUp>,
+) -> impl IntoView {
     let total = account.available.checked_add(account.reserved).unwrap_or(account.available);
     view! {
         <section class="card balance-card" aria-labelledby="balance-title">
@@ -82,6 +101,12 @@ fn BalanceTab(account: AccountSummary) -> impl IntoView {
                     <a href="#field-amount">"adding credits"</a> " pays it first."
                 </p>
             })}
+            {account.credit_limit.is_positive().then(|| view! {
+                <p class="notice" role="status" data-testid="credit-line">
+                    "Postpaid: past your credits you can spend up to " {account.credit_limit.format()}
+                    " on credit, billed monthly. Drawn so far: " {account.credit_used.format()} "."
+                </p>
+            })}
             {(account.low_balance && !account.owed.is_positive()).then(|| view! {
                 <p class="notice notice--warn" role="status">
                     "Your balance is under " {account.low_balance_threshold.format()} ". "
@@ -90,7 +115,7 @@ fn BalanceTab(account: AccountSummary) -> impl IntoView {
             })}
         </section>
         <BuyCredits />
-        <PaymentMethod />
+        <PaymentMethod remove=remove_card save=save_top_up />
         <PaymentHistory />
         <UsageSection account />
     }

@@ -10,28 +10,13 @@ use crate::api::payments::{
 };
 use crate::ui::components::forms::{Field, FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
-use crate::ui::context::AccountResource;
 
+/// The payment method and auto top-up sections. The actions live with the page, outside
+/// the signed-in section that re-renders when the account reloads (as a saved change
+/// makes it do), so their answers stay on screen.
 #[component]
-pub fn PaymentMethod() -> impl IntoView {
+pub fn PaymentMethod(remove: ServerAction<RemoveCard>, save: ServerAction<SaveAutoTopUp>) -> impl IntoView {
     let settings = Resource::new(|| (), |_| get_payment_settings());
-    let remove = ServerAction::<RemoveCard>::new();
-    let save = ServerAction::<SaveAutoTopUp>::new();
-    let account = expect_context::<AccountResource>();
-    // A removed card or new settings change what is shown; a top-up started on saving
-    // changes the balance too.
-    // Only a success reloads them: after a refused save the form keeps what was typed.
-    Effect::new(move |_| {
-        if matches!(remove.value().get(), Some(Ok(_))) {
-            settings.refetch();
-        }
-    });
-    Effect::new(move |_| {
-        if matches!(save.value().get(), Some(Ok(_))) {
-            settings.refetch();
-            account.refetch();
-        }
-    });
     view! {
         <Transition fallback=|| view! { <section class="card"><p class="muted">"Loading…"</p></section> }>
             {move || settings.get().map(|result| match result {
@@ -118,13 +103,15 @@ fn AutoTopUpSection(s: PaymentSettings, save: ServerAction<SaveAutoTopUp>) -> im
                         "On: when your available balance falls under {}, your card is charged {} (at most {} a month; {} so far this month).",
                         a.threshold.format(), a.amount.format(), a.monthly_cap.format(), a.this_month.format()
                     )
+                } else if a.enabled {
+                    "On, but paused: nothing is charged until you act.".to_string()
                 } else if has_card {
                     "Off. Turn it on to refill your balance automatically when it runs low.".to_string()
                 } else {
                     "Save a card above to use auto top-up.".to_string()
                 }}
             </p>
-            <ActionForm action=save attr:class="form" attr:novalidate=true>
+            <ActionForm action=save attr:class="form auto-top-up-form" attr:novalidate=true>
                 <FormError message=form_error(result, &["enabled", "threshold_usd", "amount_usd", "monthly_cap_usd"]) />
                 <div class="field field--check">
                     <input id="field-enabled" type="checkbox" name="enabled" checked=a.enabled disabled=!has_card

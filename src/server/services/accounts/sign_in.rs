@@ -55,7 +55,9 @@ pub async fn summary(state: &AppState, user: User) -> Result<AccountSummary, App
         available: balance.available,
         reserved: balance.reserved,
         owed: balance.owed,
-        low_balance: balance.available < state.config.low_balance,
+        credit_limit: balance.credit_limit,
+        credit_used: balance.credit_used,
+        low_balance: balance.available < state.config.low_balance && !balance.credit_limit.is_positive(),
         low_balance_threshold: state.config.low_balance,
         onboarding: user.onboarding_pending,
     })
