@@ -14,6 +14,7 @@ mod gateway;
 mod gift_codes;
 mod hardening;
 mod health;
+mod invoices;
 mod jobs;
 mod ledger;
 mod ledger_concurrency;

@@ -120,3 +120,28 @@ pub(super) async fn billing_mode(config: Config, email: &str, mode: &str, limit_
         Err(e) => fail(&format!("billing-mode: {e}")),
     }
 }
+
+/// `tollgate admin invoices run --month YYYY-MM`.
+pub(super) async fn run_invoices(config: Config, month: &str) -> ExitCode {
+    use crate::server::services::payments::invoices::{Month, run_month};
+    let site_addr = config.site_addr;
+    let state = match crate::server::web::app_server::open_state(config, || async move { Ok(((), site_addr)) }).await {
+        Ok((state, ())) => state,
+        Err(e) => return fail(&format!("invoices: {e}")),
+    };
+    let result = match Month::parse(month) {
+        Ok(month) => run_month(&state, month, crate::server::infra::installation::now_ms()).await,
+        Err(e) => Err(e),
+    };
+    state.db.close().await;
+    match result {
+        Ok(run) => {
+            println!("invoices for {}: {} made, {} made before", month.trim(), run.made.len(), run.already);
+            for id in run.made {
+                println!("  {id}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("invoices: {e}")),
+    }
+}

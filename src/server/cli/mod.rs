@@ -168,6 +168,23 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: BillingModeCommand,
     },
+    /// Monthly invoices for postpaid accounts.
+    Invoices {
+        #[command(subcommand)]
+        command: InvoicesCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum InvoicesCommand {
+    /// Make a month's invoices (once per account and month, however often it runs) and
+    /// charge the saved cards for what is due. The server also runs it for the month just
+    /// ended.
+    Run {
+        /// The month, like 2026-11 (UTC); it must have ended.
+        #[arg(long)]
+        month: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -208,6 +225,9 @@ pub async fn run(command: Command, config: Config, web: WebApp) -> ExitCode {
         Command::Admin {
             command: AdminCommand::BillingMode { command: BillingModeCommand::Set { email, mode, credit_limit_usd } },
         } => admin::billing_mode(config, &email, &mode, credit_limit_usd.as_deref()).await,
+        Command::Admin { command: AdminCommand::Invoices { command: InvoicesCommand::Run { month } } } => {
+            admin::run_invoices(config, &month).await
+        }
         client @ (Command::Login { .. } | Command::Billing { .. } | Command::Usage { .. } | Command::Run { .. }) => {
             run_client(client).await
         }

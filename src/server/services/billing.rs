@@ -6,6 +6,7 @@
 //! turn into the "Insufficient credits" toast and the billing gate. An unchecked or refused
 //! key never skips this check.
 
+use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::keys;
 use crate::shared::dto::keys::Provider;
@@ -73,8 +74,17 @@ pub async fn payer_for(
     let balance = state.ledger.balance_of(user_id).await?;
     // What may be spent: available credits and a postpaid wallet's credit line, nothing
     // while credits taken back after they were spent are owed.
-    let available = balance.spendable();
-    state.caches.balances.insert(user_id.to_string(), (generation, available));
+    let mut available = balance.spendable();
+    let postpaid = balance.credit_limit.is_positive() || balance.credit_used.is_positive();
+    // A postpaid account with an invoice unpaid past its due date starts no new work. An
+    // invoice falls due with time, not with a write, so a postpaid account's answer is
+    // never kept.
+    if postpaid && crate::server::services::payments::invoices::overdue(&state.db, user_id, now_ms()).await? {
+        available = Micros::ZERO;
+    }
+    if !postpaid {
+        state.caches.balances.insert(user_id.to_string(), (generation, available));
+    }
     if available < estimate {
         return Err(AppError::InsufficientCredits { needed_micros: estimate.get(), available_micros: available.get() });
     }

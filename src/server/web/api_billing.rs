@@ -1,5 +1,5 @@
-//! The JSON API for the saved card and auto top-up: `/api/v1/billing/card` and
-//! `/api/v1/billing/auto-top-up`. Every route is the caller's own (bearer token or
+//! The JSON API for the saved card, auto top-up and invoices: `/api/v1/billing/card`,
+//! `/api/v1/billing/auto-top-up` and `/api/v1/invoices`. Every route is the caller's own (bearer token or
 //! session); bad input is a 422 naming its field.
 
 use axum::extract::State;
@@ -18,6 +18,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/billing/card", get(card).post(save_card).delete(remove_card))
         .route("/api/v1/billing/auto-top-up", get(settings).put(update))
+        .route("/api/v1/invoices", get(invoices))
+        .route("/api/v1/invoices/{id}", get(invoice))
 }
 
 pub fn card_json(card: &SavedCard) -> Value {
@@ -119,4 +121,43 @@ async fn parse_and_save(
         AutoTopUpSettings::parse(enabled, &threshold, &top_up, &cap, &state.purchase_rules())?
     };
     auto_top_up::update(state, user, settings).await
+}
+
+fn invoice_json(i: &crate::shared::dto::payments::Invoice) -> Value {
+    json!({
+        "id": i.id,
+        "month": i.month,
+        "status": i.status,
+        "usage_usd": i.usage.as_usd(),
+        "usage_micros": i.usage.get(),
+        "paid_from_credits_micros": i.paid_from_credits.get(),
+        "amount_due_usd": i.amount_due.as_usd(),
+        "amount_due_micros": i.amount_due.get(),
+        "due_date": i.due_date,
+        "failure": i.failure,
+        "lines": i.lines.iter().map(|l| json!({
+            "endpoint_id": l.endpoint_id,
+            "unit": l.unit,
+            "calls": l.calls,
+            "units": l.units_milli as f64 / 1000.0,
+            "unit_price_micros": l.unit_price.get(),
+            "amount_micros": l.amount.get(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// `GET /api/v1/invoices`: the caller's invoices, newest first.
+async fn invoices(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Value>, ApiError> {
+    let list = crate::server::services::payments::invoices::list(&state.db, &user.id).await?;
+    Ok(Json(json!({ "invoices": list.iter().map(invoice_json).collect::<Vec<_>>() })))
+}
+
+/// `GET /api/v1/invoices/{id}`: one invoice with its lines (404 for anyone else's).
+async fn invoice(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let invoice = crate::server::services::payments::invoices::get(&state.db, &user.id, &id).await?;
+    Ok(Json(invoice_json(&invoice)))
 }

@@ -90,6 +90,7 @@ impl AppServer {
         let db = self.state.db.clone();
         let sweeper = spawn_sweeper(self.state.ledger.clone(), SWEEP_EVERY);
         let jobs = crate::server::services::gateway::jobs::spawn_poller(self.state.clone());
+        let invoices = crate::server::services::payments::invoices::spawn_monthly(self.state.clone());
         let app = http::router(self.state, self.web);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
         let sessions = spawn_session_cleanup(db.clone());
@@ -119,6 +120,7 @@ impl AppServer {
         sessions.abort();
         sweeper.abort();
         jobs.abort();
+        invoices.abort();
         db.close().await;
         tracing::info!("stopped");
         served

@@ -153,6 +153,38 @@ impl SandboxCard {
     }
 }
 
+/// A postpaid account's monthly invoice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: String,
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    /// What the month's calls cost, what the account's own credits paid of it, and what
+    /// was spent on credit and is due.
+    pub usage: Micros,
+    pub paid_from_credits: Micros,
+    pub amount_due: Micros,
+    /// `open` or `paid`.
+    pub status: String,
+    /// `YYYY-MM-DD` (UTC).
+    pub due_date: String,
+    /// Why the last attempt to charge it failed.
+    pub failure: Option<String>,
+    pub lines: Vec<InvoiceLine>,
+}
+
+/// One line of an invoice: a model's calls at one unit price.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub endpoint_id: String,
+    pub unit: String,
+    pub calls: i64,
+    /// Billing units, in thousandths.
+    pub units_milli: i64,
+    pub unit_price: Micros,
+    pub amount: Micros,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,7 @@ pub async fn save_sandbox_card(state: &AppState, user: &User, card_id: &str) -> 
     };
     profile::set_card(&state.db, &user.id, chosen.id, &card, now_ms()).await?;
     tracing::info!(user_id = %user.id, card = chosen.id, "sandbox card saved");
+    collect_open_invoices(state, &user.id).await;
     Ok(card)
 }
 
@@ -107,6 +108,7 @@ pub async fn setup_completed(state: &AppState, session: &Value) -> Result<(), Ap
     };
     profile::set_card(&state.db, user_id, &card.id, &saved, now).await?;
     tracing::info!(%user_id, "card saved");
+    collect_open_invoices(state, user_id).await;
     Ok(())
 }
 
@@ -135,4 +137,12 @@ pub async fn remove(state: &AppState, user: &User) -> Result<(), AppError> {
     profile::clear_card(&state.db, &user.id, now).await?;
     tracing::info!(user_id = %user.id, "card removed; auto top-up off");
     Ok(())
+}
+
+/// A new card pays the invoices still open; a failure is recorded on them, not here.
+async fn collect_open_invoices(state: &AppState, user_id: &str) {
+    // Boxed: paying in the sandbox goes back through the webhook handler, which saves cards.
+    if let Err(e) = Box::pin(super::invoice_payments::collect_open(state, user_id)).await {
+        tracing::error!(%user_id, error = %e, "open invoices could not be charged to the new card");
+    }
 }

@@ -6,6 +6,8 @@
 pub mod attempts;
 pub mod auto_top_up;
 pub mod cards;
+pub mod invoice_payments;
+pub mod invoices;
 pub mod postpaid;
 pub mod profile;
 

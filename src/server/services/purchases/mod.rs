@@ -4,6 +4,7 @@
 //! credits enter the ledger.
 
 pub mod history;
+pub mod invoice_events;
 pub mod refund;
 pub mod reversals;
 pub mod sandbox;

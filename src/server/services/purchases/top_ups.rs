@@ -66,6 +66,9 @@ pub async fn succeeded(
     payment: &Value,
     now_ms: i64,
 ) -> Result<Handled, WebhookError> {
+    if let Some(invoice) = payment["metadata"]["tollgate_invoice"].as_str() {
+        return super::invoice_events::paid(state, event_id, invoice, payment, now_ms).await;
+    }
     let Some(session) = attempt_of(payment) else { return Ok(Handled::Ignored) };
     let payment_intent = payment["id"].as_str().ok_or(WebhookError::Malformed)?;
     let cents = payment["amount_received"].as_i64().ok_or(WebhookError::Malformed)?;
@@ -96,6 +99,14 @@ pub async fn succeeded(
 /// `payment_intent.payment_failed` for an auto top-up: the attempt failed and auto
 /// top-up pauses until the person acts.
 pub async fn failed(state: &AppState, event_id: &str, payment: &Value, now_ms: i64) -> Result<Handled, WebhookError> {
+    if let Some(invoice) = payment["metadata"]["tollgate_invoice"].as_str() {
+        let reason = payment["last_payment_error"]["message"].as_str().unwrap_or("The card was declined.");
+        crate::server::services::payments::invoice_payments::failed(state, invoice, reason)
+            .await
+            .map_err(|e| internal(&e))?;
+        remember(state, event_id, "payment_intent.payment_failed", now_ms).await?;
+        return Ok(Handled::AlreadyDone);
+    }
     let Some(session) = attempt_of(payment) else { return Ok(Handled::Ignored) };
     let reason = payment["last_payment_error"]["message"].as_str().unwrap_or("The card was declined.");
     let recorded = attempts::declined(&state.db, session, reason).await.map_err(|e| internal(&e))?;

@@ -87,11 +87,17 @@ async fn read_call(
     }
 }
 
-/// Which limit a call that the money does not cover ran into: a postpaid wallet's credit
-/// limit, or a prepaid wallet's balance.
+/// Which limit a call that the money does not cover ran into: a postpaid account's unpaid
+/// invoice or credit limit, or a prepaid wallet's balance.
 async fn limit_for(state: &AppState, user_id: &str) -> &'static str {
+    let now = crate::server::infra::installation::now_ms();
     match state.ledger.balance_of(user_id).await {
-        Ok(b) if b.credit_limit.is_positive() => "credit_limit",
+        Ok(b) if b.credit_limit.is_positive() || b.credit_used.is_positive() => {
+            match crate::server::services::payments::invoices::overdue(&state.db, user_id, now).await {
+                Ok(true) => "unpaid_invoice",
+                _ => "credit_limit",
+            }
+        }
         _ => "balance",
     }
 }

@@ -1,0 +1,187 @@
+//! Monthly invoices for postpaid accounts: made once per account and month however often
+//! the run repeats, lines per model, paid by the saved card (sandbox or Stripe's signed
+//! event, once), and an invoice unpaid past its due date stops new work.
+
+use serde_json::{Value, json};
+use tollgate::server::adapters::stripe::signature::sign;
+use tollgate::server::infra::db::Backend;
+use tollgate::server::infra::installation::now_ms;
+use tollgate::server::services::payments::invoices::{Month, run_month};
+use tollgate::server::services::payments::postpaid::set_mode;
+use tollgate::shared::money::Micros;
+
+use crate::credits_page::spend;
+use crate::helpers::{TestApp, spawn_app_with};
+
+backend_tests!(
+    a_month_is_invoiced_once_with_lines_per_model_and_paid_by_the_saved_card,
+    an_invoice_unpaid_past_its_due_date_stops_new_work_until_paid,
+    an_invoice_paid_through_stripe_settles_the_credit_line_once,
+);
+
+const WHSEC: &str = "whsec_test_0123456789";
+
+async fn deliver(app: &TestApp, id: &str, kind: &str, object: Value) -> u16 {
+    let body = serde_json::to_vec(&json!({ "id": id, "type": kind, "data": { "object": object } })).unwrap();
+    let signature = sign(WHSEC.as_bytes(), now_ms() / 1000, &body);
+    let res = app
+        .client
+        .post(app.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+fn last_month() -> Month {
+    Month::of(now_ms()).previous()
+}
+
+/// Moves the account's calls into last month, as if they were made then.
+async fn calls_made_last_month(app: &TestApp) {
+    sqlx::query("update usage_record set finished_at_ms = $1, created_at_ms = $1")
+        .bind(last_month().start_ms() + 86_400_000)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+}
+
+async fn run(app: &TestApp, path: &str, client: &reqwest::Client) -> (u16, Value) {
+    let res = client.post(app.url(path)).json(&json!({ "prompt": "a fox" })).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+async fn credit_used(app: &TestApp, client: &reqwest::Client) -> i64 {
+    app.me(client).await.1["balance"]["credit_used_micros"].as_i64().unwrap()
+}
+
+async fn audit_clean(app: &TestApp) {
+    let report = app.state.ledger.audit().await.unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+}
+
+async fn a_month_is_invoiced_once_with_lines_per_model_and_paid_by_the_saved_card(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC)]).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    set_mode(&app.state, "ada@example.com", "postpaid", Some("100")).await.unwrap();
+    assert_eq!(app.call(&ada, "sandbox_card", &[("card", "pm_sandbox_visa")]).await.status(), 200);
+    // $6 spent with $5 of credits: $1 on credit. Then two calls, on credit too.
+    spend(&app, "ada@example.com", 1, Micros::from_usd(6)).await;
+    for _ in 0..2 {
+        assert_eq!(run(&app, "/api/v1/run/fal-ai/flux/schnell", &ada).await.0, 200);
+    }
+    assert_eq!(credit_used(&app, &ada).await, 1_006_000);
+    calls_made_last_month(&app).await;
+
+    // Run three times, two of them at once: one invoice.
+    let (a, b) =
+        tokio::join!(run_month(&app.state, last_month(), now_ms()), run_month(&app.state, last_month(), now_ms()));
+    let again = run_month(&app.state, last_month(), now_ms()).await.unwrap();
+    let made = a.unwrap().made.len() + b.unwrap().made.len() + again.made.len();
+    assert_eq!(made, 1);
+    let list: Value = ada.get(app.url("/api/v1/invoices")).send().await.unwrap().json().await.unwrap();
+    let invoices = list["invoices"].as_array().unwrap();
+    assert_eq!(invoices.len(), 1, "{list}");
+    let id = invoices[0]["id"].as_str().unwrap().to_string();
+    let one: Value = ada.get(app.url(&format!("/api/v1/invoices/{id}"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!((one["month"].as_str(), one["status"].as_str()), (Some(last_month().label().as_str()), Some("paid")));
+    assert_eq!((one["usage_micros"].as_i64(), one["amount_due_micros"].as_i64()), (Some(6_000), Some(1_006_000)));
+    let line = &one["lines"][0];
+    assert_eq!(
+        (line["endpoint_id"].as_str(), line["calls"].as_i64(), line["amount_micros"].as_i64()),
+        (Some("fal-ai/flux/schnell"), Some(2), Some(6_000))
+    );
+    // Paid with the card ($1.01, rounded up to the cent): nothing drawn is left, and the
+    // fraction of a cent paid over is credits.
+    assert_eq!(credit_used(&app, &ada).await, 0);
+    assert_eq!(app.me(&ada).await.1["balance"]["available_micros"].as_i64(), Some(4_000));
+    // Someone else's invoice is not found; a month that has not ended is refused.
+    let bo = app.signed_up("bo@example.com", "correct horse battery").await;
+    assert_eq!(bo.get(app.url(&format!("/api/v1/invoices/{id}"))).send().await.unwrap().status(), 404);
+    assert_eq!(app.client.get(app.url("/api/v1/invoices")).send().await.unwrap().status(), 401);
+    let this_month = run_month(&app.state, Month::of(now_ms()), now_ms()).await.unwrap_err();
+    assert!(matches!(this_month, tollgate::shared::error::AppError::Validation { ref field, .. } if field == "month"));
+    audit_clean(&app).await;
+}
+
+async fn an_invoice_unpaid_past_its_due_date_stops_new_work_until_paid(backend: Backend) {
+    let app = spawn_app_with(backend, &[("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC)]).await;
+    let cy = app.signed_up("cy@example.com", "correct horse battery").await;
+    set_mode(&app.state, "cy@example.com", "postpaid", Some("10")).await.unwrap();
+    assert_eq!(app.call(&cy, "sandbox_card", &[("card", "pm_sandbox_declined")]).await.status(), 200);
+    spend(&app, "cy@example.com", 1, Micros::from_usd(6)).await;
+    let made = run_month(&app.state, last_month(), now_ms()).await.unwrap().made;
+    let invoice: Value =
+        cy.get(app.url(&format!("/api/v1/invoices/{}", made[0]))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (invoice["status"].as_str(), invoice["failure"].as_str()),
+        (Some("open"), Some("Your card was declined."))
+    );
+    // Not yet due: work goes on.
+    let dry = "/api/v1/run/fal-ai/flux/schnell?dryRun=true";
+    assert_eq!(run(&app, dry, &cy).await.0, 200);
+    // Past its due date: 402 naming the unpaid invoice.
+    sqlx::query("update invoice set due_at_ms = $1").bind(now_ms() - 1).execute(app.db.pool()).await.unwrap();
+    let (status, body) = run(&app, dry, &cy).await;
+    assert_eq!((status, body["limit"].as_str()), (402, Some("unpaid_invoice")), "{body}");
+    // A card that pays: the open invoice is charged at once, and work starts again.
+    assert_eq!(app.call(&cy, "sandbox_card", &[("card", "pm_sandbox_visa")]).await.status(), 200);
+    let invoice: Value =
+        cy.get(app.url(&format!("/api/v1/invoices/{}", made[0]))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(invoice["status"], "paid", "{invoice}");
+    assert_eq!(run(&app, dry, &cy).await.0, 200);
+    audit_clean(&app).await;
+}
+
+async fn an_invoice_paid_through_stripe_settles_the_credit_line_once(backend: Backend) {
+    let (standin, addr) = crate::stripe_standin::StandIn::start().await;
+    let base = format!("http://{addr}/");
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC),
+            ("TOLLGATE_STRIPE_SECRET_KEY", crate::stripe_standin::KEY),
+            ("TOLLGATE_STRIPE_API_BASE", &base),
+        ],
+    )
+    .await;
+    let dee = app.signed_up("dee@example.com", "correct horse battery").await;
+    let id = tollgate::server::services::accounts::users::find_by_email(&app.db, "dee@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(app.call(&dee, "card_setup", &[]).await.status(), 200);
+    let setup = json!({ "id": "cs_1", "mode": "setup", "client_reference_id": id, "customer": "cus_standin_1",
+        "setup_intent": "seti_visa" });
+    assert_eq!(deliver(&app, "evt_setup", "checkout.session.completed", setup).await, 200);
+    set_mode(&app.state, "dee@example.com", "postpaid", Some("50")).await.unwrap();
+    spend(&app, "dee@example.com", 1, Micros::from_usd(25)).await;
+    let invoice = run_month(&app.state, last_month(), now_ms()).await.unwrap().made.remove(0);
+    {
+        let intents = standin.payment_intents.lock().unwrap();
+        assert_eq!(intents.len(), 1);
+        let (form, key) = &intents[0];
+        let get = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
+        assert_eq!((get("amount"), get("metadata[tollgate_invoice]")), (Some("2000"), Some(invoice.as_str())));
+        assert_eq!(key.as_deref(), Some(format!("tollgate-invoice:{invoice}").as_str()));
+    }
+    assert_eq!(credit_used(&app, &dee).await, 20_000_000, "nothing is settled before Stripe's event");
+    let paid = |cents: i64| {
+        json!({ "id": "pi_standin_1", "object": "payment_intent", "amount_received": cents, "currency": "usd",
+            "metadata": { "tollgate_invoice": invoice } })
+    };
+    assert_eq!(deliver(&app, "evt_bad", "payment_intent.succeeded", paid(1999)).await, 400, "the amount must match");
+    let (a, b) = tokio::join!(
+        deliver(&app, "evt_paid", "payment_intent.succeeded", paid(2000)),
+        deliver(&app, "evt_paid", "payment_intent.succeeded", paid(2000)),
+    );
+    assert!([a, b].contains(&200), "{a} {b}");
+    assert_eq!(deliver(&app, "evt_paid_again", "payment_intent.succeeded", paid(2000)).await, 200);
+    assert_eq!(credit_used(&app, &dee).await, 0);
+    assert_eq!(app.me(&dee).await.1["balance"]["available_micros"].as_i64(), Some(0));
+    audit_clean(&app).await;
+}
