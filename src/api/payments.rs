@@ -61,3 +61,18 @@ pub async fn save_auto_top_up(
     })
     .await
 }
+
+/// The signed-in person's invoices (postpaid accounts), newest first.
+#[server(endpoint = "invoices")]
+pub async fn list_invoices() -> Result<Vec<Invoice>, AppError> {
+    use crate::server::services::payments::invoices;
+    crate::server::web::guard::signed_in(|state, user| async move { invoices::list(&state.db, &user.id).await }).await
+}
+
+/// One of the signed-in person's invoices, with its lines.
+#[server(endpoint = "invoice")]
+pub async fn get_invoice(id: String) -> Result<Invoice, AppError> {
+    use crate::server::services::payments::invoices;
+    crate::server::web::guard::signed_in(|state, user| async move { invoices::get(&state.db, &user.id, &id).await })
+        .await
+}

@@ -117,6 +117,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/sandbox/checkout/:id") view=SandboxCheckoutPage />
                         <Route path=path!("/sandbox/card") view=crate::ui::pages::saved_card::SandboxCardPage />
                         <Route path=path!("/credits/receipts/:id") view=crate::ui::pages::payments::ReceiptPage />
+                        <Route path=path!("/credits/invoices/:id") view=crate::ui::pages::invoices::InvoicePage />
                         <Route path=path!("/sandbox/openrouter/auth") view=SandboxOpenRouterConsent />
                         <Route path=StaticSegment("signin") view=SignInPage />
                         <Route path=StaticSegment("signup") view=SignUpPage />

@@ -98,9 +98,57 @@ async fn a_month_is_invoiced_once_with_lines_per_model_and_paid_by_the_saved_car
     // fraction of a cent paid over is credits.
     assert_eq!(credit_used(&app, &ada).await, 0);
     assert_eq!(app.me(&ada).await.1["balance"]["available_micros"].as_i64(), Some(4_000));
+    // In the payment history, with a receipt.
+    let payments: Value = ada.get(app.url("/api/v1/billing/payments")).send().await.unwrap().json().await.unwrap();
+    let paid = &payments["payments"][0];
+    assert_eq!(
+        (paid["kind"].as_str(), paid["status"].as_str(), paid["amount_micros"].as_i64()),
+        (Some("invoice"), Some("paid"), Some(1_010_000)),
+        "{payments}"
+    );
+    let receipt = ada.get(app.url(&format!("/credits/receipts/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(crate::helpers::visible(&receipt).contains("<dd>Invoice payment</dd>"), "{receipt}");
+    // The printable page, and the command line.
+    let page = crate::helpers::visible(
+        &ada.get(app.url(&format!("/credits/invoices/{id}"))).send().await.unwrap().text().await.unwrap(),
+    );
+    assert!(page.contains("fal-ai/flux/schnell") && page.contains("<dd>$1.0060</dd>"), "{page}");
+    let token: Value = app.call(&ada, "tokens_create", &[("name", "cli")]).await.json().await.unwrap();
+    let token = token["secret"].as_str().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let (code, out, err) = crate::usage_api::cli(&app, home.path(), &token, &["invoices"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&last_month().label()) && out.contains("$1.0060") && out.contains("paid"), "{out}");
+    let (code, out, _) = crate::usage_api::cli(&app, home.path(), &token, &["invoices", "--id", &id]);
+    assert_eq!(code, 0);
+    assert!(out.contains("fal-ai/flux/schnell") && out.contains("Due (spent on credit): $1.0060"), "{out}");
+    let (code, _, err) = crate::usage_api::cli(&app, home.path(), &token, &["invoices", "--id", "../me"]);
+    assert_eq!(code, 2, "{err}");
+    // Auto top-up from the command line, with a bad amount named.
+    let (code, out, err) = crate::usage_api::cli(
+        &app,
+        home.path(),
+        &token,
+        &["billing", "auto-top-up", "--enable", "--threshold", "0", "--amount", "25", "--monthly-cap", "100"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Auto top-up: on. Under $0.00 of credits, buys $25.00"), "{out}");
+    let (code, _, err) = crate::usage_api::cli(
+        &app,
+        home.path(),
+        &token,
+        &["billing", "auto-top-up", "--enable", "--threshold", "0", "--amount", "2", "--monthly-cap", "100"],
+    );
+    assert!(code == 1 && err.contains("amount_usd"), "{code} {err}");
+    let (code, out, _) = crate::usage_api::cli(&app, home.path(), &token, &["billing", "auto-top-up", "--disable"]);
+    assert!(code == 0 && out.contains("Auto top-up: off"), "{out}");
+    let (_, out, _) = crate::usage_api::cli(&app, home.path(), &token, &["billing"]);
+    assert!(out.contains("Saved card: Visa ending in 4242"), "{out}");
     // Someone else's invoice is not found; a month that has not ended is refused.
     let bo = app.signed_up("bo@example.com", "correct horse battery").await;
     assert_eq!(bo.get(app.url(&format!("/api/v1/invoices/{id}"))).send().await.unwrap().status(), 404);
+    let page = bo.get(app.url(&format!("/credits/invoices/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("fal-ai/flux/schnell"), "only its owner sees it");
     assert_eq!(app.client.get(app.url("/api/v1/invoices")).send().await.unwrap().status(), 401);
     let this_month = run_month(&app.state, Month::of(now_ms()), now_ms()).await.unwrap_err();
     assert!(matches!(this_month, tollgate::shared::error::AppError::Validation { ref field, .. } if field == "month"));
@@ -120,6 +168,8 @@ async fn an_invoice_unpaid_past_its_due_date_stops_new_work_until_paid(backend: 
         (invoice["status"].as_str(), invoice["failure"].as_str()),
         (Some("open"), Some("Your card was declined."))
     );
+    let payments: Value = cy.get(app.url("/api/v1/billing/payments")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(payments["payments"][0]["status"], "declined", "{payments}");
     // Not yet due: work goes on.
     let dry = "/api/v1/run/fal-ai/flux/schnell?dryRun=true";
     assert_eq!(run(&app, dry, &cy).await.0, 200);

@@ -133,7 +133,7 @@ async fn bad_parameters_are_refused_naming_the_field(backend: Backend) {
 }
 
 /// Runs the CLI against the app with a token; returns (exit status, stdout, stderr).
-fn cli(app: &TestApp, home: &std::path::Path, token: &str, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn cli(app: &TestApp, home: &std::path::Path, token: &str, args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(BIN)
         .args(args)
         .env_clear()

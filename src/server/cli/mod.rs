@@ -88,6 +88,15 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Your monthly invoices (postpaid accounts); --id shows one with its lines.
+    Invoices {
+        /// An invoice's id (inv_...), to show its lines.
+        #[arg(long)]
+        id: Option<String>,
+        /// Answer in JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a model through the gateway: TOLLGATE_MAX_USD_PER_RUN caps this shell's
     /// spend (one run per shell, or TOLLGATE_RUN_ID), TOLLGATE_FAL_KEY pays with your
     /// own fal key instead of credits.
@@ -109,7 +118,10 @@ pub enum Command {
 impl Command {
     /// A command that talks to a server over its API and needs no settings of its own.
     pub fn is_client(&self) -> bool {
-        matches!(self, Self::Login { .. } | Self::Billing { .. } | Self::Usage { .. } | Self::Run { .. })
+        matches!(
+            self,
+            Self::Login { .. } | Self::Billing { .. } | Self::Usage { .. } | Self::Run { .. } | Self::Invoices { .. }
+        )
     }
 }
 
@@ -121,6 +133,7 @@ pub async fn run_client(command: Command) -> ExitCode {
         Command::Billing { command, json } => client::billing(command, json).await,
         Command::Usage { command, days, json } => client::usage(command, days, json).await,
         Command::Run { endpoint, input, dry_run, json } => client::run(endpoint, input, dry_run, json).await,
+        Command::Invoices { id, json } => client::invoices(id, json).await,
         _ => ExitCode::from(client::exit::USAGE),
     }
 }
@@ -228,9 +241,11 @@ pub async fn run(command: Command, config: Config, web: WebApp) -> ExitCode {
         Command::Admin { command: AdminCommand::Invoices { command: InvoicesCommand::Run { month } } } => {
             admin::run_invoices(config, &month).await
         }
-        client @ (Command::Login { .. } | Command::Billing { .. } | Command::Usage { .. } | Command::Run { .. }) => {
-            run_client(client).await
-        }
+        client @ (Command::Login { .. }
+        | Command::Billing { .. }
+        | Command::Usage { .. }
+        | Command::Run { .. }
+        | Command::Invoices { .. }) => run_client(client).await,
     }
 }
 

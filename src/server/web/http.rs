@@ -95,6 +95,7 @@ const SIGNED_IN_PAGES: &[&str] = &[
     "/sandbox/checkout/",
     "/sandbox/card",
     "/credits/receipts/",
+    "/credits/invoices/",
 ];
 
 fn needs_sign_in(path: &str) -> bool {

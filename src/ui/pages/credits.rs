@@ -116,6 +116,9 @@ fn BalanceTab(
         </section>
         <BuyCredits />
         <PaymentMethod remove=remove_card save=save_top_up />
+        {(account.credit_limit.is_positive() || account.credit_used.is_positive()).then(|| view! {
+            <crate::ui::pages::invoices::InvoicesSection />
+        })}
         <PaymentHistory />
         <UsageSection account />
     }

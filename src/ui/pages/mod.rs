@@ -5,6 +5,7 @@ pub mod auth;
 pub mod buy;
 pub mod credits;
 pub mod home;
+pub mod invoices;
 pub mod not_found;
 pub mod payments;
 pub mod sandbox_oauth;

@@ -4,6 +4,7 @@
 //! one line on standard error with a distinct exit status.
 
 mod billing;
+mod invoices;
 mod login;
 mod output;
 mod run;
@@ -14,6 +15,7 @@ mod usage;
 use clap::Subcommand;
 
 pub use billing::billing;
+pub use invoices::invoices;
 pub use login::{login, login_file};
 pub use output::dollars4;
 pub use run::run;

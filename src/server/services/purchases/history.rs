@@ -8,24 +8,69 @@ use crate::shared::dto::purchases::Payment;
 use crate::shared::error::AppError;
 use crate::shared::format::utc_date;
 use crate::shared::money::Micros;
-use crate::shared::states::PaymentStatus;
+use crate::shared::states::{PaymentKind, PaymentStatus};
 
 /// The most payments one page lists.
 pub const MAX_PAYMENTS: u32 = 200;
 
-/// `user_id`'s payments, newest first, at most `limit`.
+/// `user_id`'s payments, newest first, at most `limit`: purchases and auto top-ups, and
+/// invoice payments.
 pub async fn payments(db: &Db, user_id: &str, limit: u32) -> Result<Vec<Payment>, AppError> {
-    select(db, user_id, None, limit).await
+    let mut all = select(db, user_id, None, limit).await?;
+    all.extend(invoice_payments(db, user_id, None, limit).await?);
+    all.sort_by(|a, b| b.completed_at_ms.cmp(&a.completed_at_ms).then_with(|| b.id.cmp(&a.id)));
+    all.truncate(limit.clamp(1, MAX_PAYMENTS) as usize);
+    Ok(all)
+}
+
+/// Invoices paid, or whose payment failed, as payments.
+async fn invoice_payments(db: &Db, user_id: &str, id: Option<&str>, limit: u32) -> Result<Vec<Payment>, AppError> {
+    let rows = sqlx::query(
+        "select id, coalesce(paid_at_ms, created_at_ms), amount_due_micros, status, failure, payment_intent \
+         from invoice where user_id = $1 and amount_due_micros > 0 and (status = 'paid' or failure is not null) \
+           and ($3 = '' or id = $3) \
+         order by coalesce(paid_at_ms, created_at_ms) desc limit $2",
+    )
+    .bind(user_id)
+    .bind(i64::from(limit.clamp(1, MAX_PAYMENTS)))
+    .bind(id.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err("reading payments"))?;
+    rows.iter()
+        .map(|r| {
+            let at: i64 = r.try_get(1)?;
+            let due: i64 = r.try_get(2)?;
+            let paid = r.try_get::<String, _>(3)? == "paid";
+            let payment: Option<String> = r.try_get(5)?;
+            Ok(Payment {
+                id: r.try_get(0)?,
+                date: utc_date(at),
+                completed_at_ms: at,
+                // Charged in whole cents, rounded up.
+                amount: Micros((due + 9_999) / 10_000 * 10_000),
+                bonus: Micros::ZERO,
+                refunded: Micros::ZERO,
+                status: if paid { PaymentStatus::Paid } else { PaymentStatus::Declined },
+                kind: PaymentKind::Invoice,
+                failure: if paid { None } else { r.try_get(4)? },
+                provider: if payment.as_deref().is_some_and(|p| p.starts_with("pi_sandbox_")) {
+                    "sandbox".into()
+                } else {
+                    "stripe".into()
+                },
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_err("reading payments"))
 }
 
 /// One of `user_id`'s paid payments, for its receipt. Someone else's is "not found".
 pub async fn receipt(db: &Db, user_id: &str, id: &str) -> Result<Payment, AppError> {
     // A declined attempt was never paid: it has no receipt.
-    select(db, user_id, Some(id), 1)
-        .await?
-        .pop()
-        .filter(|p| p.status != PaymentStatus::Declined)
-        .ok_or_else(|| AppError::not_found("The payment"))
+    let mut found = select(db, user_id, Some(id), 1).await?;
+    found.extend(invoice_payments(db, user_id, Some(id), 1).await?);
+    found.pop().filter(|p| p.status != PaymentStatus::Declined).ok_or_else(|| AppError::not_found("The payment"))
 }
 
 async fn select(db: &Db, user_id: &str, id: Option<&str>, limit: u32) -> Result<Vec<Payment>, AppError> {
