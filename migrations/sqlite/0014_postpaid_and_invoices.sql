@@ -26,9 +26,11 @@ create table invoice (
     amount_due_micros bigint not null,
     status text not null default 'open',
     due_at_ms bigint not null,
-    -- The payment that paid it (pi_...), and why the last attempt failed.
+    -- The payment Stripe accepted for it (pi_...), why the last attempt failed, and how
+    -- many attempts were made (each attempt's number is part of its idempotency key).
     payment_intent text,
     failure text,
+    payment_attempts bigint not null default 0,
     created_at_ms bigint not null,
     paid_at_ms bigint,
     constraint invoice_once_a_month unique (user_id, month),

@@ -139,7 +139,7 @@ async fn admin_audit_passes_on_good_books_and_fails_precisely_on_tampered_ones()
     let clean = tollgate(dir.path()).args(["admin", "audit"]).output().unwrap();
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
     let text = String::from_utf8(clean.stdout).unwrap();
-    assert!(text.starts_with("ledger audit: OK, 11 checks passed (0 wallets, 0 transfers)"), "{text}");
+    assert!(text.starts_with("ledger audit: OK, 12 checks passed (0 wallets, 0 transfers)"), "{text}");
 
     // Money moved through the ledger, then a balance changed behind its back.
     let setting = tollgate::server::infra::config::DatabaseSetting::Sqlite {

@@ -210,6 +210,11 @@ async fn an_invoice_paid_through_stripe_settles_the_credit_line_once(backend: Ba
     assert_eq!(deliver(&app, "evt_setup", "checkout.session.completed", setup).await, 200);
     set_mode(&app.state, "dee@example.com", "postpaid", Some("50")).await.unwrap();
     spend(&app, "dee@example.com", 1, Micros::from_usd(25)).await;
+    // Work still running holds $5 drawn on credit: not billed until it is spent.
+    let wallet = app.state.ledger.find_wallet(&id).await.unwrap().unwrap();
+    let running = crate::ledger_helpers::hold("running", wallet, "5", 600_000);
+    let running = app.state.ledger.create_hold(&running).await.unwrap();
+    assert_eq!(credit_used(&app, &dee).await, 25_000_000);
     let invoice = run_month(&app.state, last_month(), now_ms()).await.unwrap().made.remove(0);
     {
         let intents = standin.payment_intents.lock().unwrap();
@@ -217,9 +222,9 @@ async fn an_invoice_paid_through_stripe_settles_the_credit_line_once(backend: Ba
         let (form, key) = &intents[0];
         let get = |k: &str| form.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
         assert_eq!((get("amount"), get("metadata[tollgate_invoice]")), (Some("2000"), Some(invoice.as_str())));
-        assert_eq!(key.as_deref(), Some(format!("tollgate-invoice:{invoice}").as_str()));
+        assert_eq!(key.as_deref(), Some(format!("tollgate-invoice:{invoice}:1").as_str()));
     }
-    assert_eq!(credit_used(&app, &dee).await, 20_000_000, "nothing is settled before Stripe's event");
+    assert_eq!(credit_used(&app, &dee).await, 25_000_000, "nothing is settled before Stripe's event");
     let paid = |cents: i64| {
         json!({ "id": "pi_standin_1", "object": "payment_intent", "amount_received": cents, "currency": "usd",
             "metadata": { "tollgate_invoice": invoice } })
@@ -231,7 +236,9 @@ async fn an_invoice_paid_through_stripe_settles_the_credit_line_once(backend: Ba
     );
     assert!([a, b].contains(&200), "{a} {b}");
     assert_eq!(deliver(&app, "evt_paid_again", "payment_intent.succeeded", paid(2000)).await, 200);
-    assert_eq!(credit_used(&app, &dee).await, 0);
+    assert_eq!(credit_used(&app, &dee).await, 5_000_000, "what the running work drew");
     assert_eq!(app.me(&dee).await.1["balance"]["available_micros"].as_i64(), Some(0));
+    app.state.ledger.void_hold(running.id).await.unwrap();
+    assert_eq!(credit_used(&app, &dee).await, 0);
     audit_clean(&app).await;
 }

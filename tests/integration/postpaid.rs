@@ -54,6 +54,15 @@ async fn a_postpaid_wallet_spends_past_its_credits_down_to_its_limit_and_no_furt
     t.clock.advance(2 * MINUTE_MS);
     assert_eq!(t.ledger.expire_holds().await.unwrap(), 1);
     assert_eq!(t.ledger.credit_line(w).await.unwrap(), line("10", "5"));
+    // Only usage is spent on credit, and the credit line's transfers are not reversed.
+    let mut refund = usage("r1", w, "1");
+    refund.kind = tollgate::server::ledger::DebitKind::Refund;
+    assert!(matches!(t.ledger.debit(&refund).await, Err(LedgerError::InsufficientFunds { .. })));
+    let drawn: i64 = sqlx::query_scalar("select min(id) from transfer where code = 'credit_line'")
+        .fetch_one(t.ledger.db().pool())
+        .await
+        .unwrap();
+    assert!(matches!(t.ledger.reverse("undo", drawn, "undo").await, Err(LedgerError::NotReversible(_))));
     // Prepaid again: nothing more is drawn.
     t.ledger.set_credit_limit(w, Micros::ZERO).await.unwrap();
     assert!(t.ledger.debit(&usage("u2", w, "0.01")).await.is_err());

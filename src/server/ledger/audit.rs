@@ -118,6 +118,16 @@ const CHECKS: &[(&str, &str)] = &[
              from transfer where code in ('credit_line', 'invoice_payment') group by wallet_id) c on c.wallet_id = a.id \
          where a.kind = 'wallet' and a.credit_used_micros <> coalesce(c.net, 0)",
     ),
+    (
+        "credit-line money moves between a wallet and receivables",
+        "select 'transfer ' || cast(t.id as text), t.code || ' between accounts ' || cast(t.debit_account_id as text) || \
+         ' and ' || cast(t.credit_account_id as text) \
+         from transfer t, account r, account p \
+         where r.code = 'system:receivables' and p.code = 'system:payments_clearing' and ( \
+            (t.code = 'credit_line' and not ((t.debit_account_id = r.id and t.credit_account_id = t.wallet_id) \
+                or (t.credit_account_id = r.id and t.debit_account_id = t.wallet_id))) \
+            or (t.code = 'invoice_payment' and not (t.debit_account_id = p.id and t.credit_account_id = r.id)))",
+    ),
 ];
 
 impl Ledger {

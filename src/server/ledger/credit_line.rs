@@ -157,6 +157,20 @@ pub(super) async fn draw(
     .await?;
     let Some(row) = row else { return Ok(Micros::ZERO) };
     let (available, room): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+    if room <= 0 || available >= needed.get() {
+        // Prepaid, or covered: the wallet row is left for the caller's guarded update.
+        return Ok(Micros::ZERO);
+    }
+    // Short, with room: read again under the row's lock (PostgreSQL), so a call that ran
+    // alongside and took the funds read above is seen, and this one draws what it needs.
+    let row = sqlx::query(
+        "update account set credit_used_micros = credit_used_micros where id = $1 \
+         returning posted_micros - reserved_micros, credit_limit_micros - credit_used_micros",
+    )
+    .bind(wallet.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    let (available, room): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
     let draw = Micros((needed.get() - available).min(room));
     if !draw.is_positive() {
         return Ok(Micros::ZERO);

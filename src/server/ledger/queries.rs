@@ -91,7 +91,9 @@ impl Ledger {
         for row in rows.iter().take(limit as usize) {
             let code: String = row.try_get(1)?;
             let amount = Micros(row.try_get(3)?);
-            let incoming = AccountId(row.try_get(2)?) == wallet;
+            // An invoice payment moves money between system accounts on the wallet's
+            // behalf: shown as what was paid, leaving the balance as it was.
+            let incoming = AccountId(row.try_get(2)?) == wallet || code == TransferCode::InvoicePayment.as_str();
             let metadata: String = row.try_get(6)?;
             entries.push(HistoryEntry {
                 transfer_id: row.try_get(0)?,

@@ -206,7 +206,11 @@ impl Ledger {
         require_object(&req.metadata)?;
         idempotent!(self, &req.idempotency_key, "debit", req, |tx| {
             let now_ms = self.clock.now_ms();
-            super::credit_line::draw(self, &mut tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
+            // Only usage is spent on credit: a refund or a correction never pays out
+            // borrowed money.
+            if req.kind == super::DebitKind::Usage {
+                super::credit_line::draw(self, &mut tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
+            }
             let after = debit_wallet(&mut tx, req.wallet, req.amount).await?;
             let receipt = insert_transfer(
                 &mut tx,
@@ -259,7 +263,11 @@ impl Ledger {
                 .ok_or_else(|| LedgerError::Inconsistent(format!("transfer {transfer_id} has an unknown code")))?;
             let wallet = row.try_get::<Option<i64>, _>(4)?.map(AccountId);
             let is_reversal = row.try_get::<Option<i64>, _>(5)?.is_some();
-            let Some(wallet) = wallet.filter(|_| !is_reversal && code != TransferCode::Expiry) else {
+            // Expiry, and the credit line's own movements (undone by giving back or paying,
+            // never by reversing), are not reversible.
+            let reversible =
+                !matches!(code, TransferCode::Expiry | TransferCode::CreditLine | TransferCode::InvoicePayment);
+            let Some(wallet) = wallet.filter(|_| !is_reversal && reversible) else {
                 return Err(LedgerError::NotReversible(transfer_id));
             };
             let now_ms = self.clock.now_ms();

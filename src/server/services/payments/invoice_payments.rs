@@ -19,18 +19,25 @@ use crate::shared::money::Micros;
 /// Charges the saved card for open invoice `invoice_id` of `user_id`. Without a card the
 /// invoice waits (saving one asks again).
 pub async fn collect(state: &AppState, user_id: &str, invoice_id: &str) -> Result<(), AppError> {
-    let row = sqlx::query("select amount_due_micros from invoice where id = $1 and user_id = $2 and status = 'open'")
-        .bind(invoice_id)
-        .bind(user_id)
-        .fetch_optional(state.db.pool())
-        .await
-        .map_err(db_err("reading an invoice"))?;
-    let Some(row) = row else { return Ok(()) };
-    let due = Micros(row.try_get(0).map_err(db_err("reading an invoice"))?);
     let profile = profile::load(&state.db, user_id, now_ms()).await?;
     let (Some(card), Some(card_id)) = (profile.card, profile.card_id) else {
         return failed(state, invoice_id, "No saved card to charge: save one on the Balance tab.").await;
     };
+    // Claims the next attempt: only an open invoice with no payment Stripe accepted (its
+    // event still to come) is charged, and each attempt has its own idempotency key.
+    let row = sqlx::query(
+        "update invoice set payment_attempts = payment_attempts + 1, failure = null \
+         where id = $1 and user_id = $2 and status = 'open' and payment_intent is null \
+         returning payment_attempts, amount_due_micros",
+    )
+    .bind(invoice_id)
+    .bind(user_id)
+    .fetch_optional(state.db.pool())
+    .await
+    .map_err(db_err("charging an invoice"))?;
+    let Some(row) = row else { return Ok(()) };
+    let attempt: i64 = row.try_get(0).map_err(db_err("charging an invoice"))?;
+    let due = Micros(row.try_get(1).map_err(db_err("charging an invoice"))?);
     // Rounded up to the cent: what was drawn is never billed short.
     let cents = (due.get() + 9_999) / 10_000;
     if card.sandbox {
@@ -46,7 +53,7 @@ pub async fn collect(state: &AppState, user_id: &str, invoice_id: &str) -> Resul
         ("tollgate_invoice".to_string(), invoice_id.to_string()),
         ("tollgate_user_id".to_string(), user_id.to_string()),
     ]);
-    let idempotency_key = format!("tollgate-invoice:{invoice_id}");
+    let idempotency_key = format!("tollgate-invoice:{invoice_id}:{attempt}");
     match charge_saved_card(super::api(state, &key), &customer, &card_id, cents, &idempotency_key, metadata).await {
         Ok(Charge::Accepted { payment_intent }) => {
             sqlx::query("update invoice set payment_intent = $1, failure = null where id = $2 and status = 'open'")
@@ -60,10 +67,29 @@ pub async fn collect(state: &AppState, user_id: &str, invoice_id: &str) -> Resul
         Ok(Charge::Declined { reason }) => failed(state, invoice_id, &reason).await,
         Err(AppError::Conflict { message }) => failed(state, invoice_id, &message).await,
         Err(e) => {
-            tracing::error!(invoice = invoice_id, error = %e, "invoice charge failed; it stays open");
+            // Not a decline: asked for again within the hour (see `retry_unasked`).
+            tracing::error!(invoice = invoice_id, error = %e, "invoice charge failed; will be asked for again");
             Ok(())
         }
     }
+}
+
+/// Asks again for open invoices whose last attempt never reached a decision (Stripe could
+/// not be reached): no payment accepted and no decline recorded.
+pub async fn retry_unasked(state: &AppState) -> Result<(), AppError> {
+    let rows = sqlx::query(
+        "select id, user_id from invoice where status = 'open' and payment_intent is null and failure is null \
+         and payment_attempts > 0 limit 500",
+    )
+    .fetch_all(state.db.pool())
+    .await
+    .map_err(db_err("reading invoices"))?;
+    for row in rows {
+        let (id, user_id): (String, String) =
+            (row.try_get(0).map_err(db_err("reading invoices"))?, row.try_get(1).map_err(db_err("reading invoices"))?);
+        collect(state, &user_id, &id).await?;
+    }
+    Ok(())
 }
 
 /// Asks again for every open invoice of `user_id` (after a card is saved).
@@ -79,9 +105,10 @@ pub async fn collect_open(state: &AppState, user_id: &str) -> Result<(), AppErro
     Ok(())
 }
 
-/// Records why the invoice's payment failed; it stays open.
+/// Records why the invoice's payment failed; it stays open, and a card saved later is
+/// charged for it (a new attempt).
 pub async fn failed(state: &AppState, invoice_id: &str, reason: &str) -> Result<(), AppError> {
-    sqlx::query("update invoice set failure = $1 where id = $2 and status = 'open'")
+    sqlx::query("update invoice set failure = $1, payment_intent = null where id = $2 and status = 'open'")
         .bind(reason)
         .bind(invoice_id)
         .execute(state.db.pool())

@@ -110,27 +110,66 @@ pub async fn run_month(state: &AppState, month: Month, now_ms: i64) -> Result<In
 
 /// Makes one account's invoice for `month` in one transaction: `None` when it was made
 /// before. Returns its id and what is due.
+///
+/// What is due is what the account spent on credit and was not billed for before: the
+/// credit line's transfers (drawn, less given back), less what holds still open drew
+/// (given back or spent later, and then billed), less every earlier invoice. Counted from
+/// the whole history up to the run, so anything drawn between the month's end and the run
+/// is on this invoice, and a give-back after a run is settled by the next one.
 async fn make(db: &Db, user_id: &str, month: Month, now_ms: i64) -> Result<Option<(String, Micros)>, AppError> {
     let err = db_err("making an invoice");
     let id = format!("inv_{:04}{:02}_{user_id}", month.year, month.month);
     let (from, to) = (month.start_ms(), month.next().start_ms());
+    let made: Option<String> = sqlx::query_scalar("select id from invoice where user_id = $1 and month = $2")
+        .bind(user_id)
+        .bind(month.label())
+        .fetch_optional(db.pool())
+        .await
+        .map_err(&err)?;
+    if made.is_some() {
+        return Ok(None);
+    }
     let mut tx = db.begin_write().await.map_err(&err)?;
-    // Locks the wallet row (PostgreSQL): what is drawn cannot change while it is billed.
-    let used: Option<i64> = sqlx::query_scalar(
-        "update account set credit_used_micros = credit_used_micros where code = $1 returning credit_used_micros",
+    // The wallet row first (the ledger's lock order, and a payment's): what is drawn
+    // cannot change while it is billed.
+    let wallet = sqlx::query(
+        "update account set credit_used_micros = credit_used_micros where code = $1 returning id, credit_used_micros",
     )
     .bind(format!("wallet:{user_id}"))
     .fetch_optional(&mut **tx)
     .await
     .map_err(&err)?;
-    let billed: i64 = sqlx::query_scalar(
-        "select cast(coalesce(sum(amount_due_micros), 0) as bigint) from invoice where user_id = $1 and status = 'open'",
+    let Some(wallet) = wallet else { return Ok(None) };
+    let (wallet_id, used): (i64, i64) = (wallet.try_get(0).map_err(&err)?, wallet.try_get(1).map_err(&err)?);
+    let sum = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(wallet_id).bind(from).bind(to).bind(user_id);
+    let drawn = sum(
+        "select cast(coalesce(sum(case when credit_account_id = wallet_id then amount_micros else -amount_micros end), 0) \
+         as bigint) from transfer where wallet_id = $1 and code = 'credit_line' and $2 = $2 and $3 = $3 and $4 = $4",
     )
-    .bind(user_id)
     .fetch_one(&mut **tx)
     .await
     .map_err(&err)?;
-    let due = Micros((used.unwrap_or(0) - billed).max(0));
+    let drawn_in_month = sum(
+        "select cast(coalesce(sum(case when credit_account_id = wallet_id then amount_micros else -amount_micros end), 0) \
+         as bigint) from transfer where wallet_id = $1 and code = 'credit_line' and created_at_ms >= $2 \
+         and created_at_ms < $3 and $4 = $4",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(&err)?;
+    let held = sum(
+        "select cast(coalesce(sum(credit_drawn_micros), 0) as bigint) from hold where wallet_id = $1 and status = 'open' \
+         and $2 = $2 and $3 = $3 and $4 = $4",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(&err)?;
+    let billed = sum("select cast(coalesce(sum(amount_due_micros), 0) as bigint) from invoice where user_id = $4 \
+         and $1 = $1 and $2 = $2 and $3 = $3")
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(&err)?;
+    let due = Micros((drawn - held - billed).clamp(0, used.max(0)));
     let usage: i64 = sqlx::query_scalar(
         "select cast(coalesce(sum(charged_micros), 0) as bigint) from usage_record where user_id = $1 \
          and status = 'succeeded' and finished_at_ms >= $2 and finished_at_ms < $3",
@@ -150,7 +189,7 @@ async fn make(db: &Db, user_id: &str, month: Month, now_ms: i64) -> Result<Optio
     .bind(user_id)
     .bind(month.label())
     .bind(usage)
-    .bind((usage - due.get()).max(0))
+    .bind((usage - drawn_in_month.max(0)).max(0))
     .bind(due.get())
     .bind(if due.is_positive() { "open" } else { "paid" })
     .bind(now_ms + DUE_AFTER_DAYS * DAY_MS)
@@ -192,6 +231,10 @@ pub fn spawn_monthly(state: AppState) -> tokio::task::JoinHandle<()> {
             let now = crate::server::infra::installation::now_ms();
             if let Err(e) = run_month(&state, Month::of(now).previous(), now).await {
                 tracing::error!(error = %e, "monthly invoices failed; will try again in an hour");
+            }
+            // Payments Stripe could not be asked for (an outage) are asked for again.
+            if let Err(e) = super::invoice_payments::retry_unasked(&state).await {
+                tracing::error!(error = %e, "invoice payments could not be retried");
             }
         }
     })

@@ -33,6 +33,13 @@ pub async fn paid(
     }
     let wallet = state.ledger.open_wallet(&user_id).await.map_err(|e| internal(&e))?;
     let mut tx = state.db.begin_write().await.map_err(|e| internal(&e))?;
+    // The wallet row before the invoice's, as when an invoice is made: no deadlock between
+    // a payment and a run of the invoices.
+    sqlx::query("update account set credit_used_micros = credit_used_micros where id = $1")
+        .bind(wallet.0)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| internal(&e))?;
     sqlx::query("insert into stripe_event (id, type, received_at_ms) values ($1, $2, $3) on conflict (id) do nothing")
         .bind(event_id)
         .bind("payment_intent.succeeded")
