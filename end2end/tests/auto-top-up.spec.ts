@@ -1,15 +1,4 @@
-import { execFileSync } from "node:child_process";
-import { dismissOnboarding, expect, hydrated, newEmail, snapshot, test } from "./fixtures";
-
-async function signUp(page: import("@playwright/test").Page, email: string): Promise<void> {
-  await page.goto("/signup");
-  await hydrated(page);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("a long enough password");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL(/\/credits$/);
-  await dismissOnboarding(page);
-}
+import { expect, generateAtPrice, hydrated, newEmail, signUpAs, snapshot, test } from "./fixtures";
 
 async function saveSandboxCard(page: import("@playwright/test").Page, label: RegExp): Promise<void> {
   await page.getByRole("button", { name: /Save a card|Replace card/ }).click();
@@ -34,7 +23,7 @@ async function enableAutoTopUp(page: import("@playwright/test").Page, threshold:
 
 test("a saved card refills the balance when spending takes it under the threshold", async ({ page }) => {
   const email = newEmail("topup");
-  await signUp(page, email);
+  await signUpAs(page, email);
   await saveSandboxCard(page, /Visa ending in 4242/);
   await expect(page.getByTestId("card")).toContainText("Visa ending in 4242");
   await enableAutoTopUp(page, "5");
@@ -42,16 +31,7 @@ test("a saved card refills the balance when spending takes it under the threshol
   await snapshot(page, "auto-top-up-on");
 
   // One $1 image in the Studio takes $5.00 to $4.00: the card is charged $25.
-  execFileSync("../target/debug/tollgate", ["admin", "prices", "set", "--email", email, "--endpoint", "fal-ai/flux/schnell", "--usd", "1"]);
-  await page.goto("/studio");
-  await expect(async () => {
-    await page.reload();
-    await hydrated(page);
-    await expect(page.getByTestId("estimate")).toContainText("$1.00", { timeout: 1_000 });
-  }).toPass({ timeout: 20_000 });
-  await page.getByLabel("Prompt").fill("a lighthouse at dusk");
-  await page.getByRole("button", { name: "Generate" }).click();
-  await expect(page.getByText(/Cost \$1\.00, charged to your credits/)).toBeVisible();
+  await generateAtPrice(page, email, "1");
 
   await page.goto("/credits");
   await expect(async () => {
@@ -66,7 +46,7 @@ test("a saved card refills the balance when spending takes it under the threshol
 });
 
 test("a declining card pauses auto top-up and says so on the Balance tab", async ({ page }) => {
-  await signUp(page, newEmail("declined"));
+  await signUpAs(page, newEmail("declined"));
   await saveSandboxCard(page, /ending in 0002/);
   // $5.00 is under a $10 threshold: the attempt starts on saving, and is declined.
   await enableAutoTopUp(page, "10");

@@ -53,3 +53,34 @@ export async function snapshot(page: import("@playwright/test").Page, name: stri
 export function onboardingDone(page: import("@playwright/test").Page): Promise<unknown> {
   return page.waitForResponse((r) => r.url().endsWith("/api/onboarding_done") && r.ok());
 }
+
+/** Signs up a new account as `email` and closes the "Get started" dialog on /credits. */
+export async function signUpAs(page: import("@playwright/test").Page, email: string): Promise<void> {
+  await page.goto("/signup");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("a long enough password");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL(/\/credits$/);
+  await dismissOnboarding(page);
+}
+
+/**
+ * Gives `email` its own price of `usd` dollars per fal-ai/flux/schnell image (with the
+ * tollgate command, against the server's data directory), then generates one in the
+ * Studio and waits for its cost.
+ */
+export async function generateAtPrice(page: import("@playwright/test").Page, email: string, usd: string): Promise<void> {
+  const { execFileSync } = await import("node:child_process");
+  execFileSync("../target/debug/tollgate", ["admin", "prices", "set", "--email", email, "--endpoint", "fal-ai/flux/schnell", "--usd", usd]);
+  const cost = `$${Number(usd).toFixed(2)}`;
+  await page.goto("/studio");
+  await expect(async () => {
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByTestId("estimate")).toContainText(cost, { timeout: 1_000 });
+  }).toPass({ timeout: 20_000 });
+  await page.getByLabel("Prompt").fill("a lighthouse at dusk");
+  await page.getByRole("button", { name: "Generate" }).click();
+  await expect(page.getByText(`Cost ${cost}, charged to your credits`)).toBeVisible();
+}

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { dismissOnboarding, expect, hydrated, newEmail, snapshot, test } from "./fixtures";
+import { expect, generateAtPrice, hydrated, newEmail, signUpAs, snapshot, test } from "./fixtures";
 
 // The operator's commands run against the data directory the server under test uses.
 function tollgate(...args: string[]): string {
@@ -14,13 +14,7 @@ function lastMonth(): string {
 
 test("a postpaid account spends on credit and pays its monthly invoice with its card", async ({ page }) => {
   const email = newEmail("postpaid");
-  await page.goto("/signup");
-  await hydrated(page);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("a long enough password");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL(/\/credits$/);
-  await dismissOnboarding(page);
+  await signUpAs(page, email);
 
   expect(tollgate("admin", "billing-mode", "set", "--email", email, "--mode", "postpaid", "--credit-limit-usd", "50")).toContain(
     "is postpaid with a credit limit of $50.00",
@@ -29,16 +23,7 @@ test("a postpaid account spends on credit and pays its monthly invoice with its 
   await expect(page.getByTestId("credit-line")).toContainText("you can spend up to $50.00 on credit");
 
   // A $7 image with $5 of credits: $2 on credit.
-  tollgate("admin", "prices", "set", "--email", email, "--endpoint", "fal-ai/flux/schnell", "--usd", "7");
-  await page.goto("/studio");
-  await expect(async () => {
-    await page.reload();
-    await hydrated(page);
-    await expect(page.getByTestId("estimate")).toContainText("$7.00", { timeout: 1_000 });
-  }).toPass({ timeout: 20_000 });
-  await page.getByLabel("Prompt").fill("a harbour at dawn");
-  await page.getByRole("button", { name: "Generate" }).click();
-  await expect(page.getByText(/Cost \$7\.00, charged to your credits/)).toBeVisible();
+  await generateAtPrice(page, email, "7");
 
   await page.goto("/credits");
   await expect(page.getByTestId("credit-line")).toContainText("Drawn so far: $2.00");

@@ -4,7 +4,6 @@
 //! declined card that pauses auto top-up until the person acts.
 
 use serde_json::{Value, json};
-use tollgate::server::adapters::stripe::signature::sign;
 use tollgate::server::infra::db::Backend;
 use tollgate::server::infra::installation::now_ms;
 use tollgate::server::services::accounts::users;
@@ -13,7 +12,7 @@ use tollgate::shared::money::Micros;
 
 use crate::credits_page::spend;
 use crate::helpers::{TestApp, spawn_app_with, test_config};
-use crate::stripe_standin::{KEY, StandIn};
+use crate::stripe_standin::{StandIn, WHSEC, deliver};
 
 backend_tests!(
     a_sandbox_card_is_saved_shown_and_removed_and_removing_it_turns_auto_top_up_off,
@@ -27,7 +26,6 @@ backend_tests!(
     a_sandbox_card_is_never_charged_once_stripe_is_set_up,
 );
 
-const WHSEC: &str = "whsec_test_0123456789";
 const MILLION: i64 = 1_000_000;
 
 async fn sandbox_app(backend: Backend, cooldown_secs: &str) -> TestApp {
@@ -38,36 +36,15 @@ async fn sandbox_app(backend: Backend, cooldown_secs: &str) -> TestApp {
     .await
 }
 
+/// The stand-in's settings, with no cooldown between attempts.
 fn stripe_settings(base: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC.to_string()),
-        ("TOLLGATE_STRIPE_SECRET_KEY", KEY.to_string()),
-        ("TOLLGATE_STRIPE_API_BASE", base.to_string()),
-        ("TOLLGATE_AUTO_TOP_UP_COOLDOWN_SECS", "0".to_string()),
-    ]
+    let mut settings = crate::stripe_standin::settings(base);
+    settings.push(("TOLLGATE_AUTO_TOP_UP_COOLDOWN_SECS", "0".to_string()));
+    settings
 }
 
 async fn stripe_app(backend: Backend) -> (TestApp, StandIn, String) {
-    let (standin, addr) = StandIn::start().await;
-    let base = format!("http://{addr}/");
-    let settings = stripe_settings(&base);
-    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    (spawn_app_with(backend, &pairs).await, standin, base)
-}
-
-async fn deliver(app: &TestApp, id: &str, kind: &str, object: Value) -> u16 {
-    let body = serde_json::to_vec(&json!({ "id": id, "type": kind, "data": { "object": object } })).unwrap();
-    let signature = sign(WHSEC.as_bytes(), now_ms() / 1000, &body);
-    let res = app
-        .client
-        .post(app.url("/webhooks/stripe"))
-        .header("content-type", "application/json")
-        .header("stripe-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    res.status().as_u16()
+    crate::stripe_standin::app_with_standin(backend, &[("TOLLGATE_AUTO_TOP_UP_COOLDOWN_SECS", "0")]).await
 }
 
 async fn save_sandbox_card(app: &TestApp, client: &reqwest::Client, card: &str) {

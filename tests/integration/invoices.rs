@@ -3,7 +3,6 @@
 //! event, once), and an invoice unpaid past its due date stops new work.
 
 use serde_json::{Value, json};
-use tollgate::server::adapters::stripe::signature::sign;
 use tollgate::server::infra::db::Backend;
 use tollgate::server::infra::installation::now_ms;
 use tollgate::server::services::payments::invoices::{Month, run_month};
@@ -12,29 +11,13 @@ use tollgate::shared::money::Micros;
 
 use crate::credits_page::spend;
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::stripe_standin::{WHSEC, deliver};
 
 backend_tests!(
     a_month_is_invoiced_once_with_lines_per_model_and_paid_by_the_saved_card,
     an_invoice_unpaid_past_its_due_date_stops_new_work_until_paid,
     an_invoice_paid_through_stripe_settles_the_credit_line_once,
 );
-
-const WHSEC: &str = "whsec_test_0123456789";
-
-async fn deliver(app: &TestApp, id: &str, kind: &str, object: Value) -> u16 {
-    let body = serde_json::to_vec(&json!({ "id": id, "type": kind, "data": { "object": object } })).unwrap();
-    let signature = sign(WHSEC.as_bytes(), now_ms() / 1000, &body);
-    let res = app
-        .client
-        .post(app.url("/webhooks/stripe"))
-        .header("content-type", "application/json")
-        .header("stripe-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    res.status().as_u16()
-}
 
 fn last_month() -> Month {
     Month::of(now_ms()).previous()
@@ -187,17 +170,7 @@ async fn an_invoice_unpaid_past_its_due_date_stops_new_work_until_paid(backend: 
 }
 
 async fn an_invoice_paid_through_stripe_settles_the_credit_line_once(backend: Backend) {
-    let (standin, addr) = crate::stripe_standin::StandIn::start().await;
-    let base = format!("http://{addr}/");
-    let app = spawn_app_with(
-        backend,
-        &[
-            ("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC),
-            ("TOLLGATE_STRIPE_SECRET_KEY", crate::stripe_standin::KEY),
-            ("TOLLGATE_STRIPE_API_BASE", &base),
-        ],
-    )
-    .await;
+    let (app, standin, _) = crate::stripe_standin::app_with_standin(backend, &[]).await;
     let dee = app.signed_up("dee@example.com", "correct horse battery").await;
     let id = tollgate::server::services::accounts::users::find_by_email(&app.db, "dee@example.com")
         .await

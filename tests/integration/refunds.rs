@@ -3,13 +3,12 @@
 //! for the payer gives them back. Every event moves money once, however often it comes.
 
 use serde_json::{Value, json};
-use tollgate::server::adapters::stripe::signature::sign;
 use tollgate::server::infra::db::Backend;
-use tollgate::server::infra::installation::now_ms;
 use tollgate::shared::money::Micros;
 
 use crate::credits_page::spend;
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::stripe_standin::{WHSEC, deliver};
 
 backend_tests!(
     a_refund_after_spending_takes_what_is_left_and_the_rest_is_owed_until_paid,
@@ -22,7 +21,6 @@ backend_tests!(
     money_a_hold_no_longer_needs_pays_what_is_owed,
 );
 
-const WHSEC: &str = "whsec_test_0123456789";
 const MILLION: i64 = 1_000_000;
 
 async fn app(backend: Backend) -> TestApp {
@@ -41,21 +39,6 @@ async fn buy(app: &TestApp, client: &reqwest::Client, dollars: &str) -> String {
         .fetch_one(app.db.pool())
         .await
         .unwrap()
-}
-
-async fn deliver(app: &TestApp, id: &str, kind: &str, object: Value) -> u16 {
-    let body = serde_json::to_vec(&json!({ "id": id, "type": kind, "data": { "object": object } })).unwrap();
-    let signature = sign(WHSEC.as_bytes(), now_ms() / 1000, &body);
-    let res = app
-        .client
-        .post(app.url("/webhooks/stripe"))
-        .header("content-type", "application/json")
-        .header("stripe-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    res.status().as_u16()
 }
 
 fn refund(payment: &str, refunded_cents: i64) -> Value {

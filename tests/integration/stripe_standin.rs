@@ -17,6 +17,49 @@ use serde_json::{Value, json};
 
 pub const KEY: &str = "sk_test_standin_0123456789";
 
+/// The signing secret of the webhook endpoint in apps that tests send Stripe events to.
+pub const WHSEC: &str = "whsec_test_0123456789";
+
+/// Posts a Stripe event, signed with [`WHSEC`] as Stripe signs it, to the app's webhook;
+/// answers its status.
+pub async fn deliver(app: &crate::helpers::TestApp, id: &str, kind: &str, object: Value) -> u16 {
+    let body = serde_json::to_vec(&json!({ "id": id, "type": kind, "data": { "object": object } })).unwrap();
+    let now = tollgate::server::infra::installation::now_ms();
+    let signature = tollgate::server::adapters::stripe::signature::sign(WHSEC.as_bytes(), now / 1000, &body);
+    let res = app
+        .client
+        .post(app.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+/// The settings of an app whose Stripe is the stand-in at `base`, with its webhook secret.
+pub fn settings(base: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC.to_string()),
+        ("TOLLGATE_STRIPE_SECRET_KEY", KEY.to_string()),
+        ("TOLLGATE_STRIPE_API_BASE", base.to_string()),
+    ]
+}
+
+/// An app whose Stripe is a new stand-in, with `extra` settings; and the stand-in's base.
+pub async fn app_with_standin(
+    backend: tollgate::server::infra::db::Backend,
+    extra: &[(&str, &str)],
+) -> (crate::helpers::TestApp, StandIn, String) {
+    let (standin, addr) = StandIn::start().await;
+    let base = format!("http://{addr}/");
+    let settings = settings(&base);
+    let mut pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.extend_from_slice(extra);
+    (crate::helpers::spawn_app_with(backend, &pairs).await, standin, base)
+}
+
 #[derive(Clone, Default)]
 pub struct StandIn {
     /// Every create-session request, as form pairs.

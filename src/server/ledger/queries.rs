@@ -8,55 +8,50 @@ use crate::shared::money::Micros;
 /// The most entries one history page returns.
 pub const MAX_PAGE: u32 = 200;
 
+/// The columns a balance is read from, in the order [`read_balance`] reads them.
+macro_rules! balance_columns {
+    () => {
+        "posted_micros, reserved_micros, owed_micros, credit_limit_micros, credit_used_micros"
+    };
+}
+
+/// A wallet's balance from `balance_columns!()`, starting at column `first`.
+fn read_balance(row: &sqlx::any::AnyRow, first: usize) -> Result<Balance, sqlx::Error> {
+    let get = |i: usize| row.try_get::<i64, _>(first + i).map(Micros);
+    let (posted, reserved) = (get(0)?, get(1)?);
+    Ok(Balance {
+        posted,
+        reserved,
+        available: Micros(posted.get() - reserved.get()),
+        owed: get(2)?,
+        credit_limit: get(3)?,
+        credit_used: get(4)?,
+    })
+}
+
 impl Ledger {
     pub async fn balance(&self, wallet: AccountId) -> Result<Balance, LedgerError> {
-        let row = sqlx::query(
-            "select kind, posted_micros, reserved_micros, owed_micros, credit_limit_micros, credit_used_micros \
-             from account where id = $1",
-        )
-        .bind(wallet.0)
-        .fetch_optional(self.db.pool())
-        .await?
-        .ok_or(LedgerError::UnknownAccount(wallet))?;
+        let row = sqlx::query(concat!("select kind, ", balance_columns!(), " from account where id = $1"))
+            .bind(wallet.0)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or(LedgerError::UnknownAccount(wallet))?;
         if row.try_get::<String, _>(0)? != "wallet" {
             return Err(LedgerError::NotAWallet(wallet));
         }
-        let posted = Micros(row.try_get(1)?);
-        let reserved = Micros(row.try_get(2)?);
-        let owed = Micros(row.try_get(3)?);
-        let (credit_limit, credit_used) = (Micros(row.try_get(4)?), Micros(row.try_get(5)?));
-        Ok(Balance {
-            posted,
-            reserved,
-            available: Micros(posted.get() - reserved.get()),
-            owed,
-            credit_limit,
-            credit_used,
-        })
+        Ok(read_balance(&row, 1)?)
     }
 
     /// The balance of `owner_id`'s wallet, in one read; zero when no wallet was opened.
     pub async fn balance_of(&self, owner_id: &str) -> Result<Balance, LedgerError> {
-        let row = sqlx::query(
-            "select posted_micros, reserved_micros, owed_micros, credit_limit_micros, credit_used_micros \
-             from account where code = $1",
-        )
-        .bind(format!("wallet:{owner_id}"))
-        .fetch_optional(self.db.pool())
-        .await?;
-        let Some(row) = row else { return Ok(Balance::default()) };
-        let posted = Micros(row.try_get(0)?);
-        let reserved = Micros(row.try_get(1)?);
-        let owed = Micros(row.try_get(2)?);
-        let (credit_limit, credit_used) = (Micros(row.try_get(3)?), Micros(row.try_get(4)?));
-        Ok(Balance {
-            posted,
-            reserved,
-            available: Micros(posted.get() - reserved.get()),
-            owed,
-            credit_limit,
-            credit_used,
-        })
+        let row = sqlx::query(concat!("select ", balance_columns!(), " from account where code = $1"))
+            .bind(format!("wallet:{owner_id}"))
+            .fetch_optional(self.db.pool())
+            .await?;
+        match row {
+            Some(row) => Ok(read_balance(&row, 0)?),
+            None => Ok(Balance::default()),
+        }
     }
 
     /// A wallet's transfers with one of `codes` (all when empty), newest first, `limit`

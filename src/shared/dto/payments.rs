@@ -137,15 +137,14 @@ impl SandboxCard {
         SANDBOX_CARDS.into_iter().find(|c| c.id == id)
     }
 
+    /// The card as it is saved and shown.
+    pub fn as_saved(&self) -> SavedCard {
+        SavedCard { brand: self.brand.into(), last4: self.last4.into(), exp_month: 12, exp_year: 2034, sandbox: true }
+    }
+
     /// How the sandbox page offers it.
     pub fn label(&self) -> String {
-        let card = SavedCard {
-            brand: self.brand.into(),
-            last4: self.last4.into(),
-            exp_month: 12,
-            exp_year: 2034,
-            sandbox: true,
-        };
+        let card = self.as_saved();
         match self.declines {
             None => format!("{}: pays", card.describe()),
             Some(why) => format!("{}: declines (\"{why}\")", card.describe()),

@@ -10,12 +10,13 @@
 use std::collections::HashMap;
 
 use super::attempts::{self, Attempt};
+use super::charge::{CardToCharge, charge_saved_card};
 use super::profile;
-use crate::server::adapters::stripe::payment_intents::{Charge, charge_saved_card};
+use crate::server::adapters::stripe::payment_intents::Charge;
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::accounts::users::User;
-use crate::shared::dto::payments::{AutoTopUp, AutoTopUpSettings, SandboxCard};
+use crate::shared::dto::payments::{AutoTopUp, AutoTopUpSettings};
 use crate::shared::error::AppError;
 
 /// The person's auto top-up settings and where they stand.
@@ -81,34 +82,20 @@ pub async fn run_if_due(state: &AppState, user_id: &str) -> Result<Option<String
     };
     tracing::info!(%user_id, session = %attempt.session, amount_micros = attempt.quote.pay.get(), "auto top-up started");
     let session = attempt.session.clone();
-    if attempt.sandbox && !rules.sandbox {
-        // Saved while this server ran as a sandbox: it pays nothing real, so it is never
-        // charged once Stripe is set up.
-        let why = "The saved card is a sandbox card, which cannot pay here. Save a real card.";
-        attempts::declined(&state.db, &attempt.session, why).await?;
-    } else if attempt.sandbox {
-        sandbox_charge(state, user_id, &attempt).await?;
-    } else {
-        stripe_charge(state, user_id, &attempt).await?;
-    }
+    charge(state, user_id, &attempt).await?;
     Ok(Some(session))
 }
 
-/// Charges the saved card at Stripe, off session, once per attempt.
-async fn stripe_charge(state: &AppState, user_id: &str, attempt: &Attempt) -> Result<(), AppError> {
-    let (Some(key), Some(customer)) = (super::stripe_key(state), attempt.customer.as_deref()) else {
-        attempts::declined(&state.db, &attempt.session, "The saved card can no longer be charged here.").await?;
-        return Ok(());
-    };
+/// Charges the saved card once per attempt and records Stripe's answer.
+async fn charge(state: &AppState, user_id: &str, attempt: &Attempt) -> Result<(), AppError> {
+    let card = CardToCharge { id: &attempt.card_id, sandbox: attempt.sandbox, customer: attempt.customer.as_deref() };
     let cents = attempt.quote.pay.to_cents_exact().unwrap_or(0);
     let metadata = HashMap::from([
         ("tollgate_session".to_string(), attempt.session.clone()),
         ("tollgate_user_id".to_string(), user_id.to_string()),
     ]);
     let idempotency_key = format!("tollgate-top-up:{user_id}:{}", attempt.seq);
-    match charge_saved_card(super::api(state, &key), customer, &attempt.card_id, cents, &idempotency_key, metadata)
-        .await
-    {
+    match charge_saved_card(state, card, cents, &idempotency_key, metadata).await {
         Ok(Charge::Accepted { payment_intent }) => {
             attempts::charged(&state.db, &attempt.session, &payment_intent).await
         }
@@ -125,30 +112,4 @@ async fn stripe_charge(state: &AppState, user_id: &str, attempt: &Attempt) -> Re
             Ok(())
         }
     }
-}
-
-/// The sandbox's Stripe: a declining card declines; any other pays, and the signed
-/// `payment_intent.succeeded` Stripe would send goes through the webhook handler.
-async fn sandbox_charge(state: &AppState, user_id: &str, attempt: &Attempt) -> Result<(), AppError> {
-    let card = SandboxCard::find(&attempt.card_id);
-    if let Some(why) = card.and_then(|c| c.declines).or(card.is_none().then_some("Unknown sandbox card.")) {
-        attempts::declined(&state.db, &attempt.session, why).await?;
-        return Ok(());
-    }
-    let random = crate::server::infra::crypto::random_hex(12).map_err(|e| AppError::internal("sandbox top-up", e))?;
-    let cents = attempt.quote.pay.to_cents_exact().unwrap_or(0);
-    let event = serde_json::json!({
-        "id": format!("evt_sandbox_{random}"),
-        "type": "payment_intent.succeeded",
-        "data": { "object": {
-            "id": format!("pi_sandbox_{random}"),
-            "object": "payment_intent",
-            "amount": cents,
-            "amount_received": cents,
-            "currency": "usd",
-            "status": "succeeded",
-            "metadata": { "tollgate_session": attempt.session, "tollgate_user_id": user_id },
-        } }
-    });
-    crate::server::services::purchases::sandbox::deliver(state, &event).await
 }

@@ -66,13 +66,7 @@ pub async fn save_sandbox_card(state: &AppState, user: &User, card_id: &str) -> 
         return Err(AppError::not_found("The sandbox"));
     }
     let chosen = SandboxCard::find(card_id).ok_or_else(|| AppError::validation("card", "Pick one of the cards."))?;
-    let card = SavedCard {
-        brand: chosen.brand.into(),
-        last4: chosen.last4.into(),
-        exp_month: 12,
-        exp_year: 2034,
-        sandbox: true,
-    };
+    let card = chosen.as_saved();
     profile::set_card(&state.db, &user.id, chosen.id, &card, now_ms()).await?;
     tracing::info!(user_id = %user.id, card = chosen.id, "sandbox card saved");
     collect_open_invoices(state, &user.id).await;

@@ -1,5 +1,5 @@
-//! Asking for an invoice's payment: the saved card, charged off session for what is due
-//! (once per invoice: the idempotency key is the invoice's), or the sandbox's card. The
+//! Asking for an invoice's payment: the saved card, charged off session for what is due,
+//! once per attempt (the attempt's number is part of the idempotency key). The
 //! invoice is paid when Stripe's signed `payment_intent.succeeded` arrives (see
 //! `purchases::invoice_events`); a decline is recorded on the invoice.
 
@@ -7,12 +7,12 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::charge::{CardToCharge, charge_saved_card};
 use super::profile;
-use crate::server::adapters::stripe::payment_intents::{Charge, charge_saved_card};
+use crate::server::adapters::stripe::payment_intents::Charge;
 use crate::server::infra::db::db_err;
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
-use crate::shared::dto::payments::SandboxCard;
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
 
@@ -40,21 +40,13 @@ pub async fn collect(state: &AppState, user_id: &str, invoice_id: &str) -> Resul
     let due = Micros(row.try_get(1).map_err(db_err("charging an invoice"))?);
     // Rounded up to the cent: what was drawn is never billed short.
     let cents = (due.get() + 9_999) / 10_000;
-    if card.sandbox {
-        if !state.purchase_rules().sandbox {
-            return failed(state, invoice_id, "The saved card is a sandbox card, which cannot pay here.").await;
-        }
-        return sandbox_pay(state, invoice_id, &card_id, cents).await;
-    }
-    let (Some(key), Some(customer)) = (super::stripe_key(state), profile.stripe_customer) else {
-        return failed(state, invoice_id, "The saved card can no longer be charged here.").await;
-    };
+    let card = CardToCharge { id: &card_id, sandbox: card.sandbox, customer: profile.stripe_customer.as_deref() };
     let metadata = HashMap::from([
         ("tollgate_invoice".to_string(), invoice_id.to_string()),
         ("tollgate_user_id".to_string(), user_id.to_string()),
     ]);
     let idempotency_key = format!("tollgate-invoice:{invoice_id}:{attempt}");
-    match charge_saved_card(super::api(state, &key), &customer, &card_id, cents, &idempotency_key, metadata).await {
+    match charge_saved_card(state, card, cents, &idempotency_key, metadata).await {
         Ok(Charge::Accepted { payment_intent }) => {
             sqlx::query("update invoice set payment_intent = $1, failure = null where id = $2 and status = 'open'")
                 .bind(&payment_intent)
@@ -116,28 +108,4 @@ pub async fn failed(state: &AppState, invoice_id: &str, reason: &str) -> Result<
         .map_err(db_err("recording an invoice payment"))?;
     tracing::warn!(invoice = invoice_id, reason, "invoice not paid");
     Ok(())
-}
-
-/// The sandbox's Stripe: a declining card declines; any other pays, through the signed
-/// event Stripe would send.
-async fn sandbox_pay(state: &AppState, invoice_id: &str, card_id: &str, cents: i64) -> Result<(), AppError> {
-    let card = SandboxCard::find(card_id);
-    if let Some(why) = card.and_then(|c| c.declines).or(card.is_none().then_some("Unknown sandbox card.")) {
-        return failed(state, invoice_id, why).await;
-    }
-    let random = crate::server::infra::crypto::random_hex(12).map_err(|e| AppError::internal("sandbox invoice", e))?;
-    let event = serde_json::json!({
-        "id": format!("evt_sandbox_{random}"),
-        "type": "payment_intent.succeeded",
-        "data": { "object": {
-            "id": format!("pi_sandbox_{random}"),
-            "object": "payment_intent",
-            "amount": cents,
-            "amount_received": cents,
-            "currency": "usd",
-            "status": "succeeded",
-            "metadata": { "tollgate_invoice": invoice_id },
-        } }
-    });
-    crate::server::services::purchases::sandbox::deliver(state, &event).await
 }

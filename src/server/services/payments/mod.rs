@@ -6,6 +6,7 @@
 pub mod attempts;
 pub mod auto_top_up;
 pub mod cards;
+pub mod charge;
 pub mod invoice_payments;
 pub mod invoices;
 pub mod postpaid;
