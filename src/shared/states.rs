@@ -25,6 +25,8 @@ text_enum! {
 text_enum! {
     /// Where a queued job stands.
     pub enum JobState {
+        /// Held and recorded; the provider has not confirmed it took the job yet.
+        Submitting = "submitting",
         Queued = "queued",
         Running = "running",
         Succeeded = "succeeded",
@@ -57,6 +59,8 @@ text_enum! {
         RunCap = "run_cap",
         /// Refused before it ran: the balance did not cover the estimate.
         InsufficientCredits = "insufficient_credits",
+        /// Cut off by a server that stopped (a crash) before the provider's answer arrived.
+        Interrupted = "interrupted",
     }
 }
 

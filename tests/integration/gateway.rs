@@ -23,7 +23,8 @@ backend_tests!(
 async fn a_repeated_request_id_is_never_run_or_charged_twice(backend: Backend) {
     let app = crate::helpers::spawn_app(backend).await;
     let ada = app.signed_up("ada@example.com", "correct horse battery").await;
-    // The same request id again (a client retrying): not run, not charged twice.
+    // The same request id again (a client retrying): not run, not charged twice, and
+    // answered as the first time.
     let repeat = |client: &reqwest::Client| {
         client
             .post(app.url("/api/v1/run/fal-ai/flux/schnell"))
@@ -31,10 +32,25 @@ async fn a_repeated_request_id_is_never_run_or_charged_twice(backend: Backend) {
             .json(&json!({"prompt": "again"}))
             .send()
     };
-    assert_eq!(repeat(&ada).await.unwrap().status(), 200);
+    let first = repeat(&ada).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first = first.text().await.unwrap();
+    let again = repeat(&ada).await.unwrap();
+    assert_eq!((again.status().as_u16(), again.headers()["idempotent-replayed"].to_str().unwrap()), (200, "true"));
+    assert_eq!(again.text().await.unwrap(), first);
+    assert_eq!(app.me(&ada).await.1["balance"]["available_micros"], 4_997_000);
+
+    // A call whose answer is no longer kept (or was made before answers were): refused,
+    // saying so, and still not run again.
+    sqlx::query("update usage_record set answer_status = null, answer_body = null")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
     let again = repeat(&ada).await.unwrap();
     assert_eq!(again.status(), 409);
-    assert!(again.json::<Value>().await.unwrap()["message"].as_str().unwrap().contains("not run or charged again"));
+    let body = again.json::<Value>().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("not run or charged again"), "{body}");
+    assert_eq!(body["error"]["field"], "X-Request-Id");
     assert_eq!(app.me(&ada).await.1["balance"]["available_micros"], 4_997_000);
 }
 

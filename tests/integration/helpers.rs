@@ -33,7 +33,7 @@ macro_rules! backend_tests {
 }
 
 /// The newest migration under migrations/.
-pub const LATEST_SCHEMA_VERSION: i64 = 14;
+pub const LATEST_SCHEMA_VERSION: i64 = 15;
 
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
@@ -122,14 +122,27 @@ pub struct TestApp {
     /// What the running app's handlers see (its cipher, providers, settings).
     pub state: tollgate::server::infra::state::AppState,
     // Dropped after the app: removes the PostgreSQL database the test used.
-    _database: TestDatabase,
+    database: Option<TestDatabase>,
     stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestApp {
     /// The app's database, to start another instance on it.
     pub fn database_handle(&self) -> &TestDatabase {
-        &self._database
+        self.database.as_ref().expect("the app has its database")
+    }
+
+    /// Stops the app as a crash would: the server and its background work (its lease
+    /// included) end where they are, with nothing finished or cleaned up. The database
+    /// stays, for another app to start on.
+    pub async fn crash(mut self) -> TestDatabase {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+        self.stop.take();
+        self.database.take().expect("the app has its database")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -159,14 +172,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
-    let database = TestDatabase::new(backend).await;
+    spawn_app_on(TestDatabase::new(backend).await, extra).await
+}
+
+/// An app on a database an earlier app used (see [`TestApp::crash`]).
+pub async fn spawn_app_on(database: TestDatabase, extra: &[(&str, &str)]) -> TestApp {
     let config = test_config(&database, extra);
     let server = AppServer::build(config, tollgate::ui::app::web_app()).await.expect("the app starts");
     let addr = server.local_addr();
     let db = server.state().db.clone();
     let state = server.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server.run_until(async move {
+    let server = tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
     let client = reqwest::Client::builder()
@@ -174,7 +191,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
         .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("http client");
-    TestApp { addr, client, db, state, _database: database, stop: Some(stop) }
+    TestApp { addr, client, db, state, database: Some(database), stop: Some(stop), server: Some(server) }
 }
 
 /// A migrated database and a ledger on it with a hand-moved clock.
@@ -237,6 +254,28 @@ impl TestApp {
 
     pub async fn call(&self, client: &reqwest::Client, name: &str, form: &[(&str, &str)]) -> reqwest::Response {
         client.post(self.url(&format!("/api/{name}"))).form(form).send().await.expect("request")
+    }
+
+    /// Signs in through the server function and returns the signed-in client.
+    pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = self.browser();
+        let res = self.call(&client, "sign_in", &[("email", email), ("password", password)]).await;
+        assert_eq!(res.status(), 200, "sign in: {}", res.text().await.unwrap_or_default());
+        client
+    }
+
+    /// Another app on this app's database, as a second process would be. It is stopped
+    /// when dropped; the database stays this app's.
+    pub async fn second_instance(&self) -> TestApp {
+        let config = test_config(self.database_handle(), &[]);
+        let server = AppServer::build(config, tollgate::ui::app::web_app()).await.expect("the app starts");
+        let (addr, db, state) = (server.local_addr(), server.state().db.clone(), server.state().clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(server.run_until(async move {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build().expect("http client");
+        TestApp { addr, client, db, state, database: None, stop: Some(stop), server: Some(server) }
     }
 
     /// Signs up through the server function and returns the signed-in client.

@@ -9,6 +9,8 @@ mod helpers;
 mod accounts;
 mod auto_top_up;
 mod cli;
+mod crash_kill;
+mod crash_recovery;
 mod credits_page;
 mod gateway;
 mod gift_codes;

@@ -52,6 +52,8 @@ pub struct Db {
     /// A value read before a query and unchanged afterwards means this instance changed
     /// nothing meanwhile (see [`Db::write_generation`]).
     writes: Arc<AtomicU64>,
+    /// The SQLite database's file (none for PostgreSQL or an in-memory database).
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 /// A transaction that writes. On SQLite it holds the write gate until it ends.
@@ -116,9 +118,9 @@ impl Db {
 
         let shown = redact_url(setting.url());
         let connect_err = |e: sqlx::Error| DbError::Connect { url: shown.clone(), reason: one_line(&e.to_string()) };
-        let (backend, url) = match setting {
-            DatabaseSetting::Sqlite { url } => (Backend::Sqlite, sqlite_url_creating_dir(url)?),
-            DatabaseSetting::Postgres { url } => (Backend::Postgres, url.clone()),
+        let (backend, url, sqlite_file) = match setting {
+            DatabaseSetting::Sqlite { url } => (Backend::Sqlite, sqlite_url_creating_dir(url)?, sqlite_path(url)),
+            DatabaseSetting::Postgres { url } => (Backend::Postgres, url.clone(), None),
         };
         let options = AnyConnectOptions::from_str(&url).map_err(connect_err)?;
         let pool_options =
@@ -140,7 +142,12 @@ impl Db {
         };
         let pool = pool_options.connect_with(options).await.map_err(connect_err)?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Self { pool, backend, write_gate, writes: Arc::new(AtomicU64::new(0)) })
+        Ok(Self { pool, backend, write_gate, writes: Arc::new(AtomicU64::new(0)), sqlite_file })
+    }
+
+    /// The SQLite database's file; `None` for PostgreSQL and in-memory databases.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.sqlite_file.as_deref()
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -226,11 +233,23 @@ impl Db {
     }
 }
 
-/// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.
-fn sqlite_url_creating_dir(url: &str) -> Result<String, DbError> {
+/// The path and query of a SQLite URL (or plain path).
+fn sqlite_parts(url: &str) -> (&str, &str) {
     let rest = url.strip_prefix("sqlite:").unwrap_or(url);
     let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    rest.split_once('?').unwrap_or((rest, ""))
+}
+
+/// The file a SQLite URL names; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let (path, query) = sqlite_parts(url);
+    let memory = path == ":memory:" || path.is_empty() || query.split('&').any(|kv| kv == "mode=memory");
+    (!memory).then(|| std::path::PathBuf::from(path))
+}
+
+/// Makes sure the directory of a SQLite file exists and asks sqlx to create the file.
+fn sqlite_url_creating_dir(url: &str) -> Result<String, DbError> {
+    let (path, query) = sqlite_parts(url);
     if path != ":memory:"
         && let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty())
     {

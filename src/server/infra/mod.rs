@@ -7,5 +7,6 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod installation;
+pub mod instance;
 pub mod state;
 pub mod telemetry;

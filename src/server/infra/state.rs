@@ -43,6 +43,8 @@ pub struct Shared {
     pub providers: crate::server::adapters::providers::Providers,
     pub catalog: Arc<crate::server::services::gateway::catalog::Catalog>,
     pub started_at: Instant,
+    /// This process among the instances sharing the database; its calls carry the id.
+    pub instance: crate::server::infra::instance::InstanceId,
     pub caches: Arc<crate::server::infra::cache::Caches>,
 }
 

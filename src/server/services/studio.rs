@@ -79,7 +79,7 @@ pub async fn run(state: &AppState, user_id: &str, asked: StudioRequest) -> Resul
     let request_id = uuid::Uuid::new_v4().to_string();
     let request = CallRequest::prepare(state, user_id, request_id, &asked.endpoint_id, input).await?;
     match execute(state, &request).await? {
-        Outcome::Done { output, cost, charged } => Ok(StudioResult {
+        Outcome::Done { output, cost, charged, .. } => Ok(StudioResult {
             images: media_of(&output).into_iter().map(|m| m.url).collect(),
             cost,
             cost_estimate: request.estimate.cost,
@@ -181,7 +181,7 @@ fn refusal(outcome: Outcome, provider: Provider, what: &str) -> AppError {
         Outcome::Insufficient { needed, available: left } | Outcome::OverRunCap { needed, left } => {
             AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: left.get() }
         }
-        Outcome::Failed(failure) => AppError::Provider {
+        Outcome::Failed { failure, .. } => AppError::Provider {
             message: format!(
                 "{} could not {what} ({}). Nothing was charged.",
                 provider.label(),
@@ -189,6 +189,8 @@ fn refusal(outcome: Outcome, provider: Provider, what: &str) -> AppError {
             ),
         },
         Outcome::Done { .. } => AppError::internal("reporting a call", "a finished call is not a refusal"),
+        // Request ids made here are fresh: one already used is our bug.
+        Outcome::Repeated => AppError::internal("reporting a call", "a fresh request id was taken"),
     }
 }
 

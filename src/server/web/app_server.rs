@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::server::infra::config::Config;
 use crate::server::infra::db::{Db, DbError};
 use crate::server::infra::installation;
+use crate::server::infra::instance::Lease;
 use crate::server::infra::state::{AppState, Shared};
 use crate::server::ledger::{Clock, Ledger, LedgerError, spawn_sweeper};
 use crate::server::web::http;
@@ -31,6 +32,8 @@ pub enum StartError {
     Providers(reqwest::Error),
     #[error("site_addr: cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Lease(#[from] crate::server::infra::instance::LeaseError),
 }
 
 /// How long requests in flight may take to finish once shutdown starts.
@@ -58,6 +61,19 @@ pub struct AppServer {
     listener: TcpListener,
     state: AppState,
     web: http::WebApp,
+    /// This instance's lease: held while it serves, so others know its calls are live.
+    lease: Lease,
+}
+
+/// Background tasks, stopped when dropped: with the server, however it stops.
+struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 impl AppServer {
@@ -71,7 +87,8 @@ impl AppServer {
         })
         .await?;
         let (state, listener) = state;
-        Ok(Self { listener, state, web })
+        let lease = Lease::take(&state.db, state.instance).await?;
+        Ok(Self { listener, state, web, lease })
     }
 
     /// The bound address (useful when the settings asked for port 0).
@@ -88,12 +105,17 @@ impl AppServer {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let addr = self.local_addr();
         let db = self.state.db.clone();
-        let sweeper = spawn_sweeper(self.state.ledger.clone(), SWEEP_EVERY);
-        let jobs = crate::server::services::gateway::jobs::spawn_poller(self.state.clone());
-        let invoices = crate::server::services::payments::invoices::spawn_monthly(self.state.clone());
+        // Dropped (and so stopped) when this future ends or is dropped. The recovery task
+        // holds the lease, so the lease ends with it.
+        let background = Background(vec![
+            crate::server::services::gateway::recovery::spawn_recovery(self.state.clone(), self.lease),
+            spawn_sweeper(self.state.ledger.clone(), SWEEP_EVERY),
+            crate::server::services::gateway::jobs::spawn_poller(self.state.clone()),
+            crate::server::services::payments::invoices::spawn_monthly(self.state.clone()),
+            spawn_session_cleanup(db.clone()),
+        ]);
         let app = http::router(self.state, self.web);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
-        let sessions = spawn_session_cleanup(db.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             shutdown.await;
@@ -117,10 +139,7 @@ impl AppServer {
                 Ok(())
             }
         };
-        sessions.abort();
-        sweeper.abort();
-        jobs.abort();
-        invoices.abort();
+        drop(background);
         db.close().await;
         tracing::info!("stopped");
         served
@@ -237,6 +256,7 @@ where
         providers,
         catalog,
         started_at: Instant::now(),
+        instance: crate::server::infra::instance::InstanceId::new(),
         caches: Arc::default(),
     });
     Ok((state, placed))

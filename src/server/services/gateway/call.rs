@@ -8,6 +8,8 @@
 
 use serde_json::{Value, json};
 
+use super::answer::{self, Answer};
+use super::jobs::NewJob;
 use super::request::{Call, CallRequest, Outcome, Settled};
 use super::run_cap::{self, RunCap};
 use super::units::{produced_units, reported_cost};
@@ -24,13 +26,16 @@ use crate::shared::states::{CallFailure, CallStatus};
 /// Why a call was refused before it ran, and how the caller hears of it.
 type Refused = (CallFailure, Outcome);
 
-/// Begins a call in one transaction: its usage record, its share of the run's budget,
-/// and (paid with credits) a hold of the estimate for `hold_ttl_ms`. A call that does not
-/// fit its run's cap or the wallet is refused, and the refusal is the outcome.
+/// Begins a call in one transaction: its usage record (owned by this instance), its
+/// share of the run's budget, (paid with credits) a hold of the estimate for
+/// `hold_ttl_ms`, and for a queued call its job row. A call that does not fit its run's
+/// cap or the wallet is refused, and the refusal is the outcome; so is a request id the
+/// account already used ([`Outcome::Repeated`]).
 pub async fn begin(
     state: &AppState,
     request: &CallRequest,
     hold_ttl_ms: i64,
+    job: Option<&NewJob>,
 ) -> Result<Result<Call, Outcome>, AppError> {
     let mut call = Call::new(request);
     let wallet = match request.payer {
@@ -42,6 +47,11 @@ pub async fn begin(
     };
     let run_id = request.run.as_ref().map(|r| r.run_id.as_str());
     let mut tx = state.db.begin_write().await.map_err(db_err("beginning a call"))?;
+    if let Some(cut_off) = &request.rerun_of {
+        // A retry of a call a crash cut off: that call gives up the request id. If it is
+        // not such a call any more, the insert below finds the id taken.
+        usage::free_request_id(&mut tx, &request.user_id, &request.request_id, cut_off).await?;
+    }
     let mut refused = admit_to_run(&mut tx, request, &mut call).await?;
     if let (None, Some(wallet)) = (&refused, wallet) {
         // An error leaves the transaction to be rolled back as it is dropped.
@@ -52,12 +62,19 @@ pub async fn begin(
         // call the balance does not cover is not, wherever it is refused (here or, as a
         // rule, before this transaction), so the history does not depend on which.
         tx.rollback().await.map_err(db_err("beginning a call"))?;
-        if reason != CallFailure::InsufficientCredits {
-            usage::insert_refused(&state.db, &call, run_id, reason).await?;
+        if let Outcome::OverRunCap { needed, left } = outcome {
+            let answer = answer::over_run_cap(needed, left);
+            usage::insert_refused(&state.db, &call, run_id, reason, state.instance, &answer).await?;
         }
         return Ok(Err(outcome));
     }
-    usage::insert_running(&mut tx, &call, run_id).await?;
+    if !usage::insert_running(&mut tx, &call, run_id, state.instance).await? {
+        tx.rollback().await.map_err(db_err("beginning a call"))?;
+        return Ok(Err(Outcome::Repeated));
+    }
+    if let Some(job) = job {
+        job.insert(&mut tx, &call).await?;
+    }
     tx.commit().await.map_err(db_err("beginning a call"))?;
     Ok(Ok(call))
 }
@@ -105,6 +122,7 @@ async fn hold_estimate(
         Err(LedgerError::InsufficientFunds { needed, available }) => {
             Ok(Some((CallFailure::InsufficientCredits, Outcome::Insufficient { needed, available })))
         }
+        // The hold's key is the call's own fresh id: it cannot have been used.
         Err(LedgerError::IdempotencyConflict(_)) => Err(usage::repeated(&request.request_id)),
         Err(e) => Err(e.into()),
     }
@@ -137,7 +155,8 @@ pub async fn finish_ok(
         Some(hold_id) => capture(state, &mut tx, call, hold_id, cost).await?,
         None => Micros::ZERO,
     };
-    usage::record_settled(&mut tx, &call.id, units.0, cost, charged).await?;
+    let answer = answer::done(call, output, cost, charged);
+    usage::record_settled(&mut tx, &call.id, units.0, cost, charged, &answer).await?;
     if let Some(run_id) = &call.budget_run {
         run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, charged).await?;
     }
@@ -145,7 +164,7 @@ pub async fn finish_ok(
     if charged.is_positive() {
         crate::server::services::payments::auto_top_up::after_spend(state, &call.user_id);
     }
-    Ok(Some(Settled { units, cost, charged }))
+    Ok(Some(Settled { units, cost, charged, answer }))
 }
 
 /// Captures `cost` from the call's hold; what it took from the wallet.
@@ -191,14 +210,40 @@ async fn capture(
 }
 
 /// Finishes a call that failed: the hold is voided, nothing is charged, the run's budget
-/// gets the estimate back, and the usage record keeps the reason. `false` when the call
-/// was finished before.
-pub async fn finish_failed(state: &AppState, call: &Call, failure: &RunFailure) -> Result<bool, AppError> {
+/// gets the estimate back, and the usage record keeps the reason and the answer. The
+/// answer, or `None` when the call was finished before.
+pub async fn finish_failed(state: &AppState, call: &Call, failure: &RunFailure) -> Result<Option<Answer>, AppError> {
+    let answer = answer::failed(call, failure);
+    if !void(state, call, failure.reason(), &answer).await? {
+        return Ok(None);
+    }
+    if *failure == RunFailure::KeyRefused && call.key_saved {
+        crate::server::services::keys::mark_rejected(state, &call.user_id, call.provider).await?;
+    }
+    tracing::warn!(
+        call_id = %call.id,
+        endpoint_id = %call.endpoint_id,
+        failure = failure.code(),
+        "call failed; nothing charged"
+    );
+    Ok(Some(answer))
+}
+
+/// Settles a call cut off by a crash before the provider's answer arrived: voided like a
+/// failure, as "interrupted". `false` when the call was finished before.
+pub async fn finish_interrupted(state: &AppState, call: &Call) -> Result<bool, AppError> {
+    void(state, call, CallFailure::Interrupted, &answer::interrupted(call)).await
+}
+
+/// Ends a call with nothing charged, for `reason`: its hold voided, its run's budget given
+/// the estimate back, a queued call's job row (if still submitting) failed with it.
+async fn void(state: &AppState, call: &Call, reason: CallFailure, answer: &Answer) -> Result<bool, AppError> {
     let mut tx = state.db.begin_write().await.map_err(db_err("finishing a call"))?;
-    if !usage::claim_finish(&mut tx, &call.id, CallStatus::Failed, Some(failure.reason())).await? {
+    if !usage::claim_finish(&mut tx, &call.id, CallStatus::Failed, Some(reason)).await? {
         tx.rollback().await.map_err(db_err("finishing a call"))?;
         return Ok(false);
     }
+    usage::store_answer(&mut **tx, &call.id, answer).await?;
     // Lock order as in `begin`: the run's budget before the wallet.
     if let Some(run_id) = &call.budget_run {
         run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, Micros::ZERO).await?;
@@ -210,15 +255,7 @@ pub async fn finish_failed(state: &AppState, call: &Call, failure: &RunFailure) 
             Err(e) => return Err(e.into()),
         }
     }
+    super::jobs::fail_unsubmitted(&mut tx, &call.id, reason).await?;
     tx.commit().await.map_err(db_err("finishing a call"))?;
-    if *failure == RunFailure::KeyRefused && call.key_saved {
-        crate::server::services::keys::mark_rejected(state, &call.user_id, call.provider).await?;
-    }
-    tracing::warn!(
-        call_id = %call.id,
-        endpoint_id = %call.endpoint_id,
-        failure = failure.code(),
-        "call failed; nothing charged"
-    );
     Ok(true)
 }

@@ -1,10 +1,13 @@
 //! The metering gateway: prices, estimates, who pays, and calls from hold to charge.
 
+pub mod answer;
 pub mod call;
 pub mod catalog;
 pub mod estimate;
 pub mod jobs;
 pub mod pricing;
+pub mod recovery;
+pub mod replay;
 pub mod request;
 pub mod run;
 pub mod run_cap;

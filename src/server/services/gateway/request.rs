@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::answer::Answer;
 use super::catalog::Unit;
 use super::estimate::{Estimate, MilliUnits};
 use super::run_cap::RunCap;
@@ -23,8 +24,13 @@ pub enum Outcome {
         output: Value,
         cost: Micros,
         charged: Micros,
+        /// The answer as kept with the usage record.
+        answer: Answer,
     },
-    Failed(RunFailure),
+    Failed {
+        failure: RunFailure,
+        answer: Answer,
+    },
     /// The call would push its run over the run's cap.
     OverRunCap {
         needed: Micros,
@@ -35,6 +41,9 @@ pub enum Outcome {
         needed: Micros,
         available: Micros,
     },
+    /// The account already has a call under this request id (a retry sent while the first
+    /// was starting): its answer is the first call's.
+    Repeated,
 }
 
 /// One call as asked for: who asks, the provider input, its price and estimate, who pays,
@@ -48,6 +57,11 @@ pub struct CallRequest {
     pub estimate: Estimate,
     pub payer: Payer,
     pub run: Option<RunCap>,
+    /// What was asked, hashed (see [`super::replay::digest`]); kept so a retry that asks
+    /// something else under the same request id is refused.
+    pub digest: Option<String>,
+    /// A call cut off by a crash whose request id this call takes over (a retry of it).
+    pub rerun_of: Option<String>,
 }
 
 impl CallRequest {
@@ -62,7 +76,16 @@ impl CallRequest {
     ) -> Result<Self, AppError> {
         let estimate = priced(state, user_id, endpoint_id, &input).await?;
         let payer = payer_for(state, user_id, estimate.price.provider, estimate.cost).await?;
-        Ok(Self { user_id: user_id.to_string(), request_id, input, estimate, payer, run: None })
+        Ok(Self {
+            user_id: user_id.to_string(),
+            request_id,
+            input,
+            estimate,
+            payer,
+            run: None,
+            digest: None,
+            rerun_of: None,
+        })
     }
 
     /// A call paid with a key sent with it (fal only): no credit check.
@@ -78,7 +101,16 @@ impl CallRequest {
         if estimate.price.provider != Provider::Fal {
             return Err(AppError::validation("Tollgate-Fal-Key", "Tollgate-Fal-Key pays for fal endpoints only."));
         }
-        Ok(Self { user_id: user_id.to_string(), request_id, input, estimate, payer: Payer::CallKey(key), run: None })
+        Ok(Self {
+            user_id: user_id.to_string(),
+            request_id,
+            input,
+            estimate,
+            payer: Payer::CallKey(key),
+            run: None,
+            digest: None,
+            rerun_of: None,
+        })
     }
 }
 
@@ -115,6 +147,8 @@ pub struct Call {
     pub hold_id: Option<i64>,
     /// The run whose budget holds this call's estimate.
     pub budget_run: Option<String>,
+    /// What was asked, hashed (API calls only).
+    pub digest: Option<String>,
 }
 
 impl Call {
@@ -135,14 +169,16 @@ impl Call {
             key_saved: matches!(request.payer, Payer::OwnKey(_)),
             hold_id: None,
             budget_run: None,
+            digest: request.digest.clone(),
         }
     }
 }
 
-/// What finishing a call settled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What finishing a call settled, and what the caller is answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settled {
     pub units: MilliUnits,
     pub cost: Micros,
     pub charged: Micros,
+    pub answer: Answer,
 }

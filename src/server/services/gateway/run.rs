@@ -13,11 +13,11 @@ use crate::shared::dto::keys::Provider;
 use crate::shared::error::AppError;
 
 /// How long a hold for a synchronous call lives before the sweeper releases it.
-const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
+pub(super) const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
 
 /// Runs a call synchronously: begin, call the provider, finish.
 pub async fn execute(state: &AppState, request: &CallRequest) -> Result<Outcome, AppError> {
-    let call = match begin(state, request, HOLD_TTL_MS).await? {
+    let call = match begin(state, request, HOLD_TTL_MS, None).await? {
         Ok(call) => call,
         Err(refused) => return Ok(refused),
     };
@@ -28,12 +28,14 @@ pub async fn execute(state: &AppState, request: &CallRequest) -> Result<Outcome,
     };
     match result {
         Ok(output) => match finish_ok(state, &call, &output, None).await? {
-            Some(settled) => Ok(Outcome::Done { output, cost: settled.cost, charged: settled.charged }),
+            Some(settled) => {
+                Ok(Outcome::Done { output, cost: settled.cost, charged: settled.charged, answer: settled.answer })
+            }
             None => Err(AppError::internal("finishing a call", "it was finished twice")),
         },
-        Err(failure) => {
-            finish_failed(state, &call, &failure).await?;
-            Ok(Outcome::Failed(failure))
-        }
+        Err(failure) => match finish_failed(state, &call, &failure).await? {
+            Some(answer) => Ok(Outcome::Failed { failure, answer }),
+            None => Err(AppError::internal("finishing a call", "it was finished twice")),
+        },
     }
 }

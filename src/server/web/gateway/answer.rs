@@ -1,32 +1,72 @@
-//! The gateway's JSON answers: a call's output with its cost, a dry run's estimate, a
-//! queued job, and the refusals (402 naming the limit; a provider's failure, not charged).
+//! The gateway's HTTP answers: a call's answer as kept with its usage record (made in
+//! `services::gateway::answer`), a dry run's estimate, the answers to retries, and 402
+//! naming the limit.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::server::adapters::providers::RunFailure;
-use crate::server::services::billing::Payer;
+use crate::server::services::gateway::answer::{self, Answer};
 use crate::server::services::gateway::estimate::Estimate;
-use crate::server::services::gateway::jobs::Job;
+use crate::server::services::gateway::replay::Earlier;
 use crate::server::services::gateway::request::{CallRequest, Outcome};
-use crate::shared::error::AppError;
 use crate::shared::money::Micros;
 
 /// The 402 answer: which limit was hit, and the amounts.
 pub fn payment_required(limit: &str, needed: Micros, available: Micros) -> Response {
-    let err = AppError::InsufficientCredits { needed_micros: needed.get(), available_micros: available.get() };
-    let body = json!({
-        "error": err,
-        "message": err.to_string(),
-        "limit": limit,
-        "needed_micros": needed.get(),
-        "available_micros": available.get(),
-        "needed": needed.to_string(),
-        "available": available.to_string(),
-    });
-    (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response()
+    (StatusCode::PAYMENT_REQUIRED, Json(answer::payment_required_body(limit, needed, available))).into_response()
+}
+
+/// A call's answer as it was kept, sent byte for byte; `replayed` when it is a retry's.
+pub(super) fn kept(answer: &Answer, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, answer.body.clone()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if replayed {
+        headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Set on the answer to a retry: the answer is the first call's, nothing ran again.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// The answer to a retry under a request id used before (anything but a first call).
+pub(super) fn earlier(earlier: Earlier, request_id: &str) -> Response {
+    let conflict = |message: String| {
+        let body = json!({
+            "error": { "kind": "conflict", "field": "X-Request-Id" },
+            "message": message,
+            "request_id": request_id,
+        });
+        (StatusCode::CONFLICT, Json(body)).into_response()
+    };
+    match earlier {
+        Earlier::Answered(answer) => kept(&answer, true),
+        Earlier::Running { call_id } => {
+            let body = json!({
+                "status": "running",
+                "call_id": call_id,
+                "request_id": request_id,
+                "message": "A call with this request id is still running. Send the same request again \
+                            (same X-Request-Id) to get its answer.",
+            });
+            let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            response
+        }
+        Earlier::Different => conflict(format!(
+            "The request id {request_id} was used for a different request (another endpoint or input). \
+             Use a new X-Request-Id for a new request."
+        )),
+        // Never asked of `earlier`: a first call or one to run again is not answered here.
+        Earlier::None | Earlier::CutOff { .. } | Earlier::Forgotten => conflict(format!(
+            "You already made a call with the request id {request_id}; it was not run or charged again, \
+             and its answer is no longer kept."
+        )),
+    }
 }
 
 pub(super) fn estimate_json(e: &Estimate) -> Value {
@@ -52,115 +92,12 @@ pub(super) fn dry_run(request: &CallRequest) -> Response {
     Json(answer).into_response()
 }
 
-/// A job as the API shows it.
-pub fn job_json(job: &Job) -> Value {
-    let mut v = json!({
-        "job_id": job.id,
-        "status": job.state,
-        "endpoint_id": job.endpoint_id,
-        "provider": job.provider,
-        "operation": job.operation,
-        "queue_position": job.queue_position,
-        "progress": job.progress,
-        "cost_estimate": job.cost_estimate.as_usd(),
-        "cost_estimate_micros": job.cost_estimate.get(),
-        "currency": "USD",
-        "paid_with": job.paid_with,
-        "status_url": format!("/api/v1/jobs/{}", job.id),
-        "created_at_ms": job.created_at_ms,
-        "started_at_ms": job.started_at_ms,
-        "finished_at_ms": job.finished_at_ms,
-    });
-    if job.finished() {
-        v["charged"] = json!(job.charged.is_positive());
-        v["charged_micros"] = json!(job.charged.get());
-    }
-    if let Some(cost) = job.cost {
-        v["cost"] = json!(cost.as_usd());
-        v["cost_micros"] = json!(cost.get());
-    }
-    if let Some(output) = &job.output {
-        v["output"] = output.clone();
-    }
-    if let Some(failure) = &job.failure {
-        v["error"] = json!({ "kind": failure });
-        v["message"] = json!(format!("The job failed ({}). Nothing was charged.", failure.words()));
-    }
-    v
-}
-
 /// How a run (or a queued call refused before it started) ended, as the API answers it.
-pub(super) fn outcome(outcome: Outcome, request: &CallRequest) -> Response {
+pub(super) fn outcome(outcome: Outcome, request_id: &str) -> Response {
     match outcome {
-        Outcome::Done { output, cost, charged } => done(output, cost, charged, request),
+        Outcome::Done { answer, .. } | Outcome::Failed { answer, .. } => kept(&answer, false),
         Outcome::Insufficient { needed, available } => payment_required("balance", needed, available),
-        Outcome::OverRunCap { needed, left } => payment_required("run_cap", needed, left),
-        Outcome::Failed(failure) => failed(&failure, request),
+        Outcome::OverRunCap { needed, left } => kept(&answer::over_run_cap(needed, left), false),
+        Outcome::Repeated => earlier(Earlier::Forgotten, request_id),
     }
-}
-
-/// The provider's output, with what the call cost in `metadata`.
-fn done(output: Value, cost: Micros, charged: Micros, request: &CallRequest) -> Response {
-    let estimate = &request.estimate;
-    let metadata = json!({
-        "cost": cost.as_usd(),
-        "cost_micros": cost.get(),
-        "cost_estimate": estimate.cost.as_usd(),
-        "cost_estimate_micros": estimate.cost.get(),
-        "currency": "USD",
-        "provider": estimate.price.provider.as_str(),
-        "executed_model": estimate.price.endpoint_id,
-        "operation": estimate.price.operation,
-        "request_id": request.request_id,
-        "charged": charged.is_positive(),
-        "charged_micros": charged.get(),
-        "paid_with": request.payer.paid_with(),
-    });
-    let body = match output {
-        Value::Object(mut map) => {
-            map.insert("metadata".into(), metadata);
-            Value::Object(map)
-        }
-        other => json!({ "output": other, "metadata": metadata }),
-    };
-    Json(body).into_response()
-}
-
-/// A provider's failure: the status that says whose it was, and that nothing was charged.
-fn failed(failure: &RunFailure, request: &CallRequest) -> Response {
-    let label = request.estimate.price.provider.label();
-    let (status, message) = match failure {
-        RunFailure::ServerError(code) => (StatusCode::BAD_GATEWAY, format!("{label} failed (HTTP {code}).")),
-        RunFailure::Timeout => (StatusCode::GATEWAY_TIMEOUT, format!("{label} did not answer in time.")),
-        RunFailure::Network => (StatusCode::BAD_GATEWAY, format!("{label} could not be reached.")),
-        RunFailure::KeyRefused => (
-            StatusCode::BAD_GATEWAY,
-            match request.payer {
-                Payer::OwnKey(_) => format!(
-                    "{label} refused your own key. It is now marked refused, so calls use credits until you replace it."
-                ),
-                Payer::CallKey(_) => format!("{label} refused the key sent with this call."),
-                Payer::Credits => format!("{label} refused this server's account key."),
-            },
-        ),
-        RunFailure::BadInput { status, message } => (
-            StatusCode::from_u16(*status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
-            format!("{label} refused the input: {message}."),
-        ),
-        RunFailure::OffBase => (
-            StatusCode::BAD_GATEWAY,
-            format!("{label} was not called: the request would have left its configured address."),
-        ),
-        RunFailure::NoPlatformKey => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("This server cannot pay for {label} calls with credits; add your own key in Settings > API keys."),
-        ),
-    };
-    let body = json!({
-        "error": { "kind": failure.reason() },
-        "message": format!("{message} Nothing was charged."),
-        "charged": false,
-        "request_id": request.request_id,
-    });
-    (status, Json(body)).into_response()
 }

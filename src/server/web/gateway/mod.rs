@@ -13,12 +13,14 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::server::infra::state::AppState;
+use crate::server::services::gateway::answer as gateway_answer;
+use crate::server::services::gateway::replay::{self, Earlier};
 use crate::server::services::gateway::request::{CallRequest, Outcome};
 use crate::server::services::gateway::{jobs, run, run_cap};
 use crate::server::web::guard::bad_param;
@@ -28,7 +30,7 @@ use crate::shared::endpoint::EndpointId;
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
 
-pub use answer::{job_json, payment_required};
+pub use answer::{REPLAYED_HEADER, payment_required};
 
 /// A fal key of the caller's own that pays for this one call, never stored.
 pub const CALL_KEY_HEADER: &str = "tollgate-fal-key";
@@ -51,14 +53,24 @@ fn refused(e: AppError) -> Response {
     }
 }
 
-/// Reads the endpoint, body and headers, prices the call and decides who pays.
-async fn read_call(
-    state: &AppState,
-    user_id: &str,
-    endpoint_id: &str,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<CallRequest, Response> {
+/// The route a call came by, part of what a request id stands for.
+#[derive(Clone, Copy)]
+enum Route {
+    Run,
+    Queue,
+}
+
+impl Route {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Run => "run",
+            Self::Queue => "queue",
+        }
+    }
+}
+
+/// Reads the endpoint and the body (the provider input).
+fn read_input(endpoint_id: &str, body: &Bytes) -> Result<(EndpointId, Value), Response> {
     // Parsed before anything else: the id becomes part of the provider's URL.
     let endpoint_id = EndpointId::parse(endpoint_id).map_err(|e| bad_param("endpoint_id", e.to_string()))?;
     let input: Value = if body.is_empty() {
@@ -67,16 +79,27 @@ async fn read_call(
         serde_json::from_slice(body)
             .map_err(|e| bad_param("input", format!("The body must be the provider input as JSON ({e}).")))?
     };
-    let request_id = request_id_of(headers);
+    Ok((endpoint_id, input))
+}
+
+/// Prices the call and decides who pays (a key sent with the call, or as for any call).
+async fn price_call(
+    state: &AppState,
+    user_id: &str,
+    request_id: String,
+    endpoint_id: &EndpointId,
+    input: Value,
+    headers: &HeaderMap,
+) -> Result<CallRequest, Response> {
     let request = match headers.get(CALL_KEY_HEADER) {
         // A key of the caller's own for this call only: it pays, so no credit check.
         Some(raw) => {
             let bad = |m: String| bad_param("Tollgate-Fal-Key", m);
             let raw = raw.to_str().map_err(|_| bad("Tollgate-Fal-Key must be plain text.".into()))?;
             let key = Provider::Fal.check_format(raw).map_err(|e| bad(e.to_string()))?;
-            CallRequest::with_call_key(state, user_id, request_id, &endpoint_id, input, key).await
+            CallRequest::with_call_key(state, user_id, request_id, endpoint_id, input, key).await
         }
-        None => CallRequest::prepare(state, user_id, request_id, &endpoint_id, input).await,
+        None => CallRequest::prepare(state, user_id, request_id, endpoint_id, input).await,
     };
     match request {
         Ok(request) => Ok(request),
@@ -102,12 +125,23 @@ async fn limit_for(state: &AppState, user_id: &str) -> &'static str {
     }
 }
 
-/// How a call ended, as the API answers it, naming the limit a refusal ran into.
-async fn answer_outcome(state: &AppState, user_id: &str, outcome: Outcome, request: &CallRequest) -> Response {
-    if let Outcome::Insufficient { needed, available } = outcome {
-        return payment_required(limit_for(state, user_id).await, needed, available);
+/// How a call ended, as the API answers it, naming the limit a refusal ran into. A
+/// request id taken meanwhile (a retry sent while the first was starting) gets the first
+/// call's answer.
+async fn answer_outcome(state: &AppState, outcome: Outcome, request: &CallRequest) -> Response {
+    match outcome {
+        Outcome::Insufficient { needed, available } => {
+            payment_required(limit_for(state, &request.user_id).await, needed, available)
+        }
+        Outcome::Repeated => {
+            let digest = request.digest.as_deref().unwrap_or_default();
+            match replay::earlier(state, &request.user_id, &request.request_id, digest, replay::RETRY_WAITS).await {
+                Ok(earlier) => answer::earlier(earlier, &request.request_id),
+                Err(e) => ApiError(e).into_response(),
+            }
+        }
+        outcome => answer::outcome(outcome, &request.request_id),
     }
-    answer::outcome(outcome, request)
 }
 
 fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
@@ -119,11 +153,12 @@ fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
 }
 
 /// What `/run` and `/queue` share before any work: the call, read and priced, with its
-/// run cap. A dry run's estimate, a bad parameter or missing credits is the answer
-/// instead (`Err`).
+/// run cap. A dry run's estimate, a bad parameter, missing credits, or the answer to a
+/// retry of an earlier call is the answer instead (`Err`).
 async fn ready_call(
     state: &AppState,
     user_id: &str,
+    route: Route,
     endpoint_id: Result<Path<String>, PathRejection>,
     q: &RunQuery,
     headers: &HeaderMap,
@@ -133,15 +168,32 @@ async fn ready_call(
         return Err(bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell."));
     };
     let dry_run = is_dry_run(q)?;
-    let mut request = read_call(state, user_id, &endpoint_id, headers, body).await?;
+    let (endpoint_id, input) = read_input(&endpoint_id, body)?;
+    let request_id = request_id_of(headers);
+    let digest = replay::digest(route.as_str(), &endpoint_id, &input);
+    // A retry is answered before anything is priced: the balance may have changed since.
+    let rerun_of = if dry_run {
+        None
+    } else {
+        match replay::earlier(state, user_id, &request_id, &digest, replay::RETRY_WAITS).await {
+            Ok(Earlier::None) => None,
+            Ok(Earlier::CutOff { call_id }) => Some(call_id),
+            Ok(earlier) => return Err(answer::earlier(earlier, &request_id)),
+            Err(e) => return Err(ApiError(e).into_response()),
+        }
+    };
+    let mut request = price_call(state, user_id, request_id, &endpoint_id, input, headers).await?;
     if dry_run {
         return Err(answer::dry_run(&request));
     }
     request.run = run_cap::from_headers(headers).map_err(refused)?;
+    request.digest = Some(digest);
+    request.rerun_of = rerun_of;
     Ok(request)
 }
 
-/// `POST /api/v1/run/{endpoint_id}`: runs the call and answers with its output.
+/// `POST /api/v1/run/{endpoint_id}`: runs the call and answers with its output. A retry
+/// under the same `X-Request-Id` gets the first call's answer.
 pub async fn run(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
@@ -150,12 +202,12 @@ pub async fn run(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request = match ready_call(&state, &user.id, endpoint_id, &q, &headers, &body).await {
+    let request = match ready_call(&state, &user.id, Route::Run, endpoint_id, &q, &headers, &body).await {
         Ok(request) => request,
         Err(answer) => return answer,
     };
     match run::execute(&state, &request).await {
-        Ok(outcome) => answer_outcome(&state, &user.id, outcome, &request).await,
+        Ok(outcome) => answer_outcome(&state, outcome, &request).await,
         Err(e) => ApiError(e).into_response(),
     }
 }
@@ -170,13 +222,13 @@ pub async fn queue(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request = match ready_call(&state, &user.id, endpoint_id, &q, &headers, &body).await {
+    let request = match ready_call(&state, &user.id, Route::Queue, endpoint_id, &q, &headers, &body).await {
         Ok(request) => request,
         Err(answer) => return answer,
     };
     match jobs::submit(&state, &request).await {
-        Ok(Ok(job)) => (StatusCode::ACCEPTED, Json(job_json(&job))).into_response(),
-        Ok(Err(outcome)) => answer_outcome(&state, &user.id, outcome, &request).await,
+        Ok(Ok(job)) => answer::kept(&gateway_answer::queued(&job), false),
+        Ok(Err(outcome)) => answer_outcome(&state, outcome, &request).await,
         Err(e) => refused(e),
     }
 }
@@ -185,7 +237,7 @@ pub async fn queue(
 /// cost. Only its owner sees it.
 pub async fn job(State(state): State<AppState>, ApiUser(user): ApiUser, Path(job_id): Path<String>) -> Response {
     match jobs::load(&state, &user.id, &job_id).await {
-        Ok(job) => Json(job_json(&job)).into_response(),
+        Ok(job) => Json(gateway_answer::job_json(&job)).into_response(),
         Err(e) => ApiError(e).into_response(),
     }
 }

@@ -10,6 +10,7 @@ use crate::shared::states::{JobState, PaidWith};
 #[component]
 pub(super) fn JobView(job: StudioJob) -> impl IntoView {
     let status = match job.status {
+        JobState::Submitting => "Sending to the provider.".to_string(),
         JobState::Queued => match job.queue_position {
             Some(0) => "Queued: next in line.".to_string(),
             Some(n) => format!("Queued: {n} ahead in the provider's queue."),

@@ -14,9 +14,9 @@ mod poller;
 use serde_json::Value;
 use sqlx::Row;
 
-use super::call;
-use super::request::{CallRequest, Outcome};
-use crate::server::infra::db::{db_err, optional_word, word};
+use super::request::{Call, CallRequest, Outcome};
+use super::{answer, call, usage};
+use crate::server::infra::db::{WriteTx, db_err, optional_word, word};
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::billing::Payer;
@@ -102,8 +102,50 @@ pub async fn load(state: &AppState, user_id: &str, id: &str) -> Result<Job, AppE
     }
 }
 
+/// A queued call's job row, written with its hold (see [`call::begin`]): submitting
+/// until the provider confirms it took the job.
+pub struct NewJob {
+    pub deadline_ms: i64,
+}
+
+impl NewJob {
+    pub(super) async fn insert(&self, tx: &mut WriteTx, call: &Call) -> Result<(), AppError> {
+        let now = now_ms();
+        sqlx::query(
+            "insert into provider_job (id, user_id, endpoint_id, state, next_poll_at_ms, deadline_at_ms, created_at_ms) \
+             values ($1, $2, $3, $4, $5, $6, $5)",
+        )
+        .bind(&call.id)
+        .bind(&call.user_id)
+        .bind(call.endpoint_id.as_str())
+        .bind(JobState::Submitting.as_str())
+        .bind(now)
+        .bind(now + self.deadline_ms)
+        .execute(&mut ***tx)
+        .await
+        .map_err(db_err("recording a queued job"))?;
+        Ok(())
+    }
+}
+
+/// Fails a job the provider never confirmed taking, with the call it belongs to.
+pub(super) async fn fail_unsubmitted(tx: &mut WriteTx, id: &str, reason: CallFailure) -> Result<(), AppError> {
+    sqlx::query(
+        "update provider_job set state = 'failed', failure = $1, finished_at_ms = $2 where id = $3 and state = 'submitting'",
+    )
+    .bind(reason.as_str())
+    .bind(now_ms())
+    .bind(id)
+    .execute(&mut ***tx)
+    .await
+    .map_err(db_err("recording a failed job"))?;
+    Ok(())
+}
+
 /// Queues a call with the provider. Refusals before any work (run cap, credits) come
 /// back as the outcome, as does a provider that would not take the job (nothing charged).
+/// The job row is written with the hold, so a crash before the provider answers leaves a
+/// job that is settled as interrupted, never one that cannot be found.
 pub async fn submit(state: &AppState, request: &CallRequest) -> Result<Result<Job, Outcome>, AppError> {
     if request.estimate.price.provider != Provider::Fal {
         return Err(AppError::validation(
@@ -117,36 +159,39 @@ pub async fn submit(state: &AppState, request: &CallRequest) -> Result<Result<Jo
             "A key sent with one call cannot follow a queued job; save it in Settings > API keys, or use /api/v1/run.",
         ));
     }
-    let call = match call::begin(state, request, JOB_HOLD_TTL_MS).await? {
+    let job = NewJob { deadline_ms: JOB_DEADLINE_MS };
+    let call = match call::begin(state, request, JOB_HOLD_TTL_MS, Some(&job)).await? {
         Ok(call) => call,
         Err(refused) => return Ok(Err(refused)),
     };
     let ticket = match state.providers.fal_submit(&call.endpoint_id, request.payer.key(), &request.input).await {
         Ok(ticket) => ticket,
         Err(failure) => {
-            call::finish_failed(state, &call, &failure).await?;
-            return Ok(Err(Outcome::Failed(failure)));
+            return match call::finish_failed(state, &call, &failure).await? {
+                Some(answer) => Ok(Err(Outcome::Failed { failure, answer })),
+                None => Err(AppError::internal("queuing a job", "it was finished twice")),
+            };
         }
     };
     let now = now_ms();
-    sqlx::query(
-        "insert into provider_job (id, user_id, endpoint_id, provider_request_id, status_url, response_url, state, \
-             next_poll_at_ms, deadline_at_ms, created_at_ms) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    let queued = sqlx::query(
+        "update provider_job set provider_request_id = $1, status_url = $2, response_url = $3, state = $4, \
+             next_poll_at_ms = $5 where id = $6 and state = 'submitting'",
     )
-    .bind(&call.id)
-    .bind(&request.user_id)
-    .bind(call.endpoint_id.as_str())
     .bind(&ticket.request_id)
     .bind(&ticket.status_url)
     .bind(&ticket.response_url)
     .bind(JobState::Queued.as_str())
     .bind(now + poller::poll_interval_ms(0))
-    .bind(now + JOB_DEADLINE_MS)
-    .bind(now)
+    .bind(&call.id)
     .execute(state.db.pool())
     .await
     .map_err(db_err("recording a queued job"))?;
+    if queued.rows_affected() != 1 {
+        return Err(AppError::internal("queuing a job", "it was settled while being submitted"));
+    }
     tracing::info!(job_id = %call.id, request_id = %request.request_id, endpoint_id = %call.endpoint_id, "job queued");
-    load(state, &request.user_id, &call.id).await.map(Ok)
+    let job = load(state, &request.user_id, &call.id).await?;
+    usage::store_answer(state.db.pool(), &call.id, &answer::queued(&job)).await?;
+    Ok(Ok(job))
 }

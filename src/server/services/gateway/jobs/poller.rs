@@ -7,16 +7,13 @@ use serde_json::Value;
 use sqlx::Row;
 
 use crate::server::adapters::providers::{QueueState, QueueTicket, RunFailure};
-use crate::server::infra::db::{db_err, word};
+use crate::server::infra::db::db_err;
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::gateway::call;
-use crate::server::services::gateway::catalog::Unit;
-use crate::server::services::gateway::estimate::MilliUnits;
 use crate::server::services::gateway::request::Call;
-use crate::shared::endpoint::EndpointId;
+use crate::server::services::gateway::usage::{CALL_COLUMNS, call_from_row};
 use crate::shared::error::AppError;
-use crate::shared::money::Micros;
 use crate::shared::states::{JobState, PaidWith};
 
 /// How long a poller may work on one job before another may take it over.
@@ -98,58 +95,27 @@ struct Polled {
 }
 
 async fn load_polled(state: &AppState, id: &str) -> Result<Polled, AppError> {
-    let row = sqlx::query(
-        "select u.user_id, u.endpoint_id, u.provider, u.operation, u.unit, u.unit_price_micros, u.units_milli, \
-             u.cost_estimate_micros, u.paid_with, u.hold_id, u.run_id, u.run_budgeted, \
-             j.provider_request_id, j.status_url, j.response_url, j.polls, j.deadline_at_ms, u.request_id \
-         from provider_job j join usage_record u on u.id = j.id where j.id = $1",
-    )
+    let row = sqlx::query(&format!(
+        "select {CALL_COLUMNS}, j.provider_request_id, j.status_url, j.response_url, j.polls, j.deadline_at_ms \
+         from provider_job j join usage_record u on u.id = j.id where j.id = $1"
+    ))
     .bind(id)
     .fetch_one(state.db.pool())
     .await
     .map_err(db_err("reading a job"))?;
     let read = |e: sqlx::Error| AppError::internal("reading a job", e);
-    let unit: String = row.try_get(4).map_err(read)?;
-    let paid_with: PaidWith = word(&row, 8).map_err(read)?;
-    let run_id: Option<String> = row.try_get(10).map_err(read)?;
-    let budgeted: i64 = row.try_get(11).map_err(read)?;
-    let endpoint: String = row.try_get(1).map_err(read)?;
-    let request_id: Option<String> = row.try_get(17).map_err(read)?;
-    let call = Call {
-        id: id.to_string(),
-        request_id: request_id.unwrap_or_else(|| id.to_string()),
-        user_id: row.try_get(0).map_err(read)?,
-        endpoint_id: stored_endpoint(id, &endpoint),
-        provider: word(&row, 2).map_err(read)?,
-        operation: row.try_get(3).map_err(read)?,
-        unit: Unit::parse(&unit).ok_or_else(|| AppError::internal("reading a job", format!("unit {unit}")))?,
-        unit_price: Micros(row.try_get(5).map_err(read)?),
-        units: MilliUnits(u64::try_from(row.try_get::<i64, _>(6).map_err(read)?).unwrap_or(0)),
-        cost_estimate: Micros(row.try_get(7).map_err(read)?),
-        paid_with,
-        key_saved: paid_with == PaidWith::OwnKey,
-        hold_id: row.try_get(9).map_err(read)?,
-        budget_run: run_id.filter(|_| budgeted != 0),
+    let call = call_from_row(id, &row)?;
+    // Jobs are polled once queued, when the provider's ticket is recorded.
+    let ticket = |i: usize| -> Result<String, AppError> {
+        row.try_get::<Option<String>, _>(i)
+            .map_err(read)?
+            .ok_or_else(|| AppError::internal("reading a job", "a queued job without its provider ticket"))
     };
     Ok(Polled {
+        ticket: QueueTicket { request_id: ticket(14)?, status_url: ticket(15)?, response_url: ticket(16)? },
         call,
-        ticket: QueueTicket {
-            request_id: row.try_get(12).map_err(read)?,
-            status_url: row.try_get(13).map_err(read)?,
-            response_url: row.try_get(14).map_err(read)?,
-        },
-        polls: row.try_get(15).map_err(read)?,
-        deadline_at_ms: row.try_get(16).map_err(read)?,
-    })
-}
-
-/// A job's endpoint as recorded. Ids are checked before a job is queued; one recorded
-/// before that check existed that does not pass it is only a label now (the job is
-/// followed at the URLs recorded for it, which are checked against the queue's base).
-fn stored_endpoint(job_id: &str, raw: &str) -> EndpointId {
-    EndpointId::parse(raw).unwrap_or_else(|_| {
-        tracing::warn!(job_id, "a job's recorded endpoint id is not valid; following it by its URLs");
-        EndpointId::parse("unknown/endpoint").expect("a valid endpoint id")
+        polls: row.try_get(17).map_err(read)?,
+        deadline_at_ms: row.try_get(18).map_err(read)?,
     })
 }
 
