@@ -315,3 +315,41 @@ async fn concurrent_retries_run_the_call_once(backend: Backend) {
     assert_eq!(calls, 1);
     audit_clean(&app).await;
 }
+
+/// `tollgate run` sends its call again, under the same request id, while the server is
+/// down (a restart), and gets its answer once the server is back: one call, one charge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_retries_a_call_under_its_request_id_until_the_server_is_back() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let token: Value = app.call(&ada, "tokens_create", &[("name", "cli")]).await.json().await.unwrap();
+    let token = token["secret"].as_str().unwrap().to_string();
+    let database = app.crash().await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let home = tempfile::tempdir().unwrap();
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["run", FLUX, "--input", r#"{"prompt":"a fox"}"#, "--json"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("TOLLGATE_URL", format!("http://127.0.0.1:{port}/"))
+        .env("TOLLGATE_TOKEN", &token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The server comes back after the first attempt failed.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let addr = format!("127.0.0.1:{port}");
+    let app = spawn_app_on(database, &[("TOLLGATE_SITE_ADDR", addr.as_str())]).await;
+    let out = tokio::task::spawn_blocking(move || cli.wait_with_output().unwrap()).await.unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("trying again with the same request id"), "{err}");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let calls: Vec<(String, i64)> =
+        sqlx::query_as("select request_id, charged_micros from usage_record").fetch_all(app.db.pool()).await.unwrap();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(answer["metadata"]["request_id"], calls[0].0.as_str());
+    assert_eq!(answer["metadata"]["charged_micros"], calls[0].1);
+}

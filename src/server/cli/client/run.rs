@@ -29,6 +29,9 @@ pub(super) fn read_input(input: &str) -> Outcome<Value> {
     Ok(value)
 }
 
+/// How many times a call is sent before giving up (the first time included).
+const RETRIES: u32 = 5;
+
 /// The run id the CLI session's calls share: `TOLLGATE_RUN_ID`, or one per shell.
 fn session_run_id() -> String {
     env("TOLLGATE_RUN_ID").unwrap_or_else(|| {
@@ -50,14 +53,33 @@ async fn run_inner(endpoint: String, input: String, dry_run: bool, json_mode: bo
     if dry_run {
         path.push_str("?dryRun=true");
     }
-    let mut request = client.http.post(client.url(&path)).json(&input);
-    if let Some(cap) = env("TOLLGATE_MAX_USD_PER_RUN") {
-        request = request.header("Tollgate-Max-USD-Per-Run", cap).header("Tollgate-Run-Id", session_run_id());
-    }
-    if let Some(key) = env("TOLLGATE_FAL_KEY") {
-        request = request.header("Tollgate-Fal-Key", key);
-    }
-    let (_, answer) = client.send(request).await?;
+    // One id for the call and its retries: a retry gets the first call's answer, so a
+    // dropped connection or a server restart never runs or charges the call twice.
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let request = || {
+        let mut request = client.http.post(client.url(&path)).json(&input).header("X-Request-Id", &request_id);
+        if let Some(cap) = env("TOLLGATE_MAX_USD_PER_RUN") {
+            request = request.header("Tollgate-Max-USD-Per-Run", cap).header("Tollgate-Run-Id", session_run_id());
+        }
+        if let Some(key) = env("TOLLGATE_FAL_KEY") {
+            request = request.header("Tollgate-Fal-Key", key);
+        }
+        request
+    };
+    let mut attempt = 0;
+    let answer = loop {
+        attempt += 1;
+        match client.send(request()).await {
+            // Still running (a retry's answer): ask again for its result.
+            Ok((202, _)) if attempt < RETRIES => {}
+            Ok((_, answer)) => break answer,
+            Err(f) if f.code == exit::UNREACHABLE && attempt < RETRIES => {
+                eprintln!("{}; trying again with the same request id.", f.message);
+            }
+            Err(f) => return Err(f),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    };
     if json_mode {
         print_json(&answer);
         return Ok(());
