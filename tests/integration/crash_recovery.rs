@@ -105,8 +105,8 @@ async fn calls_cut_off_by_a_crash_are_settled_when_another_instance_starts(backe
     let Ok(_) = call::begin(&a.state, &held, 15 * 60 * 1000, None).await.unwrap() else { panic!("refused") };
 
     // 2. Cut off while the provider works.
-    let slow =
-        request(&a, &ada_id, "in-provider", "run", json!({"prompt": "an owl", "sandbox_delay_ms": 10_000})).await;
+    let owl = json!({"prompt": "an owl", "sandbox_delay_ms": 3_000});
+    let slow = request(&a, &ada_id, "in-provider", "run", owl.clone()).await;
     let state = a.state.clone();
     let task = tokio::spawn(async move { run::execute(&state, &slow).await });
     wait_until_running(&a, &ada_id, "in-provider").await;
@@ -193,23 +193,11 @@ async fn calls_cut_off_by_a_crash_are_settled_when_another_instance_starts(backe
     audit_clean(&b).await;
 
     // A retry of a call cut off runs it again, and a retry of that gets its answer.
-    let (status, first, replayed) = post(
-        &b,
-        &ada_b,
-        &format!("/api/v1/run/{FLUX}"),
-        "in-provider",
-        &json!({"prompt": "an owl", "sandbox_delay_ms": 10_000}),
-    )
-    .await;
+    let run_url = format!("/api/v1/run/{FLUX}");
+    let retry = || post(&b, &ada_b, &run_url, "in-provider", &owl);
+    let (status, first, replayed) = retry().await;
     assert_eq!((status, replayed), (200, false), "{first}");
-    let (status, again, replayed) = post(
-        &b,
-        &ada_b,
-        &format!("/api/v1/run/{FLUX}"),
-        "in-provider",
-        &json!({"prompt": "an owl", "sandbox_delay_ms": 10_000}),
-    )
-    .await;
+    let (status, again, replayed) = retry().await;
     assert_eq!((status, replayed), (200, true));
     assert_eq!(again, first, "byte for byte");
     let cut_off: i64 = sqlx::query_scalar(
