@@ -72,6 +72,44 @@ impl CallFailure {
 }
 
 text_enum! {
+    /// What a money event says happened to a wallet (the outbox's `kind`).
+    pub enum EventKind {
+        /// Bought credits (and their bonus) arrived.
+        PurchaseCredited = "purchase.credited",
+        /// An auto top-up's payment succeeded and its credits arrived.
+        TopUpSucceeded = "top_up.succeeded",
+        /// An auto top-up's payment was declined.
+        TopUpFailed = "top_up.failed",
+        /// Credits given: the sign-up credit.
+        CreditsGranted = "credits.granted",
+        GiftRedeemed = "gift.redeemed",
+        /// A call's effective cost was taken.
+        UsageCharged = "usage.charged",
+        UsageRefunded = "usage.refunded",
+        /// An administrator's correction.
+        BalanceAdjusted = "balance.adjusted",
+        /// Credits taken back after a refund of their purchase.
+        Refund = "purchase.refunded",
+        /// Credits taken back after their purchase was disputed.
+        Dispute = "purchase.disputed",
+        CreditsExpired = "credits.expired",
+        /// Credits that expire within 7 days.
+        CreditsExpiring = "credits.expiring",
+        /// A postpaid wallet drew on (or gave back to) its credit line.
+        CreditLine = "credit_line.changed",
+        InvoiceCreated = "invoice.created",
+        InvoicePaid = "invoice.paid",
+        InvoiceOverdue = "invoice.overdue",
+        /// Money held for work about to run.
+        HoldPlaced = "hold.placed",
+        /// A hold released without a charge (a failure, or it expired).
+        HoldVoided = "hold.voided",
+        /// The available balance fell under the low-balance threshold.
+        BalanceLow = "balance.low",
+    }
+}
+
+text_enum! {
     /// Where a Stripe Checkout session stands.
     pub enum CheckoutStatus {
         /// Created; the person may still be paying.

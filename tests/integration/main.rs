@@ -12,6 +12,7 @@ mod cli;
 mod crash_kill;
 mod crash_recovery;
 mod credits_page;
+mod events;
 mod gateway;
 mod gift_codes;
 mod hardening;

@@ -54,6 +54,9 @@ pub struct Db {
     writes: Arc<AtomicU64>,
     /// The SQLite database's file (none for PostgreSQL or an in-memory database).
     sqlite_file: Option<std::path::PathBuf>,
+    /// Told the count of committed write transactions after each commit (see
+    /// [`Db::commits`]).
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A transaction that writes. On SQLite it holds the write gate until it ends.
@@ -61,13 +64,15 @@ pub struct WriteTx {
     tx: Transaction<'static, Any>,
     _gate: Option<OwnedMutexGuard<()>>,
     writes: Arc<AtomicU64>,
+    committed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let result = self.tx.commit().await;
         // Counted whatever the answer: a commit that reported an error may still be on disk.
-        self.writes.fetch_add(1, Ordering::SeqCst);
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        self.committed.send_replace(n);
         result
     }
 
@@ -142,7 +147,19 @@ impl Db {
         };
         let pool = pool_options.connect_with(options).await.map_err(connect_err)?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Self { pool, backend, write_gate, writes: Arc::new(AtomicU64::new(0)), sqlite_file })
+        Ok(Self {
+            pool,
+            backend,
+            write_gate,
+            writes: Arc::new(AtomicU64::new(0)),
+            sqlite_file,
+            committed: Arc::new(tokio::sync::watch::channel(0).0),
+        })
+    }
+
+    /// Changes after each write transaction this instance commits.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.committed.subscribe()
     }
 
     /// The SQLite database's file; `None` for PostgreSQL and in-memory databases.
@@ -162,7 +179,7 @@ impl Db {
             None => None,
         };
         let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _gate: gate, writes: self.writes.clone() })
+        Ok(WriteTx { tx, _gate: gate, writes: self.writes.clone(), committed: self.committed.clone() })
     }
 
     /// How many write transactions this instance has committed. Read it before reading

@@ -6,6 +6,7 @@ pub mod cipher;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod event_bus;
 pub mod installation;
 pub mod instance;
 pub mod state;

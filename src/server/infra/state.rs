@@ -45,6 +45,8 @@ pub struct Shared {
     pub started_at: Instant,
     /// This process among the instances sharing the database; its calls carry the id.
     pub instance: crate::server::infra::instance::InstanceId,
+    /// Says which wallets have new money events (see `infra::event_bus`).
+    pub event_bus: crate::server::infra::event_bus::EventBus,
     pub caches: Arc<crate::server::infra::cache::Caches>,
 }
 

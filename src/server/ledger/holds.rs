@@ -10,6 +10,7 @@ use super::{
 };
 use crate::server::infra::db::WriteTx;
 use crate::shared::money::Micros;
+use crate::shared::states::EventKind;
 
 /// The longest a hold may live: long video jobs fit, forgotten holds do not linger.
 pub const MAX_HOLD_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -52,6 +53,13 @@ impl Ledger {
         .bind(drawn.get())
         .fetch_one(&mut **tx)
         .await?;
+        let data = serde_json::json!({
+            "hold_id": id,
+            "amount_micros": -req.amount.get(),
+            "description": req.description,
+            "metadata": req.metadata,
+        });
+        super::events::record(tx, req.wallet, EventKind::HoldPlaced, data, now_ms).await?;
         Ok(Hold {
             id,
             wallet: req.wallet,
@@ -122,6 +130,8 @@ impl Ledger {
             lots::draw(tx, wallet, receipt.transfer_id, charged, &[]).await?;
             Some(receipt)
         } else {
+            // Nothing to charge: the hold's money is back, and says so.
+            hold_released(tx, wallet, req.hold_id, held, "nothing_charged", now_ms).await?;
             None
         };
         sqlx::query("update hold set captured_micros = $1, uncollected_micros = $2 where id = $3")
@@ -161,6 +171,7 @@ impl Ledger {
             Ok((wallet, held)) => {
                 let drawn = credit_drawn(tx, hold_id).await?;
                 release(tx, wallet, held).await?;
+                hold_released(tx, wallet, hold_id, held, "voided", now_ms).await?;
                 let key = format!("hold:{hold_id}");
                 super::credit_line::give_back(self, tx, wallet, drawn, &key, now_ms).await?;
                 super::clawback::repay_owed(self, tx, wallet, &key, now_ms).await?;
@@ -195,18 +206,16 @@ impl Ledger {
             let Some(row) = closed else { continue };
             let wallet = AccountId(row.try_get(0)?);
             let key = format!("hold:{id}");
-            let released = match release(&mut tx, wallet, Micros(row.try_get(1)?)).await {
-                Ok(_) => match credit_drawn(&mut tx, id).await {
-                    Ok(drawn) => {
-                        match super::credit_line::give_back(self, &mut tx, wallet, drawn, &key, now_ms).await {
-                            Ok(_) => super::clawback::repay_owed(self, &mut tx, wallet, &key, now_ms).await,
-                            Err(e) => Err(e),
-                        }
-                    }
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
-            };
+            let held = Micros(row.try_get(1)?);
+            let released: Result<(), LedgerError> = async {
+                release(&mut tx, wallet, held).await?;
+                hold_released(&mut tx, wallet, id, held, "expired", now_ms).await?;
+                let drawn = credit_drawn(&mut tx, id).await?;
+                super::credit_line::give_back(self, &mut tx, wallet, drawn, &key, now_ms).await?;
+                super::clawback::repay_owed(self, &mut tx, wallet, &key, now_ms).await?;
+                Ok(())
+            }
+            .await;
             // One hold that fails must not stop the others from expiring.
             match released {
                 Ok(_) => {
@@ -307,6 +316,21 @@ async fn release(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micro
     available
         .map(Micros)
         .ok_or_else(|| LedgerError::Inconsistent(format!("wallet {wallet} has less reserved than a hold on it")))
+}
+
+/// The event of a hold whose money went back to the wallet uncharged (`why`: voided,
+/// expired, nothing_charged).
+async fn hold_released(
+    tx: &mut Transaction<'_, Any>,
+    wallet: AccountId,
+    hold_id: i64,
+    held: Micros,
+    why: &str,
+    now_ms: i64,
+) -> Result<(), LedgerError> {
+    let data = serde_json::json!({ "hold_id": hold_id, "amount_micros": held.get(), "reason": why });
+    super::events::record(tx, wallet, EventKind::HoldVoided, data, now_ms).await?;
+    Ok(())
 }
 
 /// Moves an open, unexpired hold to `status`; returns its wallet and amount. The

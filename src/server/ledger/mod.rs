@@ -12,6 +12,7 @@
 mod audit;
 mod clawback;
 mod credit_line;
+pub mod events;
 mod holds;
 mod idempotency;
 mod lots;
@@ -85,6 +86,16 @@ impl Ledger {
             return Err(LedgerError::Inconsistent(format!("system account {} is missing", missing.code())));
         }
         Ok(Self { db, clock, system: Arc::new(system) })
+    }
+
+    /// Sets the available balance under which a wallet's `balance.low` event is written
+    /// (the setting every instance shares, kept in the database).
+    pub async fn set_low_balance(&self, threshold: crate::shared::money::Micros) -> Result<(), LedgerError> {
+        sqlx::query("update ledger_setting set low_balance_micros = $1 where id = 1")
+            .bind(threshold.get().max(0))
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
     }
 
     pub fn db(&self) -> &Db {

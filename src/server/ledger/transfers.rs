@@ -54,6 +54,12 @@ pub(super) async fn insert_transfer(
         }
         _ => LedgerError::Database(e),
     })?;
+    // The transfer's event, in the same transaction: published if and only if it commits.
+    let money_in = t.credit == t.wallet;
+    let signed = if money_in { t.amount } else { Micros(-t.amount.get()) };
+    let kind = super::events::kind_of_transfer(t.code, money_in, t.metadata);
+    let data = super::events::transfer_data(id, t.code, signed, t.description, t.metadata);
+    super::events::record(tx, t.wallet, kind, data, t.now_ms).await?;
     Ok(TransferReceipt {
         transfer_id: id,
         amount: t.amount,

@@ -113,6 +113,7 @@ impl AppServer {
             crate::server::services::gateway::jobs::spawn_poller(self.state.clone()),
             crate::server::services::payments::invoices::spawn_monthly(self.state.clone()),
             spawn_session_cleanup(db.clone()),
+            self.state.event_bus.spawn(db.clone(), self.state.config.database.url().to_string()),
         ]);
         let app = http::router(self.state, self.web);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
@@ -232,6 +233,7 @@ where
     );
     let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
     let ledger = Ledger::new(db.clone(), Clock::System).await?;
+    ledger.set_low_balance(config.low_balance).await?;
     let secret_key = Arc::new(config.load_secret_key().map_err(StartError::Secret)?);
     let cipher =
         Arc::new(crate::server::infra::cipher::KeyCipher::new(&config.load_master_key().map_err(StartError::Secret)?));
@@ -257,6 +259,7 @@ where
         catalog,
         started_at: Instant::now(),
         instance: crate::server::infra::instance::InstanceId::new(),
+        event_bus: crate::server::infra::event_bus::EventBus::new(),
         caches: Arc::default(),
     });
     Ok((state, placed))

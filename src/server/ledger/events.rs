@@ -1,0 +1,154 @@
+//! The outbox: every money event, written in the transaction that changes the money, and
+//! numbered per wallet (1, 2, 3 ...). Nothing is published that did not commit, and
+//! nothing committed is lost: readers (the live balance stream, webhooks, notices) read
+//! the table after a wallet's last number they saw.
+//!
+//! Each transfer writes one event (its kind from the transfer's code and metadata), and
+//! so do holds placed and voided. Each event carries the wallet's balance after it. When
+//! the available balance falls under the low-balance threshold (`ledger_setting`), a
+//! `balance.low` event follows, once until the balance is back above it.
+
+use serde_json::{Value, json};
+use sqlx::{Any, Row, Transaction};
+
+use super::{AccountId, LedgerError, TransferCode};
+use crate::shared::money::Micros;
+use crate::shared::states::EventKind;
+
+/// What the event of a transfer is called: its code, refined by what the metadata says
+/// it came from (an auto top-up, a dispute).
+pub(super) fn kind_of_transfer(code: TransferCode, money_in: bool, metadata: &Value) -> EventKind {
+    let source = metadata.get("source").and_then(Value::as_str);
+    let reason = metadata.get("reason").and_then(Value::as_str);
+    match code {
+        TransferCode::Purchase | TransferCode::PurchaseBonus if source == Some("auto_top_up") => {
+            EventKind::TopUpSucceeded
+        }
+        TransferCode::Purchase | TransferCode::PurchaseBonus => EventKind::PurchaseCredited,
+        TransferCode::SignupGrant => EventKind::CreditsGranted,
+        TransferCode::GiftCode => EventKind::GiftRedeemed,
+        TransferCode::Usage if money_in => EventKind::UsageRefunded,
+        TransferCode::Usage => EventKind::UsageCharged,
+        TransferCode::Adjustment => EventKind::BalanceAdjusted,
+        TransferCode::Refund if reason == Some("dispute") => EventKind::Dispute,
+        TransferCode::Refund => EventKind::Refund,
+        TransferCode::Expiry => EventKind::CreditsExpired,
+        TransferCode::CreditLine => EventKind::CreditLine,
+        TransferCode::InvoicePayment => EventKind::InvoicePaid,
+    }
+}
+
+/// Writes one event for `wallet`, with its balance after, and (if the available balance
+/// just fell under the threshold) the low-balance event after it. Must run in the
+/// transaction that changed the wallet, after the change.
+pub async fn record(
+    tx: &mut Transaction<'_, Any>,
+    wallet: AccountId,
+    kind: EventKind,
+    mut data: Value,
+    now_ms: i64,
+) -> Result<i64, LedgerError> {
+    let row = sqlx::query(
+        "update account set event_seq = event_seq + 1 where id = $1 \
+         returning event_seq, posted_micros, reserved_micros, owed_micros, balance_low",
+    )
+    .bind(wallet.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    let seq: i64 = row.try_get(0)?;
+    let (posted, reserved, owed): (i64, i64, i64) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+    let was_low: i64 = row.try_get(4)?;
+    let available = posted - reserved;
+    if let Value::Object(map) = &mut data {
+        map.insert("balance".into(), balance_json(posted, reserved, owed));
+    }
+    insert(tx, wallet, seq, kind, &data, now_ms).await?;
+
+    let threshold: i64 = sqlx::query_scalar("select low_balance_micros from ledger_setting where id = 1")
+        .fetch_optional(&mut **tx)
+        .await?
+        .unwrap_or(0);
+    let low = available < threshold;
+    if low != (was_low != 0) {
+        sqlx::query("update account set balance_low = $1 where id = $2")
+            .bind(i64::from(low))
+            .bind(wallet.0)
+            .execute(&mut **tx)
+            .await?;
+        if low {
+            let seq: i64 =
+                sqlx::query_scalar("update account set event_seq = event_seq + 1 where id = $1 returning event_seq")
+                    .bind(wallet.0)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            let data = json!({
+                "threshold_micros": threshold,
+                "balance": balance_json(posted, reserved, owed),
+            });
+            insert(tx, wallet, seq, EventKind::BalanceLow, &data, now_ms).await?;
+        }
+    }
+    Ok(seq)
+}
+
+fn balance_json(posted: i64, reserved: i64, owed: i64) -> Value {
+    json!({
+        "posted_micros": posted,
+        "reserved_micros": reserved,
+        "available_micros": posted - reserved,
+        "owed_micros": owed,
+    })
+}
+
+async fn insert(
+    tx: &mut Transaction<'_, Any>,
+    wallet: AccountId,
+    seq: i64,
+    kind: EventKind,
+    data: &Value,
+    now_ms: i64,
+) -> Result<(), LedgerError> {
+    sqlx::query("insert into event (wallet_id, seq, kind, data, created_at_ms) values ($1, $2, $3, $4, $5)")
+        .bind(wallet.0)
+        .bind(seq)
+        .bind(kind.as_str())
+        .bind(data.to_string())
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The event a transfer writes: its amount (signed: money in is positive), code,
+/// description and the caller's metadata.
+pub(super) fn transfer_data(
+    transfer_id: i64,
+    code: TransferCode,
+    signed_amount: Micros,
+    description: &str,
+    metadata: &Value,
+) -> Value {
+    json!({
+        "transfer_id": transfer_id,
+        "code": code.as_str(),
+        "amount_micros": signed_amount.get(),
+        "description": description,
+        "metadata": metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfers_are_named_by_what_they_came_from() {
+        let none = json!({});
+        assert_eq!(kind_of_transfer(TransferCode::Purchase, true, &none), EventKind::PurchaseCredited);
+        let top_up = json!({"source": "auto_top_up"});
+        assert_eq!(kind_of_transfer(TransferCode::Purchase, true, &top_up), EventKind::TopUpSucceeded);
+        assert_eq!(kind_of_transfer(TransferCode::Usage, false, &none), EventKind::UsageCharged);
+        assert_eq!(kind_of_transfer(TransferCode::Refund, false, &json!({"reason": "dispute"})), EventKind::Dispute);
+        assert_eq!(kind_of_transfer(TransferCode::Refund, false, &none), EventKind::Refund);
+    }
+}
