@@ -88,6 +88,7 @@ pub fn App() -> impl IntoView {
         |_| get_account(),
     );
     provide_context(account);
+    crate::ui::live::provide_live(account);
 
     // Flips to true once the browser bundle has taken over the page. Effects never run
     // during server rendering, so this also tells end-to-end tests when to start clicking.

@@ -4,4 +4,5 @@
 pub mod app;
 pub mod components;
 pub mod context;
+pub mod live;
 pub mod pages;

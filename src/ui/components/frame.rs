@@ -37,6 +37,10 @@ fn AccountMenu() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match account.await {
                         Ok(Some(a)) => view! {
+                            <a class="account-menu__balance" href="/credits" data-testid="header-balance"
+                                title="Available balance">
+                                {move || expect_context::<crate::ui::live::Live>().available(a.available).format()}
+                            </a>
                             <span class="account-menu__email" title="Signed in">{a.email}</span>
                             <ActionForm action=sign_out attr:class="inline-form">
                                 <button type="submit" class="btn btn--small">"Sign out"</button>

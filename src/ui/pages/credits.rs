@@ -83,16 +83,26 @@ fn BalanceTab(
     remove_card: ServerAction<RemoveCard>,
     save_top_up: ServerAction<SaveAutoTopUp>,
 ) -> impl IntoView {
-    let total = account.available.checked_add(account.reserved).unwrap_or(account.available);
+    // Follows money events as they happen (another tab, the command line, a call).
+    let live = expect_context::<crate::ui::live::Live>();
+    let (available, reserved) = (account.available, account.reserved);
+    let shown_available = move || live.available(available);
+    let shown_reserved = move || live.reserved(reserved);
     view! {
         <section class="card balance-card" aria-labelledby="balance-title">
             <h2 id="balance-title" class="balance-card__label">"Available balance"</h2>
-            <p class="balance-card__amount" data-testid="balance">{account.available.format()}</p>
-            {account.reserved.is_positive().then(|| view! {
-                <dl class="facts">
-                    <div><dt>"Held for work in progress"</dt><dd>{account.reserved.format()}</dd></div>
-                    <div><dt>"Total, including held"</dt><dd>{total.format()}</dd></div>
-                </dl>
+            <p class="balance-card__amount" data-testid="balance" aria-live="polite">
+                {move || shown_available().format()}
+            </p>
+            {move || shown_reserved().is_positive().then(|| {
+                let (held, available) = (shown_reserved(), shown_available());
+                let total = available.checked_add(held).unwrap_or(available);
+                view! {
+                    <dl class="facts">
+                        <div><dt>"Held for work in progress"</dt><dd>{held.format()}</dd></div>
+                        <div><dt>"Total, including held"</dt><dd>{total.format()}</dd></div>
+                    </dl>
+                }
             })}
             {account.owed.is_positive().then(|| view! {
                 <p class="notice notice--error" role="alert" data-testid="owed">

@@ -12,12 +12,15 @@ pub fn TransactionsTab() -> impl IntoView {
     let query = use_query_map();
     let filter =
         Memo::new(move |_| TxFilter::parse(&query.read().get("type").unwrap_or_default()).unwrap_or(TxFilter::All));
-    let first = Resource::new(move || filter.get(), |f| list_transactions(f.as_str().to_string(), None));
+    // Reloaded when money moves (a money event arrives).
+    let version = expect_context::<crate::ui::live::Live>().version;
+    let first =
+        Resource::new(move || (filter.get(), version.get()), |(f, _)| list_transactions(f.as_str().to_string(), None));
     // Pages after the first, fetched with "Load more"; cleared when the filter changes.
     let more = RwSignal::new(Vec::<TxRow>::new());
     let more_next = RwSignal::new(None::<Option<i64>>);
     Effect::watch(
-        move || filter.get(),
+        move || (filter.get(), version.get()),
         move |_, _, _| {
             more.set(Vec::new());
             more_next.set(None);

@@ -34,16 +34,23 @@ pub fn UsageSection(account: AccountSummary) -> impl IntoView {
     let query = use_query_map();
     let limit = Memo::new(move |_| choice(query.read().get("limit"), &LIMIT_CHOICES, DEFAULT_LIMIT));
     let days = Memo::new(move |_| choice(query.read().get("days"), &DAY_CHOICES, DEFAULT_DAYS));
-    let summary = Resource::new(|| (), |_| get_usage_summary(SUMMARY_DAYS.to_string()));
-    let history =
-        Resource::new(move || (limit.get(), days.get()), |(l, d)| get_usage_history(l.to_string(), d.to_string()));
+    // Reloaded when money moves (a money event arrives).
+    let version = expect_context::<crate::ui::live::Live>().version;
+    let summary = Resource::new(move || version.get(), |_| get_usage_summary(SUMMARY_DAYS.to_string()));
+    let history = Resource::new(
+        move || (limit.get(), days.get(), version.get()),
+        |(l, d, _)| get_usage_history(l.to_string(), d.to_string()),
+    );
 
     view! {
         <section class="card usage" aria-labelledby="usage-title" id="usage" data-testid="usage">
             <div class="toolbar">
                 <h2 id="usage-title">"Usage"</h2>
                 <p class="usage__balance" data-testid="usage-balance">
-                    "Balance: " <strong>{account.available.format()}</strong>
+                    "Balance: " <strong>{
+                        let (live, available) = (expect_context::<crate::ui::live::Live>(), account.available);
+                        move || live.available(available).format()
+                    }</strong>
                     {account.low_balance.then(|| view! {
                         " " <a class="badge badge--warn" href="#field-amount" data-testid="usage-low-balance">"Low balance: add credits"</a>
                     })}

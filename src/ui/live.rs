@@ -1,0 +1,101 @@
+//! The live balance: the signed-in person's money events, followed in the browser from
+//! `GET /api/v1/events/stream` (Server-Sent Events; the browser reconnects by itself and
+//! resumes after the last event it saw). Each event carries the wallet's balance after
+//! it, so the balance shown changes within a second of a change made anywhere (another
+//! tab, the command line, another instance) without reloading the page, and lists of
+//! money (transactions, usage, payments) reload.
+
+use leptos::prelude::*;
+
+use crate::shared::money::Micros;
+use crate::ui::context::AccountResource;
+
+/// A wallet's balance as the latest event gave it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiveBalance {
+    pub available: Micros,
+    pub reserved: Micros,
+}
+
+/// What the stream has said: provided to every page by the app.
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// The balance after the latest event; `None` until one arrives.
+    pub balance: RwSignal<Option<LiveBalance>>,
+    /// Counts events: what lists money depends on it, and reloads when it changes.
+    pub version: RwSignal<u64>,
+}
+
+impl Live {
+    /// The available balance to show: the latest event's, else the account's.
+    pub fn available(&self, account: Micros) -> Micros {
+        self.balance.get().map_or(account, |b| b.available)
+    }
+
+    /// The held amount to show, the same way.
+    pub fn reserved(&self, account: Micros) -> Micros {
+        self.balance.get().map_or(account, |b| b.reserved)
+    }
+}
+
+/// Provides [`Live`] and (in the browser) follows the stream while someone is signed in.
+pub fn provide_live(account: AccountResource) {
+    let live = Live { balance: RwSignal::new(None), version: RwSignal::new(0) };
+    provide_context(live);
+    #[cfg(feature = "hydrate")]
+    browser::follow(live, account);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = account;
+}
+
+/// The event's balance, if it carries one.
+pub fn balance_of(event: &serde_json::Value) -> Option<LiveBalance> {
+    let b = &event["data"]["balance"];
+    Some(LiveBalance {
+        available: Micros(b["available_micros"].as_i64()?),
+        reserved: Micros(b["reserved_micros"].as_i64()?),
+    })
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    use super::{Live, balance_of};
+    use crate::ui::context::AccountResource;
+
+    pub(super) fn follow(live: Live, account: AccountResource) {
+        let source = StoredValue::new_local(None::<web_sys::EventSource>);
+        Effect::new(move |_| {
+            let signed_in = matches!(account.get(), Some(Ok(Some(_))));
+            source.update_value(|open| match (signed_in, open.is_some()) {
+                (true, false) => *open = connect(live),
+                (false, true) => {
+                    if let Some(es) = open.take() {
+                        es.close();
+                    }
+                    live.balance.set(None);
+                }
+                _ => {}
+            });
+        });
+    }
+
+    fn connect(live: Live) -> Option<web_sys::EventSource> {
+        let es = web_sys::EventSource::new("/api/v1/events/stream").ok()?;
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            let Some(text) = e.data().as_string() else { return };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+            if let Some(balance) = balance_of(&event) {
+                live.balance.set(Some(balance));
+            }
+            live.version.update(|v| *v += 1);
+        });
+        es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // Lives as long as the page: the stream is followed until sign-out or unload.
+        on_message.forget();
+        Some(es)
+    }
+}
