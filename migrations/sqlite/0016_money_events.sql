@@ -18,6 +18,11 @@ create table event (
 alter table account add column event_seq bigint not null default 0;
 alter table account add column balance_low bigint not null default 0;
 
+-- When a lot's owner was told it expires within 7 days (`credits.expiring`), and when an
+-- invoice's owner was told it is past due (`invoice.overdue`): each said once.
+alter table credit_lot add column expiry_warned_at_ms bigint;
+alter table invoice add column overdue_told_at_ms bigint;
+
 -- Settings the ledger reads inside its transactions (one row): the low-balance threshold,
 -- written from `low_balance_usd` when an instance starts.
 create table ledger_setting (

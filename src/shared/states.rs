@@ -92,6 +92,10 @@ text_enum! {
         Refund = "purchase.refunded",
         /// Credits taken back after their purchase was disputed.
         Dispute = "purchase.disputed",
+        /// A dispute decided for the buyer: what it took is given back.
+        DisputeWon = "purchase.dispute_won",
+        /// Credits taken back after being spent were paid back from new money.
+        OwedRepaid = "owed.repaid",
         CreditsExpired = "credits.expired",
         /// Credits that expire within 7 days.
         CreditsExpiring = "credits.expiring",

@@ -204,6 +204,10 @@ async fn spending_under_the_threshold_refills_the_balance_once(backend: Backend)
     assert_eq!(b["auto_top_up"]["this_month_usd"].as_f64(), Some(25.0));
     let kinds: Vec<&str> = b["purchases"].as_array().unwrap().iter().map(|p| p["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["auto_top_up"]);
+    // Its money event says it was a top-up, not a purchase on the page.
+    let events = app.event_kinds(&cy).await;
+    assert_eq!(events.iter().filter(|k| *k == "top_up.succeeded").count(), 1, "{events:?}");
+    assert!(!events.iter().any(|k| k == "purchase.credited"), "{events:?}");
     // Its printable receipt, for its owner only.
     let receipt = format!("/credits/receipts/{}", b["purchases"][0]["id"].as_str().unwrap());
     let page = crate::helpers::visible(&cy.get(app.url(&receipt)).send().await.unwrap().text().await.unwrap());
@@ -294,6 +298,8 @@ async fn a_declined_card_pauses_auto_top_up_with_a_notice_and_is_not_retried(bac
     let b = billing(&app, &eve).await;
     assert_eq!(b["purchases"][0]["status"], "declined");
     assert_eq!(b["auto_top_up"]["this_month_usd"].as_f64(), Some(0.0), "a declined attempt costs nothing");
+    let events = app.event_kinds(&eve).await;
+    assert_eq!(events.iter().filter(|k| *k == "top_up.failed").count(), 1, "{events:?}");
     // Spending more, and checking again: no retry while paused.
     let id = user_id(&app, "eve@example.com").await;
     spend(&app, "eve@example.com", 1, Micros(MILLION)).await;

@@ -256,6 +256,14 @@ impl TestApp {
         client.post(self.url(&format!("/api/{name}"))).form(form).send().await.expect("request")
     }
 
+    /// The kinds of the money events `client`'s account has had, oldest first.
+    pub async fn event_kinds(&self, client: &reqwest::Client) -> Vec<String> {
+        let res = client.get(self.url("/api/v1/events?limit=1000")).send().await.expect("request");
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.expect("JSON");
+        body["events"].as_array().expect("events").iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+    }
+
     /// Signs in through the server function and returns the signed-in client.
     pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.browser();

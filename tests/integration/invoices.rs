@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use tollgate::server::infra::db::Backend;
 use tollgate::server::infra::installation::now_ms;
-use tollgate::server::services::payments::invoices::{Month, run_month};
+use tollgate::server::services::payments::invoices::{Month, run_month, tell_overdue};
 use tollgate::server::services::payments::postpaid::set_mode;
 use tollgate::shared::money::Micros;
 
@@ -65,6 +65,8 @@ async fn a_month_is_invoiced_once_with_lines_per_model_and_paid_by_the_saved_car
     let again = run_month(&app.state, last_month(), now_ms()).await.unwrap();
     let made = a.unwrap().made.len() + b.unwrap().made.len() + again.made.len();
     assert_eq!(made, 1);
+    let events = app.event_kinds(&ada).await;
+    assert_eq!(events.iter().filter(|k| *k == "invoice.created").count(), 1, "{events:?}");
     let list: Value = ada.get(app.url("/api/v1/invoices")).send().await.unwrap().json().await.unwrap();
     let invoices = list["invoices"].as_array().unwrap();
     assert_eq!(invoices.len(), 1, "{list}");
@@ -160,6 +162,11 @@ async fn an_invoice_unpaid_past_its_due_date_stops_new_work_until_paid(backend: 
     sqlx::query("update invoice set due_at_ms = $1").bind(now_ms() - 1).execute(app.db.pool()).await.unwrap();
     let (status, body) = run(&app, dry, &cy).await;
     assert_eq!((status, body["limit"].as_str()), (402, Some("unpaid_invoice")), "{body}");
+    // Its owner is told once, however many instances look.
+    let (a, b) = tokio::join!(tell_overdue(&app.state, now_ms()), tell_overdue(&app.state, now_ms()));
+    assert_eq!(a.unwrap() + b.unwrap() + tell_overdue(&app.state, now_ms()).await.unwrap(), 1);
+    let events = app.event_kinds(&cy).await;
+    assert_eq!(events.iter().filter(|k| *k == "invoice.overdue").count(), 1, "{events:?}");
     // A card that pays: the open invoice is charged at once, and work starts again.
     assert_eq!(app.call(&cy, "sandbox_card", &[("card", "pm_sandbox_visa")]).await.status(), 200);
     let invoice: Value =

@@ -18,6 +18,7 @@ backend_tests!(
     voided_and_expired_holds_release_funds_and_cannot_be_captured,
     spending_draws_promotional_lots_first_then_earliest_expiry,
     expiry_moves_out_unspent_credit_but_not_what_a_hold_reserved,
+    credits_about_to_expire_are_announced_once_and_every_change_is_an_event,
     reversing_a_transfer_restores_the_balance_and_its_lots,
     history_pages_newest_first_and_filters_by_code,
     the_audit_finds_a_tampered_balance,
@@ -303,6 +304,46 @@ async fn expiry_moves_out_unspent_credit_but_not_what_a_hold_reserved(backend: B
     let expiries = t.ledger.history(w, &[TransferCode::Expiry], None, 10).await.unwrap();
     assert_eq!(expiries.entries.len(), 2);
     assert!(expiries.entries.iter().all(|e| e.amount == usd("-0.50")));
+    t.assert_audit_clean().await;
+}
+
+async fn credits_about_to_expire_are_announced_once_and_every_change_is_an_event(backend: Backend) {
+    let t = TestLedger::new(backend).await;
+    let w = t.ledger.open_wallet("user-1").await.unwrap();
+    t.ledger.credit(&credit("grant", w, "2", CreditKind::SignupGrant, Some(T0_MS + 10 * DAY_MS))).await.unwrap();
+    // Ten days out: not yet.
+    assert_eq!(t.ledger.sweep().await.unwrap().lots_expiring, 0);
+    t.clock.advance(4 * DAY_MS);
+    // Six days out: announced once, by whichever of two instances gets there.
+    let other = t.second_instance().await;
+    let (a, b) = tokio::join!(t.ledger.warn_expiring_lots(), other.warn_expiring_lots());
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    assert_eq!(t.ledger.sweep().await.unwrap().lots_expiring, 0);
+    let job = t.ledger.create_hold(&hold("job", w, "0.5", DAY_MS)).await.unwrap();
+    t.ledger.void_hold(job.id).await.unwrap();
+    t.clock.advance(7 * DAY_MS);
+    assert_eq!(t.ledger.sweep().await.unwrap().lots_expired, 1);
+    let events: Vec<(i64, String, String)> =
+        sqlx::query_as("select seq, kind, data from event where wallet_id = $1 order by seq")
+            .bind(w.0)
+            .fetch_all(t.ledger.db().pool())
+            .await
+            .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
+    // Nothing left: under the $1.00 threshold as well.
+    assert_eq!(
+        kinds,
+        ["credits.granted", "credits.expiring", "hold.placed", "hold.voided", "credits.expired", "balance.low"]
+    );
+    assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+    let expiring: serde_json::Value = serde_json::from_str(&events[1].2).unwrap();
+    assert_eq!(
+        (expiring["remaining_micros"].as_i64(), expiring["expires_at_ms"].as_i64()),
+        (Some(2_000_000), Some(T0_MS + 10 * DAY_MS))
+    );
+    let expired: serde_json::Value = serde_json::from_str(&events[4].2).unwrap();
+    assert_eq!(expired["amount_micros"], -2_000_000);
+    assert_eq!(expired["balance"]["available_micros"], 0);
     t.assert_audit_clean().await;
 }
 

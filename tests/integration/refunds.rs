@@ -134,6 +134,16 @@ async fn partial_refunds_take_back_their_share_once_even_when_delivered_at_once(
     assert_eq!(refunded, 50 * MILLION);
     let history = statuses(&app, &bo).await;
     assert_eq!(history, vec![("refunded".to_string(), 50 * MILLION)]);
+    // Its money events: the $55 taken back, once, however often it was delivered.
+    let events: Value = bo.get(app.url("/api/v1/events?limit=1000")).send().await.unwrap().json().await.unwrap();
+    let taken: i64 = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "purchase.refunded")
+        .map(|e| e["data"]["amount_micros"].as_i64().unwrap())
+        .sum();
+    assert_eq!(taken, -55 * MILLION);
     audit_clean(&app).await;
 }
 
@@ -166,6 +176,13 @@ async fn a_won_dispute_gives_back_everything_it_took_and_a_lost_one_keeps_it(bac
     );
     let listed: Value = app.call(&cy, "payments", &[]).await.json().await.unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2, "the Balance tab's list: {listed}");
+    let events = app.event_kinds(&cy).await;
+    let count = |kind: &str| events.iter().filter(|k| *k == kind).count();
+    assert!(
+        count("purchase.disputed") >= 1 && count("owed.repaid") == 1 && count("purchase.dispute_won") >= 1,
+        "{events:?}"
+    );
+    assert_eq!(count("purchase.refunded"), 0, "a dispute is not a refund: {events:?}");
     audit_clean(&app).await;
 
     // A second purchase disputed and lost: what was taken stays taken.

@@ -16,11 +16,13 @@ use crate::shared::money::Micros;
 use crate::shared::states::EventKind;
 
 /// What the event of a transfer is called: its code, refined by what the metadata says
-/// it came from (an auto top-up, a dispute).
+/// it came from (`source`: an auto top-up; `cause`: a dispute).
 pub(super) fn kind_of_transfer(code: TransferCode, money_in: bool, metadata: &Value) -> EventKind {
     let source = metadata.get("source").and_then(Value::as_str);
-    let reason = metadata.get("reason").and_then(Value::as_str);
+    let cause = metadata.get("cause").and_then(Value::as_str);
+    let repays_owed = metadata.get("repays_owed").and_then(Value::as_bool) == Some(true);
     match code {
+        TransferCode::Purchase | TransferCode::PurchaseBonus if source == Some("dispute_won") => EventKind::DisputeWon,
         TransferCode::Purchase | TransferCode::PurchaseBonus if source == Some("auto_top_up") => {
             EventKind::TopUpSucceeded
         }
@@ -30,7 +32,8 @@ pub(super) fn kind_of_transfer(code: TransferCode, money_in: bool, metadata: &Va
         TransferCode::Usage if money_in => EventKind::UsageRefunded,
         TransferCode::Usage => EventKind::UsageCharged,
         TransferCode::Adjustment => EventKind::BalanceAdjusted,
-        TransferCode::Refund if reason == Some("dispute") => EventKind::Dispute,
+        TransferCode::Refund if repays_owed => EventKind::OwedRepaid,
+        TransferCode::Refund if cause == Some("dispute") => EventKind::Dispute,
         TransferCode::Refund => EventKind::Refund,
         TransferCode::Expiry => EventKind::CreditsExpired,
         TransferCode::CreditLine => EventKind::CreditLine,
@@ -91,6 +94,25 @@ pub async fn record(
     Ok(seq)
 }
 
+/// Writes an event for `owner_id`'s wallet (nothing when the account has none yet), for
+/// changes outside the ledger that its owner hears of (a declined top-up, an invoice).
+pub async fn record_for_owner(
+    tx: &mut Transaction<'_, Any>,
+    owner_id: &str,
+    kind: EventKind,
+    data: Value,
+    now_ms: i64,
+) -> Result<Option<i64>, LedgerError> {
+    let wallet: Option<i64> = sqlx::query_scalar("select id from account where code = $1")
+        .bind(format!("wallet:{owner_id}"))
+        .fetch_optional(&mut **tx)
+        .await?;
+    match wallet {
+        Some(id) => record(tx, AccountId(id), kind, data, now_ms).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 fn balance_json(posted: i64, reserved: i64, owed: i64) -> Value {
     json!({
         "posted_micros": posted,
@@ -148,7 +170,11 @@ mod tests {
         let top_up = json!({"source": "auto_top_up"});
         assert_eq!(kind_of_transfer(TransferCode::Purchase, true, &top_up), EventKind::TopUpSucceeded);
         assert_eq!(kind_of_transfer(TransferCode::Usage, false, &none), EventKind::UsageCharged);
-        assert_eq!(kind_of_transfer(TransferCode::Refund, false, &json!({"reason": "dispute"})), EventKind::Dispute);
+        assert_eq!(kind_of_transfer(TransferCode::Refund, false, &json!({"cause": "dispute"})), EventKind::Dispute);
         assert_eq!(kind_of_transfer(TransferCode::Refund, false, &none), EventKind::Refund);
+        let repaid = json!({"repays_owed": true});
+        assert_eq!(kind_of_transfer(TransferCode::Refund, false, &repaid), EventKind::OwedRepaid);
+        let won = json!({"source": "dispute_won"});
+        assert_eq!(kind_of_transfer(TransferCode::PurchaseBonus, true, &won), EventKind::DisputeWon);
     }
 }

@@ -7,13 +7,19 @@ use sqlx::Row;
 use super::transfers::{NewTransfer, debit_wallet, insert_transfer};
 use super::{AccountId, Ledger, LedgerError, SystemAccount, TransferCode, lots};
 use crate::shared::money::Micros;
+use crate::shared::states::EventKind;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SweepReport {
     pub holds_expired: usize,
     pub lots_expired: usize,
     pub expired: Micros,
+    /// Lots whose owners were told (`credits.expiring`) they expire within 7 days.
+    pub lots_expiring: usize,
 }
+
+/// How long before a lot expires its owner is told.
+pub const EXPIRY_WARNING_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl Ledger {
     /// Moves the unspent remainder of every lot past its expiry to the expired-credit
@@ -96,7 +102,46 @@ impl Ledger {
     pub async fn sweep(&self) -> Result<SweepReport, LedgerError> {
         let holds_expired = self.expire_holds().await?;
         let (lots_expired, expired) = self.expire_lots().await?;
-        Ok(SweepReport { holds_expired, lots_expired, expired })
+        let lots_expiring = self.warn_expiring_lots().await?;
+        Ok(SweepReport { holds_expired, lots_expired, expired, lots_expiring })
+    }
+
+    /// Writes `credits.expiring` once for each lot with credits left that expires within
+    /// [`EXPIRY_WARNING_MS`]. Returns how many.
+    pub async fn warn_expiring_lots(&self) -> Result<usize, LedgerError> {
+        let now_ms = self.clock.now_ms();
+        let due: Vec<i64> = sqlx::query_scalar(
+            "select id from credit_lot where remaining_micros > 0 and expires_at_ms is not null \
+             and expires_at_ms > $1 and expires_at_ms <= $2 and expiry_warned_at_ms is null limit 1000",
+        )
+        .bind(now_ms)
+        .bind(now_ms.saturating_add(EXPIRY_WARNING_MS))
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut warned = 0;
+        for lot_id in due {
+            let mut tx = self.db.begin_write().await?;
+            // The guard makes each warning happen once, whichever instance gets there.
+            let row = sqlx::query(
+                "update credit_lot set expiry_warned_at_ms = $1 where id = $2 and expiry_warned_at_ms is null \
+                 returning wallet_id, remaining_micros, expires_at_ms",
+            )
+            .bind(now_ms)
+            .bind(lot_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some(row) = row else { continue };
+            let wallet = AccountId(row.try_get(0)?);
+            let data = serde_json::json!({
+                "lot_id": lot_id,
+                "remaining_micros": row.try_get::<i64, _>(1)?,
+                "expires_at_ms": row.try_get::<i64, _>(2)?,
+            });
+            super::events::record(&mut tx, wallet, EventKind::CreditsExpiring, data, now_ms).await?;
+            tx.commit().await?;
+            warned += 1;
+        }
+        Ok(warned)
     }
 }
 

@@ -9,6 +9,7 @@ use crate::server::infra::db::{Db, db_err};
 use crate::shared::dto::purchases::Quote;
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
+use crate::shared::states::EventKind;
 
 /// An attempt whose outcome is unknown (Stripe's answer never came, and no payment was
 /// recorded) stops blocking the next one after this long. One Stripe accepted keeps
@@ -187,6 +188,15 @@ pub async fn declined(db: &Db, session: &str, reason: &str) -> Result<bool, AppE
     .execute(&mut **tx)
     .await
     .map_err(&err)?;
+    let data = serde_json::json!({ "checkout_session": session, "amount_micros": amount, "reason": reason });
+    crate::server::ledger::events::record_for_owner(
+        &mut tx,
+        &user_id,
+        EventKind::TopUpFailed,
+        data,
+        crate::server::infra::installation::now_ms(),
+    )
+    .await?;
     tx.commit().await.map_err(&err)?;
     tracing::warn!(%user_id, session, reason, "auto top-up declined; paused");
     Ok(true)

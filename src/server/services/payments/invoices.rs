@@ -11,6 +11,7 @@ use crate::server::infra::state::AppState;
 use crate::shared::dto::payments::{Invoice, InvoiceLine};
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
+use crate::shared::states::EventKind;
 
 /// Days from an invoice to its due date.
 pub const DUE_AFTER_DAYS: i64 = 14;
@@ -217,6 +218,13 @@ async fn make(db: &Db, user_id: &str, month: Month, now_ms: i64) -> Result<Optio
     .execute(&mut **tx)
     .await
     .map_err(&err)?;
+    let data = serde_json::json!({
+        "invoice_id": id,
+        "month": month.label(),
+        "amount_due_micros": due.get(),
+        "due_at_ms": now_ms + DUE_AFTER_DAYS * DAY_MS,
+    });
+    crate::server::ledger::events::record_for_owner(&mut tx, user_id, EventKind::InvoiceCreated, data, now_ms).await?;
     tx.commit().await.map_err(&err)?;
     Ok(Some((id, due)))
 }
@@ -236,8 +244,50 @@ pub fn spawn_monthly(state: AppState) -> tokio::task::JoinHandle<()> {
             if let Err(e) = super::invoice_payments::retry_unasked(&state).await {
                 tracing::error!(error = %e, "invoice payments could not be retried");
             }
+            if let Err(e) = tell_overdue(&state, now).await {
+                tracing::error!(error = %e, "overdue invoices could not be told");
+            }
         }
     })
+}
+
+/// Writes `invoice.overdue` once for each open invoice past its due date. Returns how many.
+pub async fn tell_overdue(state: &AppState, now_ms: i64) -> Result<usize, AppError> {
+    let err = db_err("telling of overdue invoices");
+    let due: Vec<String> = sqlx::query_scalar(
+        "select id from invoice where status = 'open' and due_at_ms <= $1 and overdue_told_at_ms is null limit 1000",
+    )
+    .bind(now_ms)
+    .fetch_all(state.db.pool())
+    .await
+    .map_err(&err)?;
+    let mut told = 0;
+    for id in due {
+        let mut tx = state.db.begin_write().await.map_err(&err)?;
+        // The guard makes each notice happen once, whichever instance gets there.
+        let row = sqlx::query(
+            "update invoice set overdue_told_at_ms = $1 where id = $2 and status = 'open' and overdue_told_at_ms is null \
+             returning user_id, amount_due_micros, due_at_ms, month",
+        )
+        .bind(now_ms)
+        .bind(&id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(&err)?;
+        let Some(row) = row else { continue };
+        let user_id: String = row.try_get(0).map_err(&err)?;
+        let data = serde_json::json!({
+            "invoice_id": id,
+            "amount_due_micros": row.try_get::<i64, _>(1).map_err(&err)?,
+            "due_at_ms": row.try_get::<i64, _>(2).map_err(&err)?,
+            "month": row.try_get::<String, _>(3).map_err(&err)?,
+        });
+        crate::server::ledger::events::record_for_owner(&mut tx, &user_id, EventKind::InvoiceOverdue, data, now_ms)
+            .await?;
+        tx.commit().await.map_err(&err)?;
+        told += 1;
+    }
+    Ok(told)
 }
 
 /// Whether `user_id` has an invoice unpaid past its due date (new work waits for it).

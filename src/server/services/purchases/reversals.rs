@@ -88,10 +88,11 @@ async fn take_back(
     p: &Purchase,
     key: &str,
     (paid, bonus): (i64, i64),
-    why: &str,
+    (cause, why): (&str, &str),
 ) -> Result<Taken, WebhookError> {
     let mut out = Taken::default();
-    let meta = serde_json::json!({ "checkout_session": p.session, "reason": why });
+    // `cause` (refund or dispute) names the money event.
+    let meta = serde_json::json!({ "checkout_session": p.session, "reason": why, "cause": cause });
     for (part, amount, destination) in
         [("purchase", paid, SystemAccount::PaymentsClearing), ("bonus", bonus, SystemAccount::Promotions)]
     {
@@ -156,7 +157,8 @@ pub async fn refunded(state: &AppState, event_id: &str, charge: &Value, now_ms: 
         return Err(WebhookError::Internal);
     }
     let shares = (total - before, bonus_share(p.bonus, total, p.amount) - bonus_share(p.bonus, before, p.amount));
-    let taken = take_back(state, &mut tx, &p, &format!("refund:{}:{total}", p.session), shares, "Refund").await?;
+    let taken =
+        take_back(state, &mut tx, &p, &format!("refund:{}:{total}", p.session), shares, ("refund", "Refund")).await?;
     tx.commit().await.map_err(|e| internal(&e))?;
     tracing::info!(session = %p.session, refunded_micros = total, taken = taken.taken, owed = taken.owed, "refund taken back");
     Ok(Handled::TakenBack { session: p.session, taken: Micros(taken.taken), owed: Micros(taken.owed) })
@@ -201,7 +203,8 @@ pub async fn dispute_opened(
     }
     let disputed = cents.saturating_mul(10_000).min(p.amount - p.refunded).max(0);
     let shares = (disputed, bonus_share(p.bonus, disputed, p.amount));
-    let taken = take_back(state, &mut tx, &p, &format!("dispute:{id}"), shares, "Disputed payment").await?;
+    let taken =
+        take_back(state, &mut tx, &p, &format!("dispute:{id}"), shares, ("dispute", "Disputed payment")).await?;
     sqlx::query("update dispute set taken_micros = $1, taken_bonus_micros = $2, owed_micros = $3 where id = $4")
         .bind(taken.taken)
         .bind(taken.taken_bonus)
@@ -288,7 +291,8 @@ async fn restore(
         .map_err(|e| internal(&e))?;
     let credit = taken + owed - forgiven.get();
     let bonus = taken_bonus.min(credit);
-    let meta = serde_json::json!({ "dispute": dispute });
+    // `source` names the money event: credits given back, not bought.
+    let meta = serde_json::json!({ "dispute": dispute, "source": "dispute_won" });
     for (part, amount, kind) in
         [("purchase", credit - bonus, CreditKind::Purchase), ("bonus", bonus, CreditKind::PurchaseBonus)]
     {

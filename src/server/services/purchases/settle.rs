@@ -115,6 +115,8 @@ struct Recorded {
     user_id: String,
     amount: i64,
     bonus: i64,
+    /// 'checkout' (bought on the page) or 'auto_top_up'.
+    kind: String,
 }
 
 pub(super) fn internal(e: &dyn std::fmt::Display) -> WebhookError {
@@ -125,7 +127,7 @@ pub(super) fn internal(e: &dyn std::fmt::Display) -> WebhookError {
 /// Our record of `session`; the provider's total must agree with the amount priced here
 /// (never what a browser said).
 async fn recorded_session(state: &AppState, session: &str, paid_cents: i64) -> Result<Recorded, WebhookError> {
-    let row = sqlx::query("select user_id, amount_micros, bonus_micros from checkout_session where id = $1")
+    let row = sqlx::query("select user_id, amount_micros, bonus_micros, kind from checkout_session where id = $1")
         .bind(session)
         .fetch_optional(state.db.pool())
         .await
@@ -135,6 +137,7 @@ async fn recorded_session(state: &AppState, session: &str, paid_cents: i64) -> R
         user_id: row.try_get(0).map_err(|e| internal(&e))?,
         amount: row.try_get(1).map_err(|e| internal(&e))?,
         bonus: row.try_get(2).map_err(|e| internal(&e))?,
+        kind: row.try_get(3).map_err(|e| internal(&e))?,
     };
     let expected_cents = recorded.amount / 10_000;
     if paid_cents != expected_cents {
@@ -153,7 +156,7 @@ pub(super) async fn complete(
     paid_cents: i64,
     now_ms: i64,
 ) -> Result<Handled, WebhookError> {
-    let Recorded { user_id, amount, bonus } = recorded_session(state, session, paid_cents).await?;
+    let Recorded { user_id, amount, bonus, kind: source } = recorded_session(state, session, paid_cents).await?;
     let wallet = state.ledger.open_wallet(&user_id).await.map_err(|e| internal(&e))?;
     let mut tx = state.db.begin_write().await.map_err(|e| internal(&e))?;
     let fresh = sqlx::query(
@@ -188,7 +191,8 @@ pub(super) async fn complete(
         tracing::error!(event_id, session, "event seen before but its session is still open");
         return Err(WebhookError::Internal);
     }
-    let meta = serde_json::json!({ "checkout_session": session, "stripe_event": event_id });
+    // `source` names the money event: a purchase, or an auto top-up.
+    let meta = serde_json::json!({ "checkout_session": session, "stripe_event": event_id, "source": source });
     for (part, kind, credit, description) in [
         ("purchase", CreditKind::Purchase, amount, format!("Bought {} of credits", Micros(amount).format())),
         ("bonus", CreditKind::PurchaseBonus, bonus, format!("Bonus on a {} purchase", Micros(amount).format())),
