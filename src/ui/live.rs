@@ -69,10 +69,14 @@ mod browser {
     pub(super) fn follow(live: Live, account: AccountResource) {
         let source = StoredValue::new_local(None::<web_sys::EventSource>);
         Effect::new(move |_| {
-            let signed_in = matches!(account.get(), Some(Ok(Some(_))));
-            source.update_value(|open| match (signed_in, open.is_some()) {
-                (true, false) => *open = connect(live),
-                (false, true) => {
+            // Events after the ones the page was drawn with.
+            let after = match account.get() {
+                Some(Ok(Some(a))) => Some(a.event_seq),
+                _ => None,
+            };
+            source.update_value(|open| match (after, open.is_some()) {
+                (Some(after), false) => *open = connect(live, after),
+                (None, true) => {
                     if let Some(es) = open.take() {
                         es.close();
                     }
@@ -83,8 +87,10 @@ mod browser {
         });
     }
 
-    fn connect(live: Live) -> Option<web_sys::EventSource> {
-        let es = web_sys::EventSource::new("/api/v1/events/stream").ok()?;
+    fn connect(live: Live, after: i64) -> Option<web_sys::EventSource> {
+        // `after` only for the first connection: on reconnecting, the browser sends the
+        // last id it saw (Last-Event-ID), which the server prefers.
+        let es = web_sys::EventSource::new(&format!("/api/v1/events/stream?after={after}")).ok()?;
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             let Some(text) = e.data().as_string() else { return };
             let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else { return };

@@ -14,6 +14,7 @@ backend_tests!(
     every_money_movement_writes_one_event_in_order,
     a_change_reaches_a_stream_on_another_instance_within_a_second,
     a_stream_resumes_after_its_last_event_id,
+    a_reader_that_stops_reading_is_dropped_with_a_bounded_backlog,
 );
 
 async fn events(app: &TestApp, client: &reqwest::Client, after: i64) -> Vec<Value> {
@@ -183,4 +184,40 @@ async fn a_stream_resumes_after_its_last_event_id(backend: Backend) {
     let bad = ada.get(app.url("/api/v1/events/stream")).header("last-event-id", "x").send().await.unwrap();
     assert_eq!(bad.status(), 400);
     assert_eq!(bad.json::<Value>().await.unwrap()["error"]["field"], "Last-Event-ID");
+}
+
+async fn a_reader_that_stops_reading_is_dropped_with_a_bounded_backlog(backend: Backend) {
+    use tollgate::server::ledger::{CreditKind, CreditRequest};
+    use tollgate::server::services::events::{BUFFER, follow_for};
+    let app = spawn_app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
+    let wallet = app.state.ledger.find_wallet(&id).await.unwrap().unwrap();
+    // A reader that takes nothing while 100 events happen.
+    let mut reader = follow_for(&app.state, &id, 0, Duration::from_millis(300));
+    for n in 0..100 {
+        let grant = CreditRequest {
+            idempotency_key: format!("grant-{n}"),
+            wallet,
+            amount: Micros(1),
+            kind: CreditKind::Adjustment,
+            description: "one".into(),
+            metadata: json!({}),
+            expires_at_ms: None,
+        };
+        app.state.ledger.credit(&grant).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // What waited for it is at most the buffer, in order from the first; then it is gone.
+    let mut got = Vec::new();
+    while let Some(event) = reader.recv().await {
+        got.push(event.seq);
+    }
+    assert!(!got.is_empty() && got.len() <= BUFFER, "{} events waited", got.len());
+    assert_eq!(got, (1..=got.len() as i64).collect::<Vec<_>>());
+    // A reader that keeps up gets all 101 (the sign-up credit and the grants).
+    let mut reader = follow_for(&app.state, &id, 0, Duration::from_millis(300));
+    for want in 1..=101 {
+        assert_eq!(reader.recv().await.unwrap().seq, want);
+    }
 }

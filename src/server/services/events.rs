@@ -22,7 +22,7 @@ use crate::shared::states::EventKind;
 /// Events read at a time.
 const PAGE: i64 = 100;
 /// Events waiting for one reader, at most.
-const BUFFER: usize = 64;
+pub const BUFFER: usize = 64;
 /// A reader that takes nothing for this long is dropped.
 pub const SLOW_READER: Duration = Duration::from_secs(10);
 /// A follower looks again at least this often, woken or not.
@@ -96,6 +96,17 @@ pub async fn list(state: &AppState, user_id: &str, after_seq: i64, limit: i64) -
 /// Follows `user_id`'s events after `after_seq` until the receiver is dropped or stops
 /// reading: each event once, in order.
 pub fn follow(state: &AppState, user_id: &str, after_seq: i64) -> mpsc::Receiver<MoneyEvent> {
+    follow_for(state, user_id, after_seq, SLOW_READER)
+}
+
+/// [`follow`], dropping a reader that takes nothing for `slow_reader`. At most
+/// [`BUFFER`] events wait for it.
+pub fn follow_for(
+    state: &AppState,
+    user_id: &str,
+    after_seq: i64,
+    slow_reader: Duration,
+) -> mpsc::Receiver<MoneyEvent> {
     let (tx, rx) = mpsc::channel(BUFFER);
     let (state, user_id) = (state.clone(), user_id.to_string());
     // Subscribed before the first read, so nothing committed after it is missed.
@@ -116,7 +127,7 @@ pub fn follow(state: &AppState, user_id: &str, after_seq: i64) -> mpsc::Receiver
                     let full = batch.len() as i64 == PAGE;
                     for event in batch {
                         let seq = event.seq;
-                        if tx.send_timeout(event, SLOW_READER).await.is_err() {
+                        if tx.send_timeout(event, slow_reader).await.is_err() {
                             // Gone, or too slow: it resumes from its last id.
                             return;
                         }

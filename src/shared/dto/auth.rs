@@ -23,6 +23,9 @@ pub struct AccountSummary {
     pub low_balance_threshold: Micros,
     /// The "Get started" dialog is still to be shown.
     pub onboarding: bool,
+    /// The number of the wallet's latest money event when this was read: the live balance
+    /// follows the events after it.
+    pub event_seq: i64,
 }
 
 /// Where to go after signing in: only a path on this site, never another site. Browsers

@@ -48,6 +48,9 @@ pub async fn sign_in(state: &AppState, address: Option<IpAddr>, email: &str, pas
 
 /// Who is signed in, as every page's header shows it: email, balance, warnings.
 pub async fn summary(state: &AppState, user: User) -> Result<AccountSummary, AppError> {
+    // Read before the balance: a stream that starts after it may repeat a change the
+    // balance shows (harmless: events carry the balance after them), never miss one.
+    let event_seq = crate::server::services::events::latest(state, &user.id).await?;
     let balance = state.ledger.balance_of(&user.id).await?;
     Ok(AccountSummary {
         email: user.email,
@@ -60,5 +63,6 @@ pub async fn summary(state: &AppState, user: User) -> Result<AccountSummary, App
         low_balance: balance.available < state.config.low_balance && !balance.credit_limit.is_positive(),
         low_balance_threshold: state.config.low_balance,
         onboarding: user.onboarding_pending,
+        event_seq,
     })
 }
