@@ -37,3 +37,4 @@ mod storage;
 mod stripe_standin;
 mod tokens;
 mod usage_api;
+mod webhooks;

@@ -3,3 +3,4 @@
 
 pub mod providers;
 pub mod stripe;
+pub mod webhooks;

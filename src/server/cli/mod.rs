@@ -5,6 +5,7 @@ pub mod client;
 mod gifts;
 mod prices;
 mod serve;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -186,6 +187,47 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: InvoicesCommand,
     },
+    /// Webhooks: endpoints that receive money events, signed, and their delivery log.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum WebhooksCommand {
+    /// Register an endpoint; prints its id and its signing secret (shown once).
+    Add {
+        /// Where to POST events: an http(s) URL on a public address.
+        #[arg(long)]
+        url: String,
+        /// Event kinds, comma-separated (e.g. usage.charged,balance.low), or * for all.
+        #[arg(long)]
+        events: String,
+    },
+    /// The endpoints in use.
+    List,
+    /// Stop sending to an endpoint; its pending deliveries are failed.
+    Remove {
+        /// The endpoint's id (we_...).
+        #[arg(long)]
+        id: String,
+    },
+    /// The newest deliveries, with their status and the receiver's last answer.
+    Deliveries {
+        /// Only this endpoint's (we_...).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// How many [default: 50].
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Send a delivery again now (the receiver de-duplicates on the event id).
+    Replay {
+        /// The delivery's id (wd_...).
+        #[arg(long)]
+        delivery: String,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -241,6 +283,7 @@ pub async fn run(command: Command, config: Config, web: WebApp) -> ExitCode {
         Command::Admin { command: AdminCommand::Invoices { command: InvoicesCommand::Run { month } } } => {
             admin::run_invoices(config, &month).await
         }
+        Command::Admin { command: AdminCommand::Webhooks { command } } => webhooks::webhooks(config, command).await,
         client @ (Command::Login { .. }
         | Command::Billing { .. }
         | Command::Usage { .. }

@@ -62,6 +62,7 @@ pub(super) fn print_config(config: &Config) {
     println!("session_idle_hours        {}", config.session_idle_hours);
     println!("session_max_days          {}", config.session_max_days);
     println!("low_balance_usd           {}", config.low_balance);
+    println!("webhooks_allow_private    {}", config.webhooks_allow_private);
     println!("behind_proxy              {}", config.behind_proxy);
     let key = if config.secret_key.is_some() {
         "(set, hidden)".to_string()

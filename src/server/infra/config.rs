@@ -52,6 +52,7 @@ const KEYS: &[&str] = &[
     "stripe_secret_key",
     "stripe_api_base",
     "auto_top_up_cooldown_secs",
+    "webhooks_allow_private",
     "master_key",
     "fal_api_base",
     "openrouter_base",
@@ -108,6 +109,9 @@ pub struct Config {
     pub stripe_api_base: Url,
     /// The least time between two auto top-up attempts of one account.
     pub auto_top_up_cooldown_secs: u32,
+    /// Webhook endpoints may be on loopback or private addresses (off: refused, so a
+    /// registered URL cannot reach inside the network).
+    pub webhooks_allow_private: bool,
     /// Encrypts the provider keys people store (32 bytes as 64 hex digits). Empty: kept
     /// in `<data_dir>/master.key`, made on first start, which only the sandbox allows.
     pub master_key: Option<MasterKeySetting>,
@@ -163,8 +167,13 @@ impl Config {
             purchase_bonus_percent,
             sign_ups_per_address,
         } = groups::limits(layers)?;
-        let Stripe { stripe_webhook_secret, stripe_secret_key, stripe_api_base, auto_top_up_cooldown_secs } =
-            groups::stripe(layers)?;
+        let Stripe {
+            stripe_webhook_secret,
+            stripe_secret_key,
+            stripe_api_base,
+            auto_top_up_cooldown_secs,
+            webhooks_allow_private,
+        } = groups::stripe(layers)?;
         let master_key = groups::master_key(layers, sandbox, &database)?;
         let Providers {
             fal_api_base,
@@ -211,6 +220,7 @@ impl Config {
             stripe_secret_key,
             stripe_api_base,
             auto_top_up_cooldown_secs,
+            webhooks_allow_private,
         })
     }
 

@@ -14,3 +14,4 @@ pub mod payments;
 pub mod purchases;
 pub mod studio;
 pub mod usage_report;
+pub mod webhooks;

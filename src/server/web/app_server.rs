@@ -114,6 +114,7 @@ impl AppServer {
             crate::server::services::payments::invoices::spawn_monthly(self.state.clone()),
             spawn_session_cleanup(db.clone()),
             self.state.event_bus.spawn(db.clone(), self.state.config.database.url().to_string()),
+            crate::server::services::webhooks::spawn_sender(self.state.clone()),
         ]);
         let app = http::router(self.state, self.web);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");

@@ -165,12 +165,14 @@ pub(super) fn limits(layers: &Layers<'_>) -> Result<Limits, ConfigError> {
     })
 }
 
-/// Stripe: its secret key, the webhook's signing secret, and where its API is.
+/// Payments and webhooks: Stripe's secret key, its webhook's signing secret and where its
+/// API is; the auto top-up cooldown; whether outgoing webhooks may reach private addresses.
 pub(super) struct Stripe {
     pub(super) stripe_webhook_secret: Option<SecretKey>,
     pub(super) stripe_secret_key: Option<SecretKey>,
     pub(super) stripe_api_base: Url,
     pub(super) auto_top_up_cooldown_secs: u32,
+    pub(super) webhooks_allow_private: bool,
 }
 
 pub(super) fn stripe(layers: &Layers<'_>) -> Result<Stripe, ConfigError> {
@@ -183,7 +185,14 @@ pub(super) fn stripe(layers: &Layers<'_>) -> Result<Stripe, ConfigError> {
         Ok(n) if n <= 86_400 => Ok(n),
         _ => Err(format!("`{v}` is not a whole number of seconds from 0 to 86400")),
     })?;
-    Ok(Stripe { stripe_webhook_secret, stripe_secret_key, stripe_api_base, auto_top_up_cooldown_secs })
+    let webhooks_allow_private = layers.parse("webhooks_allow_private", false, parse_bool)?;
+    Ok(Stripe {
+        stripe_webhook_secret,
+        stripe_secret_key,
+        stripe_api_base,
+        auto_top_up_cooldown_secs,
+        webhooks_allow_private,
+    })
 }
 
 /// `master_key`: only the sandbox with SQLite may leave it empty (a key file is kept).
