@@ -21,6 +21,18 @@ pub async fn list_transactions(filter: String, before: Option<String>) -> Result
 }
 
 /// Redeems a gift code; answers with the amount added.
+/// The person's notices of the last 30 days (low balance, a failed top-up, credits
+/// expiring, an invoice due), newest first.
+#[server(endpoint = "notices")]
+pub async fn list_notices() -> Result<Vec<crate::shared::dto::notices::Notice>, AppError> {
+    use crate::server::infra::installation::now_ms;
+    use crate::server::services::notices;
+    crate::server::web::guard::signed_in(
+        |state, user| async move { notices::list(&state, &user.id, now_ms(), 10).await },
+    )
+    .await
+}
+
 #[server(endpoint = "gift_redeem")]
 pub async fn redeem_gift_code(code: String) -> Result<Micros, AppError> {
     use crate::server::infra::installation::now_ms;

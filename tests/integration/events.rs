@@ -15,6 +15,7 @@ backend_tests!(
     a_change_reaches_a_stream_on_another_instance_within_a_second,
     a_stream_resumes_after_its_last_event_id,
     a_reader_that_stops_reading_is_dropped_with_a_bounded_backlog,
+    notices_on_the_balance_tab_come_from_money_events,
 );
 
 async fn events(app: &TestApp, client: &reqwest::Client, after: i64) -> Vec<Value> {
@@ -220,4 +221,26 @@ async fn a_reader_that_stops_reading_is_dropped_with_a_bounded_backlog(backend: 
     for want in 1..=101 {
         assert_eq!(reader.recv().await.unwrap().seq, want);
     }
+}
+
+async fn notices_on_the_balance_tab_come_from_money_events(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // A $10 threshold: the $5 sign-up credit is under it from the start.
+    app.state.ledger.set_low_balance(Micros::from_usd(10)).await.unwrap();
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let notices: Value = app.call(&ada, "notices", &[]).await.json().await.unwrap();
+    let list = notices.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{notices}");
+    assert_eq!(list[0]["kind"], "balance.low");
+    let text = list[0]["text"].as_str().unwrap();
+    assert_eq!(text, "Your available balance fell to $5.00, under $10.00. Add credits, or turn on auto top-up.");
+    // On the page itself, in its first HTML.
+    let page = ada.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
+    assert!(crate::helpers::visible(&page).contains(text), "the notice is on the Balance tab");
+    // Calls, holds and the like are not notices; someone else's are not shown.
+    assert_eq!(run(&app, &ada, "one", json!({"prompt": "a fox"})).await, 200);
+    let notices: Value = app.call(&ada, "notices", &[]).await.json().await.unwrap();
+    assert_eq!(notices.as_array().unwrap().len(), 1);
+    let anonymous = app.call(&app.client, "notices", &[]).await;
+    assert_eq!(anonymous.status(), 401);
 }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod gateway;
 pub mod gifts;
 pub mod keys;
+pub mod notices;
 pub mod payments;
 pub mod purchases;
 pub mod studio;

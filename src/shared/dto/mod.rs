@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod credits;
 pub mod keys;
+pub mod notices;
 pub mod payments;
 pub mod purchases;
 pub mod status;

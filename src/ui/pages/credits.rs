@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::AccountSummary;
-use crate::api::credits::RedeemGiftCode;
+use crate::api::credits::{RedeemGiftCode, list_notices};
 use crate::api::payments::{RemoveCard, SaveAutoTopUp};
 use crate::ui::components::forms::{Field, FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
@@ -124,6 +124,7 @@ fn BalanceTab(
                 </p>
             })}
         </section>
+        <NoticesSection />
         <BuyCredits />
         <PaymentMethod remove=remove_card save=save_top_up />
         {(account.credit_limit.is_positive() || account.credit_used.is_positive()).then(|| view! {
@@ -131,6 +132,38 @@ fn BalanceTab(
         })}
         <PaymentHistory />
         <UsageSection account />
+    }
+}
+
+/// What the person should know about their money, newest first; reloaded as money
+/// events arrive. Nothing is drawn while there is nothing to say.
+#[component]
+fn NoticesSection() -> impl IntoView {
+    let version = expect_context::<crate::ui::live::Live>().version;
+    let notices = Resource::new(move || version.get(), |_| list_notices());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match notices.await {
+                    Ok(list) if !list.is_empty() => view! {
+                        <section class="card" aria-labelledby="notices-title" data-testid="notices">
+                            <h2 id="notices-title">"Notices"</h2>
+                            <ul class="notice-list">
+                                {list.into_iter().map(|n| view! {
+                                    <li class="notice" class:notice--error=n.urgent class:notice--warn=!n.urgent
+                                        data-kind=n.kind.as_str()>
+                                        {n.text}
+                                        " "
+                                        <span class="muted small">{crate::shared::format::utc_minute(n.at_ms)}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 
