@@ -270,6 +270,15 @@ async fn a_retry_gets_the_first_answer_byte_for_byte(backend: Backend) {
     assert_eq!(post(&app, &ada, &run_url, "r-1", &input).await, (200, first, true));
     assert_eq!(post(&app, &ada, &run_url, "r-4", &input).await.0, 402, "a new request is refused");
 
+    // An id that cannot be kept (too long, or not plain) is refused rather than replaced:
+    // a retry under a replaced id would run and charge the call again.
+    for bad in ["has spaces", "a/b:c", &"x".repeat(65)] {
+        let res = ada.post(app.url(&run_url)).header("x-request-id", bad).json(&input).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+        assert_eq!(res.json::<Value>().await.unwrap()["error"]["field"], "X-Request-Id");
+    }
+    assert_eq!(wallet(&app, &ada).await.0, 0, "nothing ran");
+
     // The same id in another account is another call.
     let bob = app.signed_up("bob@example.com", "correct horse battery").await;
     let (status, _, replayed) = post(&app, &bob, &run_url, "r-1", &input).await;

@@ -148,11 +148,22 @@ mod tests {
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Marks a request whose caller sent an `X-Request-Id` that is not short and plain (it
+/// was replaced with one of ours).
+#[derive(Clone, Copy, Debug)]
+pub struct RefusedRequestId;
+
 /// Gives every request an id, logged with everything it does and returned in the
 /// response. A caller's own id is kept when it is short and plain, so requests can be
 /// followed across services; anything else is replaced.
 pub async fn request_id(mut req: Request, next: Next) -> Response {
-    let given = req.headers().get(REQUEST_ID_HEADER).filter(|v| is_plain_id(v.as_bytes())).cloned();
+    let sent = req.headers().get(REQUEST_ID_HEADER).cloned();
+    let given = sent.clone().filter(|v| is_plain_id(v.as_bytes()));
+    if sent.is_some() && given.is_none() {
+        // Where the id makes retries safe (the gateway), replacing it would make a retry
+        // a new call: those routes refuse it instead (see `RefusedRequestId`).
+        req.extensions_mut().insert(RefusedRequestId);
+    }
     let id = given.unwrap_or_else(|| {
         HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a uuid is a valid header value")
     });

@@ -62,7 +62,10 @@ pub async fn begin(
         // call the balance does not cover is not, wherever it is refused (here or, as a
         // rule, before this transaction), so the history does not depend on which.
         tx.rollback().await.map_err(db_err("beginning a call"))?;
-        if let Outcome::OverRunCap { needed, left } = outcome {
+        // A rerun's refusal is not recorded: the call cut off still holds the request id
+        // (its release was rolled back with the rest).
+        if let (Outcome::OverRunCap { needed, left }, None) = (&outcome, &request.rerun_of) {
+            let (needed, left) = (*needed, *left);
             let answer = answer::over_run_cap(needed, left);
             usage::insert_refused(&state.db, &call, run_id, reason, state.instance, &answer).await?;
         }

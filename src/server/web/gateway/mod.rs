@@ -12,7 +12,7 @@ mod answer;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -25,6 +25,7 @@ use crate::server::services::gateway::request::{CallRequest, Outcome};
 use crate::server::services::gateway::{jobs, run, run_cap};
 use crate::server::web::guard::bad_param;
 use crate::server::web::guard::{ApiError, ApiUser};
+use crate::server::web::middleware::RefusedRequestId;
 use crate::shared::dto::keys::Provider;
 use crate::shared::endpoint::EndpointId;
 use crate::shared::error::AppError;
@@ -155,10 +156,12 @@ fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
 /// What `/run` and `/queue` share before any work: the call, read and priced, with its
 /// run cap. A dry run's estimate, a bad parameter, missing credits, or the answer to a
 /// retry of an earlier call is the answer instead (`Err`).
+#[allow(clippy::too_many_arguments)]
 async fn ready_call(
     state: &AppState,
     user_id: &str,
     route: Route,
+    refused_id: bool,
     endpoint_id: Result<Path<String>, PathRejection>,
     q: &RunQuery,
     headers: &HeaderMap,
@@ -168,6 +171,13 @@ async fn ready_call(
         return Err(bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell."));
     };
     let dry_run = is_dry_run(q)?;
+    if refused_id {
+        // A retry under a replaced id would run the call again: refuse it instead.
+        return Err(bad_param(
+            "X-Request-Id",
+            "X-Request-Id must be 1 to 64 letters, digits, '-', '_' or '.', so a retry under it is recognised.",
+        ));
+    }
     let (endpoint_id, input) = read_input(&endpoint_id, body)?;
     let request_id = request_id_of(headers);
     let digest = replay::digest(route.as_str(), &endpoint_id, &input);
@@ -197,12 +207,14 @@ async fn ready_call(
 pub async fn run(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    refused_id: Option<Extension<RefusedRequestId>>,
     endpoint_id: Result<Path<String>, PathRejection>,
     Query(q): Query<RunQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request = match ready_call(&state, &user.id, Route::Run, endpoint_id, &q, &headers, &body).await {
+    let refused_id = refused_id.is_some();
+    let request = match ready_call(&state, &user.id, Route::Run, refused_id, endpoint_id, &q, &headers, &body).await {
         Ok(request) => request,
         Err(answer) => return answer,
     };
@@ -217,12 +229,14 @@ pub async fn run(
 pub async fn queue(
     State(state): State<AppState>,
     ApiUser(user): ApiUser,
+    refused_id: Option<Extension<RefusedRequestId>>,
     endpoint_id: Result<Path<String>, PathRejection>,
     Query(q): Query<RunQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let request = match ready_call(&state, &user.id, Route::Queue, endpoint_id, &q, &headers, &body).await {
+    let refused_id = refused_id.is_some();
+    let request = match ready_call(&state, &user.id, Route::Queue, refused_id, endpoint_id, &q, &headers, &body).await {
         Ok(request) => request,
         Err(answer) => return answer,
     };
