@@ -48,7 +48,8 @@ async fn every_money_movement_writes_one_event_in_order(backend: Backend) {
     // A retry moves nothing, so it writes nothing.
     assert_eq!(run(&app, &ada, "one", json!({"prompt": "a fox"})).await, 200);
     buy(&app, &ada, "10").await;
-    // $14.997 is left: with the threshold at $14.996, the next hold takes it under, once.
+    // $14.997 is left: with the threshold at $14.996, the next charge takes it under, once
+    // (a hold alone does not: held money is still the wallet's).
     app.state.ledger.set_low_balance(Micros(14_996_000)).await.unwrap();
     assert_eq!(run(&app, &ada, "three", json!({"prompt": "a fox"})).await, 200);
     assert_eq!(run(&app, &ada, "four", json!({"prompt": "a fox"})).await, 200);
@@ -64,8 +65,8 @@ async fn every_money_movement_writes_one_event_in_order(backend: Backend) {
             "hold.voided",
             "purchase.credited",
             "hold.placed",
-            "balance.low",
             "usage.charged",
+            "balance.low",
             "hold.placed",
             "usage.charged",
         ]
@@ -77,8 +78,8 @@ async fn every_money_movement_writes_one_event_in_order(backend: Backend) {
     assert_eq!(list.last().unwrap()["data"]["balance"]["available_micros"], me["balance"]["available_micros"]);
     assert_eq!(list[2]["data"]["amount_micros"], -3_000);
     assert_eq!(list[5]["data"]["amount_micros"], 10_000_000);
-    assert_eq!(list[7]["data"]["threshold_micros"], 14_996_000);
-    assert_eq!(list[7]["data"]["balance"]["available_micros"], 14_994_000);
+    assert_eq!(list[8]["data"]["threshold_micros"], 14_996_000);
+    assert_eq!(list[8]["data"]["balance"]["available_micros"], 14_994_000);
     // Paging: after the fifth.
     assert_eq!(kinds(&events(&app, &ada, 5).await)[0], "purchase.credited");
 

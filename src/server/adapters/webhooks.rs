@@ -48,6 +48,11 @@ impl WebhookUrl {
         self.0.as_str()
     }
 
+    /// The host, for logs (never the path or query, which may carry a token).
+    pub fn host(&self) -> Option<&str> {
+        self.0.host_str()
+    }
+
     /// The addresses the host resolves to, all of them allowed; else why not.
     pub async fn resolve(&self, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
         let host = self.0.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
@@ -95,13 +100,24 @@ pub fn is_public(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let seg = v6.segments();
+            let first = seg[0];
+            // Addresses that carry an IPv4 address (NAT64, 6to4, IPv4-compatible) are as
+            // public as that address.
+            let embedded = |a: u16, b: u16| std::net::Ipv4Addr::new((a >> 8) as u8, a as u8, (b >> 8) as u8, b as u8);
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || seg[..6] == [0; 6] {
+                return !v6.is_unspecified() && !v6.is_loopback() && is_public(IpAddr::V4(embedded(seg[6], seg[7])));
+            }
+            if first == 0x2002 {
+                return is_public(IpAddr::V4(embedded(seg[1], seg[2])));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (first & 0xffc0) == 0xfec0
+                || first == 0x2001 && seg[1] == 0x0db8)
         }
     }
 }
@@ -131,6 +147,8 @@ pub async fn send(
     let host = url.0.host_str().unwrap_or_default().to_string();
     let client = match reqwest::Client::builder()
         .resolve(&host, addr)
+        // A proxy would resolve the name again, past the address checked here.
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
         .user_agent(concat!("Tollgate-Webhooks/", env!("CARGO_PKG_VERSION")))
@@ -184,6 +202,10 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:c0a8:101::1",
+            "fec0::1",
+            "::127.0.0.1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }

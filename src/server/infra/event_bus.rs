@@ -82,8 +82,14 @@ impl EventBus {
             // Anything committed while not listening is read now.
             self.wake(EVERYONE);
             loop {
-                match listener.recv().await {
-                    Ok(n) => self.wake(n.payload().parse().unwrap_or(EVERYONE)),
+                match listener.try_recv().await {
+                    Ok(Some(n)) => self.wake(n.payload().parse().unwrap_or(EVERYONE)),
+                    // The connection was lost and is made again on the next call: what was
+                    // notified meanwhile is gone, so everyone looks again.
+                    Ok(None) => {
+                        tracing::warn!("the money events listener reconnected");
+                        self.wake(EVERYONE);
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "lost the money events listener; listening again");
                         self.wake(EVERYONE);

@@ -5,8 +5,8 @@
 //!
 //! Each transfer writes one event (its kind from the transfer's code and metadata), and
 //! so do holds placed and voided. Each event carries the wallet's balance after it. When
-//! the available balance falls under the low-balance threshold (`ledger_setting`), a
-//! `balance.low` event follows, once until the balance is back above it. Each event also
+//! the balance (held money included) falls under the low-balance threshold
+//! (`ledger_setting`), a `balance.low` event follows, once until it is back above. Each event also
 //! writes a pending delivery for every webhook endpoint that wants its kind.
 
 use serde_json::{Value, json};
@@ -54,7 +54,7 @@ pub async fn record(
 ) -> Result<i64, LedgerError> {
     let row = sqlx::query(
         "update account set event_seq = event_seq + 1 where id = $1 \
-         returning event_seq, posted_micros, reserved_micros, owed_micros, balance_low",
+         returning event_seq, posted_micros, reserved_micros, owed_micros, balance_low, credit_limit_micros",
     )
     .bind(wallet.0)
     .fetch_one(&mut **tx)
@@ -62,7 +62,7 @@ pub async fn record(
     let seq: i64 = row.try_get(0)?;
     let (posted, reserved, owed): (i64, i64, i64) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
     let was_low: i64 = row.try_get(4)?;
-    let available = posted - reserved;
+    let credit_limit: i64 = row.try_get(5)?;
     if let Value::Object(map) = &mut data {
         map.insert("balance".into(), balance_json(posted, reserved, owed));
     }
@@ -72,7 +72,10 @@ pub async fn record(
         .fetch_optional(&mut **tx)
         .await?
         .unwrap_or(0);
-    let low = available < threshold;
+    // Money held for running work is still the wallet's: a hold taking the available
+    // balance under the threshold (and its capture giving most back) would say "low"
+    // at every call. A postpaid wallet spends on credit and is not warned.
+    let low = credit_limit == 0 && posted < threshold;
     if low != (was_low != 0) {
         sqlx::query("update account set balance_low = $1 where id = $2")
             .bind(i64::from(low))

@@ -110,8 +110,8 @@ impl Ledger {
     /// [`EXPIRY_WARNING_MS`]. Returns how many.
     pub async fn warn_expiring_lots(&self) -> Result<usize, LedgerError> {
         let now_ms = self.clock.now_ms();
-        let due: Vec<i64> = sqlx::query_scalar(
-            "select id from credit_lot where remaining_micros > 0 and expires_at_ms is not null \
+        let due = sqlx::query(
+            "select id, wallet_id from credit_lot where remaining_micros > 0 and expires_at_ms is not null \
              and expires_at_ms > $1 and expires_at_ms <= $2 and expiry_warned_at_ms is null limit 1000",
         )
         .bind(now_ms)
@@ -119,8 +119,15 @@ impl Ledger {
         .fetch_all(self.db.pool())
         .await?;
         let mut warned = 0;
-        for lot_id in due {
+        for lot in due {
+            let (lot_id, wallet_id): (i64, i64) = (lot.try_get(0)?, lot.try_get(1)?);
             let mut tx = self.db.begin_write().await?;
+            // The wallet first, as every change to its money locks it: the same order as a
+            // capture drawing on this lot, so the two cannot deadlock.
+            sqlx::query("update account set posted_micros = posted_micros where id = $1")
+                .bind(wallet_id)
+                .execute(&mut **tx)
+                .await?;
             // The guard makes each warning happen once, whichever instance gets there.
             let row = sqlx::query(
                 "update credit_lot set expiry_warned_at_ms = $1 where id = $2 and expiry_warned_at_ms is null \

@@ -88,7 +88,8 @@ pub async fn add(state: &AppState, url: &str, events: &str) -> Result<(Endpoint,
     .execute(state.db.pool())
     .await
     .map_err(db_err("adding a webhook endpoint"))?;
-    tracing::info!(endpoint = %id, url = %parsed.as_str(), events = %events, "webhook endpoint added");
+    // The host only: a URL's path or query may carry the receiver's own token.
+    tracing::info!(endpoint = %id, host = ?parsed.host(), events = %events, "webhook endpoint added");
     Ok((Endpoint { id, url: parsed.as_str().to_string(), events, created_at_ms: now }, secret))
 }
 
@@ -283,14 +284,13 @@ async fn deliver(state: &AppState, id: &str) -> Result<(), AppError> {
         "data": serde_json::from_str::<Value>(&data).unwrap_or(Value::Null),
     })
     .to_string();
-    let secret = state
-        .cipher
-        .open(&sealed, endpoint_id.as_bytes())
-        .map_err(|e| AppError::internal("opening a webhook secret", e))?;
     let now = now_ms();
-    let sent = match WebhookUrl::parse(&url) {
-        Err(m) => Sent::Unreachable(m),
-        Ok(url) => match url.resolve(state.config.webhooks_allow_private).await {
+    // Whatever goes wrong here is an attempt that failed, recorded below, so a delivery
+    // never waits forever (holding back the account's later ones).
+    let sent = match (state.cipher.open(&sealed, endpoint_id.as_bytes()), WebhookUrl::parse(&url)) {
+        (Err(_), _) => Sent::Unreachable("the endpoint's secret cannot be opened with this master key".into()),
+        (_, Err(m)) => Sent::Unreachable(m),
+        (Ok(secret), Ok(url)) => match url.resolve(state.config.webhooks_allow_private).await {
             Err(m) => Sent::Unreachable(m),
             Ok(addrs) => send(&url, addrs[0], &secret, (&event, id), &body, now / 1000).await,
         },

@@ -88,6 +88,8 @@ impl AppServer {
         .await?;
         let (state, listener) = state;
         let lease = Lease::take(&state.db, state.instance).await?;
+        // Serving instances set the shared threshold; administrative commands leave it.
+        state.ledger.set_low_balance(state.config.low_balance).await?;
         Ok(Self { listener, state, web, lease })
     }
 
@@ -234,7 +236,6 @@ where
     );
     let installation = installation::ensure(&db).await.map_err(StartError::Installation)?;
     let ledger = Ledger::new(db.clone(), Clock::System).await?;
-    ledger.set_low_balance(config.low_balance).await?;
     let secret_key = Arc::new(config.load_secret_key().map_err(StartError::Secret)?);
     let cipher =
         Arc::new(crate::server::infra::cipher::KeyCipher::new(&config.load_master_key().map_err(StartError::Secret)?));

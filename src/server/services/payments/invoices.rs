@@ -254,16 +254,25 @@ pub fn spawn_monthly(state: AppState) -> tokio::task::JoinHandle<()> {
 /// Writes `invoice.overdue` once for each open invoice past its due date. Returns how many.
 pub async fn tell_overdue(state: &AppState, now_ms: i64) -> Result<usize, AppError> {
     let err = db_err("telling of overdue invoices");
-    let due: Vec<String> = sqlx::query_scalar(
-        "select id from invoice where status = 'open' and due_at_ms <= $1 and overdue_told_at_ms is null limit 1000",
+    let due = sqlx::query(
+        "select id, user_id from invoice where status = 'open' and due_at_ms <= $1 and overdue_told_at_ms is null \
+         limit 1000",
     )
     .bind(now_ms)
     .fetch_all(state.db.pool())
     .await
     .map_err(&err)?;
     let mut told = 0;
-    for id in due {
+    for invoice in due {
+        let id: String = invoice.try_get(0).map_err(&err)?;
+        let owner: String = invoice.try_get(1).map_err(&err)?;
         let mut tx = state.db.begin_write().await.map_err(&err)?;
+        // The wallet first, as invoice payments lock it, so the two cannot deadlock.
+        sqlx::query("update account set posted_micros = posted_micros where code = $1")
+            .bind(format!("wallet:{owner}"))
+            .execute(&mut **tx)
+            .await
+            .map_err(&err)?;
         // The guard makes each notice happen once, whichever instance gets there.
         let row = sqlx::query(
             "update invoice set overdue_told_at_ms = $1 where id = $2 and status = 'open' and overdue_told_at_ms is null \
