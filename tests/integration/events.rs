@@ -16,6 +16,7 @@ backend_tests!(
     a_stream_resumes_after_its_last_event_id,
     a_reader_that_stops_reading_is_dropped_with_a_bounded_backlog,
     notices_on_the_balance_tab_come_from_money_events,
+    open_streams_end_when_the_server_stops,
 );
 
 async fn events(app: &TestApp, client: &reqwest::Client, after: i64) -> Vec<Value> {
@@ -244,4 +245,22 @@ async fn notices_on_the_balance_tab_come_from_money_events(backend: Backend) {
     assert_eq!(notices.as_array().unwrap().len(), 1);
     let anonymous = app.call(&app.client, "notices", &[]).await;
     assert_eq!(anonymous.status(), 401);
+}
+
+async fn open_streams_end_when_the_server_stops(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let mut stream = Stream::open(&app, &ada, Some("0")).await;
+    assert_eq!(stream.next().await.0, 1);
+    let started = Instant::now();
+    app.begin_stop();
+    // The stream ends (its body completes) instead of holding the stop for its 30 s grace.
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.res.chunk()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(_) => break,
+            Err(_) => panic!("the stream is still open 5 s after the stop began"),
+        }
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
 }

@@ -133,6 +133,14 @@ impl TestApp {
         self.database.as_ref().expect("the app has its database")
     }
 
+    /// Starts a graceful stop, as a shutdown signal would: no new connections, requests in
+    /// flight may finish.
+    pub fn begin_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// Stops the app as a crash would: the server and its background work (its lease
     /// included) end where they are, with nothing finished or cleaned up. The database
     /// stays, for another app to start on.

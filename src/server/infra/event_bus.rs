@@ -31,6 +31,9 @@ const CAPACITY: usize = 1024;
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<i64>,
+    /// True once the server is stopping: followers end, so their streams close and do
+    /// not hold the shutdown up.
+    closing: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Default for EventBus {
@@ -41,7 +44,19 @@ impl Default for EventBus {
 
 impl EventBus {
     pub fn new() -> Self {
-        Self { tx: broadcast::channel(CAPACITY).0 }
+        Self { tx: broadcast::channel(CAPACITY).0, closing: std::sync::Arc::new(tokio::sync::watch::channel(false).0) }
+    }
+
+    /// Tells followers the server is stopping.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes once the server is stopping.
+    pub async fn closed(&self) {
+        let mut rx = self.closing.subscribe();
+        // An error means the bus itself is gone: stopping all the same.
+        let _ = rx.wait_for(|closing| *closing).await;
     }
 
     /// Wakeups from now on: wallet ids with new events, or [`EVERYONE`].

@@ -140,6 +140,7 @@ pub fn follow_for(
             }
             tokio::select! {
                 () = tx.closed() => return,
+                () = state.event_bus.closed() => return,
                 () = tokio::time::sleep(LOOK_AGAIN) => {}
                 () = woken(&mut wake, wallet) => {}
             }

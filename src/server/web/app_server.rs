@@ -118,11 +118,14 @@ impl AppServer {
             self.state.event_bus.spawn(db.clone(), self.state.config.database.url().to_string()),
             crate::server::services::webhooks::spawn_sender(self.state.clone()),
         ]);
+        let bus = self.state.event_bus.clone();
         let app = http::router(self.state, self.web);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {
             shutdown.await;
+            // Live event streams end now, so they do not hold the shutdown for its grace.
+            bus.close();
             let _ = stopping_tx.send(());
         };
         let serve = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
