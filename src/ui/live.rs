@@ -87,7 +87,12 @@ mod browser {
         });
     }
 
+    /// Lists reload at most this often, however fast events come (an API client makes
+    /// two per call); the balance itself changes with every event.
+    const RELOAD_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
+
     fn connect(live: Live, after: i64) -> Option<web_sys::EventSource> {
+        let reload_due = std::rc::Rc::new(std::cell::Cell::new(false));
         // `after` only for the first connection: on reconnecting, the browser sends the
         // last id it saw (Last-Event-ID), which the server prefers.
         let es = web_sys::EventSource::new(&format!("/api/v1/events/stream?after={after}")).ok()?;
@@ -97,7 +102,17 @@ mod browser {
             if let Some(balance) = balance_of(&event) {
                 live.balance.set(Some(balance));
             }
-            live.version.update(|v| *v += 1);
+            // One reload for a burst: the first event schedules it, the rest ride along.
+            if !reload_due.replace(true) {
+                let reload_due = reload_due.clone();
+                set_timeout(
+                    move || {
+                        reload_due.set(false);
+                        live.version.update(|v| *v += 1);
+                    },
+                    RELOAD_AT_MOST_EVERY,
+                );
+            }
         });
         es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // Lives as long as the page: the stream is followed until sign-out or unload.
