@@ -65,6 +65,18 @@ export async function signUpAs(page: import("@playwright/test").Page, email: str
   await dismissOnboarding(page);
 }
 
+/** Signs in as `email` (made with `signUpAs`) and opens the Credits page. */
+export async function signInAs(page: import("@playwright/test").Page, email: string): Promise<void> {
+  await page.goto("/signin");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("a long enough password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).not.toHaveURL(/\/signin/);
+  await page.goto("/credits");
+  await hydrated(page);
+}
+
 /**
  * Gives `email` its own price of `usd` dollars per fal-ai/flux/schnell image (with the
  * tollgate command, against the server's data directory), then generates one in the

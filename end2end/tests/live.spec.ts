@@ -1,4 +1,4 @@
-import { expect, hydrated, newEmail, signUpAs, test } from "./fixtures";
+import { expect, hydrated, newEmail, signInAs, signUpAs, test } from "./fixtures";
 
 test("a purchase in one browser updates the balance in another without a reload", async ({ browser }) => {
   const email = newEmail("live");
@@ -7,14 +7,7 @@ test("a purchase in one browser updates the balance in another without a reload"
 
   // The same person in another browser, on the Credits page.
   const watcher = await (await browser.newContext()).newPage();
-  await watcher.goto("/signin");
-  await hydrated(watcher);
-  await watcher.getByLabel("Email").fill(email);
-  await watcher.getByLabel("Password").fill("a long enough password");
-  await watcher.getByRole("button", { name: "Sign in" }).click();
-  await expect(watcher).not.toHaveURL(/\/signin/);
-  await watcher.goto("/credits");
-  await hydrated(watcher);
+  await signInAs(watcher, email);
   await expect(watcher.getByTestId("balance")).toHaveText("$5.00");
   await expect(watcher.getByTestId("header-balance")).toHaveText("$5.00");
   const loads: string[] = [];

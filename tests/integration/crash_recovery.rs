@@ -294,9 +294,8 @@ async fn concurrent_retries_run_the_call_once(backend: Backend) {
     let url = format!("/api/v1/run/{FLUX}");
     let mut sends = tokio::task::JoinSet::new();
     for _ in 0..4 {
-        let (client, url, input, target) = (ada.clone(), app.url(&url), input.clone(), app.addr);
+        let (client, url, input) = (ada.clone(), app.url(&url), input.clone());
         sends.spawn(async move {
-            let _ = target;
             let res = client.post(url).header("x-request-id", "same").json(&input).send().await.unwrap();
             let status = res.status().as_u16();
             let replayed = res.headers().get("idempotent-replayed").is_some_and(|v| v == "true");

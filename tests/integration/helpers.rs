@@ -186,6 +186,12 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
 /// An app on a database an earlier app used (see [`TestApp::crash`]).
 pub async fn spawn_app_on(database: TestDatabase, extra: &[(&str, &str)]) -> TestApp {
     let config = test_config(&database, extra);
+    serve(config, Some(database)).await
+}
+
+/// Starts an app with `config` and what a test needs to talk to it; `database` is kept
+/// (and removed) with it when the app owns it.
+async fn serve(config: Config, database: Option<TestDatabase>) -> TestApp {
     let server = AppServer::build(config, tollgate::ui::app::web_app()).await.expect("the app starts");
     let addr = server.local_addr();
     let db = server.state().db.clone();
@@ -199,7 +205,7 @@ pub async fn spawn_app_on(database: TestDatabase, extra: &[(&str, &str)]) -> Tes
         .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("http client");
-    TestApp { addr, client, db, state, database: Some(database), stop: Some(stop), server: Some(server) }
+    TestApp { addr, client, db, state, database, stop: Some(stop), server: Some(server) }
 }
 
 /// A migrated database and a ledger on it with a hand-moved clock.
@@ -283,15 +289,7 @@ impl TestApp {
     /// Another app on this app's database, as a second process would be. It is stopped
     /// when dropped; the database stays this app's.
     pub async fn second_instance(&self) -> TestApp {
-        let config = test_config(self.database_handle(), &[]);
-        let server = AppServer::build(config, tollgate::ui::app::web_app()).await.expect("the app starts");
-        let (addr, db, state) = (server.local_addr(), server.state().db.clone(), server.state().clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(server.run_until(async move {
-            let _ = stopped.await;
-        }));
-        let client = reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build().expect("http client");
-        TestApp { addr, client, db, state, database: None, stop: Some(stop), server: Some(server) }
+        serve(test_config(self.database_handle(), &[]), None).await
     }
 
     /// Signs up through the server function and returns the signed-in client.
