@@ -33,7 +33,7 @@ macro_rules! backend_tests {
 }
 
 /// The newest migration under migrations/.
-pub const LATEST_SCHEMA_VERSION: i64 = 17;
+pub const LATEST_SCHEMA_VERSION: i64 = 18;
 
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())
@@ -289,7 +289,12 @@ impl TestApp {
     /// Another app on this app's database, as a second process would be. It is stopped
     /// when dropped; the database stays this app's.
     pub async fn second_instance(&self) -> TestApp {
-        serve(test_config(self.database_handle(), &[]), None).await
+        self.second_instance_with(&[]).await
+    }
+
+    /// Another instance on this app's database, with settings of its own.
+    pub async fn second_instance_with(&self, extra: &[(&str, &str)]) -> TestApp {
+        serve(test_config(self.database_handle(), extra), None).await
     }
 
     /// Signs up through the server function and returns the signed-in client.

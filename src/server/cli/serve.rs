@@ -63,6 +63,12 @@ pub(super) fn print_config(config: &Config) {
     println!("session_max_days          {}", config.session_max_days);
     println!("low_balance_usd           {}", config.low_balance);
     println!("webhooks_allow_private    {}", config.webhooks_allow_private);
+    let smtp = config
+        .smtp_url
+        .as_ref()
+        .map_or("(off: no email is sent)".to_string(), |u| format!("{} (password hidden)", u.server()));
+    println!("smtp_url                  {smtp}");
+    println!("smtp_from                 {}", config.smtp_from);
     println!("behind_proxy              {}", config.behind_proxy);
     let key = if config.secret_key.is_some() {
         "(set, hidden)".to_string()

@@ -20,7 +20,7 @@ use file::read_settings_file;
 use groups::{Accounts, Limits, Providers, Runtime, Site, Stripe};
 use layers::Layers;
 pub use parse::{parse_database_url, parse_master_key, redact_url};
-pub use types::{ConfigError, DatabaseSetting, LogFormat, MasterKeySetting, SecretKey};
+pub use types::{ConfigError, DatabaseSetting, LogFormat, MasterKeySetting, SecretKey, SmtpUrl};
 
 /// The settings file read when none is named.
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
@@ -53,6 +53,8 @@ const KEYS: &[&str] = &[
     "stripe_api_base",
     "auto_top_up_cooldown_secs",
     "webhooks_allow_private",
+    "smtp_url",
+    "smtp_from",
     "master_key",
     "fal_api_base",
     "openrouter_base",
@@ -112,6 +114,11 @@ pub struct Config {
     /// Webhook endpoints may be on loopback or private addresses (off: refused, so a
     /// registered URL cannot reach inside the network).
     pub webhooks_allow_private: bool,
+    /// Where notice emails go (low balance, a failed top-up, credits expiring, an invoice
+    /// due). Empty: no email is sent.
+    pub smtp_url: Option<SmtpUrl>,
+    /// Who notice emails are from.
+    pub smtp_from: String,
     /// Encrypts the provider keys people store (32 bytes as 64 hex digits). Empty: kept
     /// in `<data_dir>/master.key`, made on first start, which only the sandbox allows.
     pub master_key: Option<MasterKeySetting>,
@@ -174,6 +181,7 @@ impl Config {
             auto_top_up_cooldown_secs,
             webhooks_allow_private,
         } = groups::stripe(layers)?;
+        let groups::Email { smtp_url, smtp_from } = groups::email(layers, &public_url)?;
         let master_key = groups::master_key(layers, sandbox, &database)?;
         let Providers {
             fal_api_base,
@@ -186,6 +194,8 @@ impl Config {
             unknown_endpoint_price,
         } = groups::providers(layers)?;
         Ok(Self {
+            smtp_url,
+            smtp_from,
             fal_run_base,
             fal_queue_base,
             fal_platform_key,

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod billing;
 pub mod credits;
+pub mod email;
 pub mod events;
 pub mod gateway;
 pub mod gifts;

@@ -34,6 +34,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("{0}")]
     Lease(#[from] crate::server::infra::instance::LeaseError),
+    #[error("{0}")]
+    Email(String),
 }
 
 /// How long requests in flight may take to finish once shutdown starts.
@@ -63,6 +65,8 @@ pub struct AppServer {
     web: http::WebApp,
     /// This instance's lease: held while it serves, so others know its calls are live.
     lease: Lease,
+    /// Notice emails go out through it when `smtp_url` is set.
+    mailer: Option<crate::server::adapters::email::Mailer>,
 }
 
 /// Background tasks, stopped when dropped: with the server, however it stops.
@@ -87,10 +91,16 @@ impl AppServer {
         })
         .await?;
         let (state, listener) = state;
+        let mailer = match &state.config.smtp_url {
+            Some(url) => Some(
+                crate::server::adapters::email::Mailer::new(url, &state.config.smtp_from).map_err(StartError::Email)?,
+            ),
+            None => None,
+        };
         let lease = Lease::take(&state.db, state.instance).await?;
         // Serving instances set the shared threshold; administrative commands leave it.
         state.ledger.set_low_balance(state.config.low_balance).await?;
-        Ok(Self { listener, state, web, lease })
+        Ok(Self { listener, state, web, lease, mailer })
     }
 
     /// The bound address (useful when the settings asked for port 0).
@@ -109,7 +119,7 @@ impl AppServer {
         let db = self.state.db.clone();
         // Dropped (and so stopped) when this future ends or is dropped. The recovery task
         // holds the lease, so the lease ends with it.
-        let background = Background(vec![
+        let mut background = Background(vec![
             crate::server::services::gateway::recovery::spawn_recovery(self.state.clone(), self.lease),
             spawn_sweeper(self.state.ledger.clone(), SWEEP_EVERY),
             crate::server::services::gateway::jobs::spawn_poller(self.state.clone()),
@@ -118,6 +128,9 @@ impl AppServer {
             self.state.event_bus.spawn(db.clone(), self.state.config.database.url().to_string()),
             crate::server::services::webhooks::spawn_sender(self.state.clone()),
         ]);
+        if let Some(mailer) = self.mailer {
+            background.0.push(crate::server::services::email::spawn_sender(self.state.clone(), mailer));
+        }
         let bus = self.state.event_bus.clone();
         let app = http::router(self.state, self.web);
         tracing::info!(%addr, "Tollgate is listening on http://{addr}");

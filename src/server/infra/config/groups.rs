@@ -8,7 +8,7 @@ use url::Url;
 
 use super::layers::Layers;
 use super::parse::{parse_bool, parse_database_url, parse_public_url, parse_socket_addr, sqlite_url_for};
-use super::{ConfigError, DatabaseSetting, LogFormat, MasterKeySetting, SecretKey, parse_master_key};
+use super::{ConfigError, DatabaseSetting, LogFormat, MasterKeySetting, SecretKey, SmtpUrl, parse_master_key};
 use crate::shared::money::Micros;
 
 /// Where the server listens and is reached, where it keeps its data, and its database.
@@ -252,4 +252,26 @@ pub(super) fn providers(layers: &Layers<'_>) -> Result<Providers, ConfigError> {
         price_catalog,
         unknown_endpoint_price,
     })
+}
+
+/// Notice emails: the SMTP server (none: no email is sent) and the sender.
+pub(super) struct Email {
+    pub(super) smtp_url: Option<SmtpUrl>,
+    pub(super) smtp_from: String,
+}
+
+pub(super) fn email(layers: &Layers<'_>, public_url: &Url) -> Result<Email, ConfigError> {
+    let smtp_url =
+        layers.parse("smtp_url", None, |v| if v.is_empty() { Ok(None) } else { SmtpUrl::parse(v).map(Some) })?;
+    // The site's own name when it has one; an address cannot be sent from an IP.
+    let domain = match public_url.host() {
+        Some(url::Host::Domain(d)) if d.contains('.') => d.to_string(),
+        _ => "localhost".to_string(),
+    };
+    let smtp_from = layers.parse("smtp_from", format!("Tollgate <notices@{domain}>"), |v| {
+        v.parse::<lettre::message::Mailbox>()
+            .map(|m| m.to_string())
+            .map_err(|_| format!("`{v}` is not a sender such as Billing <billing@example.com>"))
+    })?;
+    Ok(Email { smtp_url, smtp_from })
 }

@@ -189,3 +189,22 @@ fn redaction_hides_passwords_even_in_urls_that_do_not_parse() {
         "postgres://h/d?sslmode=require&password=***"
     );
 }
+
+#[test]
+fn email_is_off_by_default_and_its_sender_is_a_valid_address() {
+    let cfg = Config::load(Some(file_with("").path()), &env_of(&[])).unwrap();
+    assert!(cfg.smtp_url.is_none());
+    assert_eq!(cfg.smtp_from, "Tollgate <notices@localhost>");
+    assert!(cfg.smtp_from.parse::<lettre::message::Mailbox>().is_ok());
+    let env = env_of(&[
+        ("TOLLGATE_PUBLIC_URL", "https://credits.example.com"),
+        ("TOLLGATE_SMTP_URL", "smtps://ana:pw@mail.example.com"),
+    ]);
+    let cfg = Config::load(Some(file_with("").path()), &env).unwrap();
+    assert_eq!(cfg.smtp_from, "Tollgate <notices@credits.example.com>");
+    assert!(cfg.smtp_from.parse::<lettre::message::Mailbox>().is_ok());
+    assert_eq!(cfg.smtp_url.unwrap().server(), "smtps://mail.example.com");
+    let err =
+        Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_SMTP_FROM", "not an address")])).unwrap_err();
+    assert_eq!(err.setting, "TOLLGATE_SMTP_FROM");
+}

@@ -81,3 +81,44 @@ impl ConfigError {
         Self { setting: setting.into(), problem: problem.into() }
     }
 }
+
+/// Where notice emails are sent: `smtps://` (TLS from the start) or `smtp://` (add
+/// `?tls=required` for STARTTLS), with the user and password in the address. Never
+/// printed whole: the password is in it.
+#[derive(Clone)]
+pub struct SmtpUrl(url::Url);
+
+impl SmtpUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        // The text is not repeated in the message: it may hold a password.
+        let url = url::Url::parse(raw)
+            .map_err(|_| "smtp_url is not an address such as smtps://user:password@mail.example.com".to_string())?;
+        if !matches!(url.scheme(), "smtp" | "smtps") {
+            return Err(format!("smtp_url must start with smtp:// or smtps://, not {}://", url.scheme()));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("smtp_url names no mail server".into());
+        }
+        Ok(Self(url))
+    }
+
+    /// The whole address, password included: for the mail client only.
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The mail server and port, safe to print.
+    pub fn server(&self) -> String {
+        let host = self.0.host_str().unwrap_or("");
+        match self.0.port() {
+            Some(port) => format!("{}://{host}:{port}", self.0.scheme()),
+            None => format!("{}://{host}", self.0.scheme()),
+        }
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SmtpUrl({})", self.server())
+    }
+}
