@@ -12,6 +12,11 @@ test("a purchase in one browser updates the balance in another without a reload"
   await expect(watcher.getByTestId("header-balance")).toHaveText("$5.00");
   const loads: string[] = [];
   watcher.on("framenavigated", (frame) => loads.push(frame.url()));
+  // And in the Studio, in another tab of that browser.
+  const studio = await watcher.context().newPage();
+  await studio.goto("/studio");
+  await hydrated(studio);
+  await expect(studio.getByTestId("studio-balance")).toHaveText("$5.00");
 
   await buyer.getByLabel("Amount (USD)").fill("10");
   await buyer.getByRole("button", { name: "Continue to payment" }).click();
@@ -26,6 +31,7 @@ test("a purchase in one browser updates the balance in another without a reload"
   const seen = Date.now() - paid;
   await expect(watcher.getByTestId("header-balance")).toHaveText("$15.00");
   await expect(watcher.getByTestId("usage-balance")).toContainText("$15.00");
+  await expect(studio.getByTestId("studio-balance")).toHaveText("$15.00");
   expect(loads).toEqual([]);
   console.log(`balance updated in the other browser ${seen} ms after the payment page returned`);
 

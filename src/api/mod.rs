@@ -10,6 +10,7 @@ pub mod status;
 pub mod studio;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 
 /// A whole number a server function received as text, within `range`. Numbers arrive as
 /// text so that one that cannot be read is refused naming its field (422), like any other

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{StaticSegment, path};
+use leptos_router::{SsrMode, StaticSegment, path};
 
 use crate::api::auth::get_account;
 use crate::api::status::get_site_info;
@@ -108,20 +108,24 @@ pub fn App() -> impl IntoView {
                 <SiteHeader />
                 <main id="main" class="main" data-hydrated=move || hydrated.get().to_string()>
                     <NoticeBanner />
+                    // Every page is rendered whole before it is sent (`Async`): its data is in the
+                    // first response, so it reads the same with scripts off, and a page that
+                    // needs a signed-in person can still answer with a redirect.
                     <Routes fallback=|| view! { <NotFound /> }>
-                        <Route path=StaticSegment("") view=HomePage />
-                        <Route path=StaticSegment("credits") view=CreditsPage />
-                        <Route path=StaticSegment("studio") view=StudioPage />
-                        <Route path=path!("/settings/api-keys") view=ApiKeysPage />
-                        <Route path=path!("/settings/api-tokens") view=ApiTokensPage />
-                        <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage />
-                        <Route path=path!("/sandbox/checkout/:id") view=SandboxCheckoutPage />
-                        <Route path=path!("/sandbox/card") view=crate::ui::pages::saved_card::SandboxCardPage />
-                        <Route path=path!("/credits/receipts/:id") view=crate::ui::pages::payments::ReceiptPage />
-                        <Route path=path!("/credits/invoices/:id") view=crate::ui::pages::invoices::InvoicePage />
-                        <Route path=path!("/sandbox/openrouter/auth") view=SandboxOpenRouterConsent />
-                        <Route path=StaticSegment("signin") view=SignInPage />
-                        <Route path=StaticSegment("signup") view=SignUpPage />
+                        <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
+                        <Route path=StaticSegment("credits") view=CreditsPage ssr=SsrMode::Async />
+                        <Route path=StaticSegment("studio") view=StudioPage ssr=SsrMode::Async />
+                        <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
+                        <Route path=path!("/settings/api-tokens") view=ApiTokensPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin/webhooks") view=crate::ui::pages::webhooks::AdminWebhooksPage ssr=SsrMode::Async />
+                        <Route path=path!("/sandbox/checkout/:id") view=SandboxCheckoutPage ssr=SsrMode::Async />
+                        <Route path=path!("/sandbox/card") view=crate::ui::pages::saved_card::SandboxCardPage ssr=SsrMode::Async />
+                        <Route path=path!("/credits/receipts/:id") view=crate::ui::pages::payments::ReceiptPage ssr=SsrMode::Async />
+                        <Route path=path!("/credits/invoices/:id") view=crate::ui::pages::invoices::InvoicePage ssr=SsrMode::Async />
+                        <Route path=path!("/sandbox/openrouter/auth") view=SandboxOpenRouterConsent ssr=SsrMode::Async />
+                        <Route path=StaticSegment("signin") view=SignInPage ssr=SsrMode::Async />
+                        <Route path=StaticSegment("signup") view=SignUpPage ssr=SsrMode::Async />
                     </Routes>
                 </main>
                 <SiteFooter />

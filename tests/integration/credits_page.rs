@@ -12,7 +12,66 @@ backend_tests!(
     transactions_page_newest_first_filter_by_type_and_carry_usage_details,
     transactions_download_as_csv_for_the_caller_only,
     the_balance_tab_warns_when_the_balance_is_low,
+    every_page_has_its_data_in_place_in_the_first_html,
 );
+
+/// The part of a page a browser without scripts shows: up to the end of `<main>`.
+/// (Streamed sections would come after it, for a script to move into place.)
+fn main_part(html: &str) -> &str {
+    let end = html.find("</main>").expect("a <main> element");
+    &html[..end]
+}
+
+async fn every_page_has_its_data_in_place_in_the_first_html(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.signed_up("plain@example.com", "a good password").await;
+    for i in 0..2 {
+        let res = client
+            .post(app.url("/api/v1/run/fal-ai/flux/schnell"))
+            .header("x-request-id", format!("plain-{i}"))
+            .json(&serde_json::json!({"prompt": "a fox"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    spend(&app, "plain@example.com", 30, Micros(3_000)).await;
+    let get = async |path: &str| {
+        let res = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        crate::helpers::visible(&res.text().await.unwrap())
+    };
+
+    // Balance: the balance, the 7-day table with today's two calls, and the call history.
+    let html = get("/credits").await;
+    let page = main_part(&html);
+    assert!(!page.contains("Loading…"), "nothing waits for a script: {page}");
+    assert!(page.contains(r#"data-testid="balance""#));
+    assert!(page.contains(r#"data-testid="usage-summary""#), "the 7-day table");
+    assert!(page.contains(r#"data-testid="usage-total""#));
+    assert!(page.contains("fal-ai/flux/schnell"), "the call history");
+
+    // Transactions: the first page, and a plain link to the next one.
+    let html = get("/credits?tab=transactions").await;
+    let page = main_part(&html);
+    assert!(!page.contains("Loading…"));
+    assert_eq!(page.matches("<tr data-code=").count(), 25, "the first page of rows");
+    let href_at = page.find("/credits?tab=transactions&amp;type=all&amp;before=").expect("a link to older rows");
+    let href = &page[href_at..];
+    let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+    let older = get(&href).await;
+    let older = main_part(&older);
+    assert!(older.contains(r#"<tr data-code="signup_grant""#), "the oldest row is on the next page");
+    assert!(older.contains("Back to the newest"));
+    assert!(!older.contains("&amp;before="), "no link past the last page");
+
+    // Every signed-in page the same.
+    for path in ["/credits?tab=gift-codes", "/studio", "/settings/api-keys", "/settings/api-tokens"] {
+        let html = get(path).await;
+        assert!(!main_part(&html).contains("Loading…"), "{path}: {html}");
+    }
+    assert!(main_part(&get("/studio").await).contains(r#"data-testid="studio-balance""#));
+}
 
 /// `n` usage debits of `amount` from the person's wallet, as if spent on generations.
 pub async fn spend(app: &TestApp, email: &str, n: usize, amount: Micros) {

@@ -35,14 +35,7 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     pause.min(6 * 3600 * 1000)
 }
 
-/// A registered endpoint, as listed (the secret is shown only when it is made).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    pub id: String,
-    pub url: String,
-    pub events: String,
-    pub created_at_ms: i64,
-}
+pub use crate::shared::dto::webhooks::{WebhookDelivery as Delivery, WebhookEndpoint as Endpoint, WebhooksOverview};
 
 /// The event kinds an endpoint asks for: `*`, or a comma-separated list of known kinds.
 fn parse_events(raw: &str) -> Result<String, AppError> {
@@ -133,21 +126,6 @@ pub async fn remove(state: &AppState, id: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-/// One delivery, as the log shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivery {
-    pub id: String,
-    pub endpoint_id: String,
-    pub event_id: i64,
-    pub kind: String,
-    pub status: String,
-    pub attempts: i64,
-    pub last_status: Option<i64>,
-    pub last_error: Option<String>,
-    pub created_at_ms: i64,
-    pub delivered_at_ms: Option<i64>,
-}
-
 /// The newest deliveries (of one endpoint, or all), at most `limit`.
 pub async fn deliveries(state: &AppState, endpoint: Option<&str>, limit: i64) -> Result<Vec<Delivery>, AppError> {
     let rows = sqlx::query(
@@ -178,6 +156,15 @@ pub async fn deliveries(state: &AppState, endpoint: Option<&str>, limit: i64) ->
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(db_err("listing webhook deliveries"))
+}
+
+/// The endpoints in use, the newest `limit` deliveries, and the kinds one can ask for.
+pub async fn overview(state: &AppState, limit: i64) -> Result<WebhooksOverview, AppError> {
+    Ok(WebhooksOverview {
+        endpoints: list(state).await?,
+        deliveries: deliveries(state, None, limit).await?,
+        kinds: EventKind::ALL.iter().map(|k| k.as_str().to_string()).collect(),
+    })
 }
 
 /// Sends delivery `id` again, now (the receiver de-duplicates on the event id).

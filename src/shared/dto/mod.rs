@@ -12,3 +12,4 @@ pub mod status;
 pub mod studio;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;

@@ -7,6 +7,7 @@ use crate::ui::context::{AccountResource, AuthActions, SiteInfoResource};
 
 #[component]
 pub fn SiteHeader() -> impl IntoView {
+    let account = expect_context::<AccountResource>();
     view! {
         <header class="site-header">
             <div class="site-header__inner">
@@ -19,6 +20,12 @@ pub fn SiteHeader() -> impl IntoView {
                     <A href="/studio">"Studio"</A>
                     <A href="/credits">"Credits"</A>
                     <A href="/settings/api-keys">"Settings"</A>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            matches!(account.await, Ok(Some(a)) if a.is_admin)
+                                .then(|| view! { <A href="/admin/gift-codes">"Admin"</A> })
+                        })}
+                    </Suspense>
                 </nav>
                 <AccountMenu />
             </div>

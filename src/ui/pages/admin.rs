@@ -8,6 +8,18 @@ use crate::shared::format::{utc_date, utc_minute};
 use crate::ui::components::error_page::ErrorPage;
 use crate::ui::components::frame::SignedIn;
 
+/// Links between the admin pages.
+#[component]
+pub fn AdminNav() -> impl IntoView {
+    use leptos_router::components::A;
+    view! {
+        <nav class="subnav" aria-label="Admin">
+            <A href="/admin/gift-codes">"Gift codes"</A>
+            <A href="/admin/webhooks">"Webhooks"</A>
+        </nav>
+    }
+}
+
 #[component]
 pub fn AdminGiftCodesPage() -> impl IntoView {
     view! {
@@ -20,6 +32,7 @@ pub fn AdminGiftCodesPage() -> impl IntoView {
                 <code>"tollgate admin gift-codes create"</code> "."
             </p>
         </header>
+        <AdminNav />
         <SignedIn here="/admin/gift-codes" children=|_| view! { <Batches /> } />
     }
 }

@@ -15,3 +15,4 @@ pub mod studio;
 pub mod tokens;
 pub mod transactions;
 pub mod usage;
+pub mod webhooks;

@@ -14,8 +14,12 @@ pub fn TransactionsTab() -> impl IntoView {
         Memo::new(move |_| TxFilter::parse(&query.read().get("type").unwrap_or_default()).unwrap_or(TxFilter::All));
     // Reloaded when money moves (a money event arrives).
     let version = expect_context::<crate::ui::live::Live>().version;
-    let first =
-        Resource::new(move || (filter.get(), version.get()), |(f, _)| list_transactions(f.as_str().to_string(), None));
+    // `before` in the address: the page a plain "Older" link led to (without scripts).
+    let before = Memo::new(move |_| query.read().get("before").and_then(|b| b.parse::<i64>().ok()).filter(|b| *b > 0));
+    let first = Resource::new(
+        move || (filter.get(), before.get(), version.get()),
+        |(f, b, _)| list_transactions(f.as_str().to_string(), b.map(|b| b.to_string())),
+    );
     // Pages after the first, fetched with "Load more"; cleared when the filter changes.
     let more = RwSignal::new(Vec::<TxRow>::new());
     let more_next = RwSignal::new(None::<Option<i64>>);
@@ -58,7 +62,12 @@ pub fn TransactionsTab() -> impl IntoView {
                                     all.extend(more.get());
                                     all
                                 }) />
-                                {move || next().map(|before| view! { <LoadMore before load_more /> })}
+                                {move || next().map(|before| view! { <LoadMore filter before load_more /> })}
+                                {move || before.get().is_some().then(|| view! {
+                                    <p class="load-more">
+                                        <a href=format!("/credits?tab=transactions&type={}", filter.get().as_str())>"Back to the newest"</a>
+                                    </p>
+                                })}
                             }.into_any()
                         }
                     }
@@ -97,19 +106,27 @@ fn TxToolbar(filter: Memo<TxFilter>) -> impl IntoView {
     }
 }
 
-/// "Load more": the next page, older than `before`.
+/// "Load more": the next page, older than `before`, added below the rows shown. A plain
+/// link to that page where scripts do not run.
 #[component]
-fn LoadMore(before: i64, load_more: Action<i64, Result<TxPage, AppError>>) -> impl IntoView {
+fn LoadMore(filter: Memo<TxFilter>, before: i64, load_more: Action<i64, Result<TxPage, AppError>>) -> impl IntoView {
+    let href = move || format!("/credits?tab=transactions&type={}&before={before}", filter.get().as_str());
     view! {
         <p class="load-more">
-            <button
-                type="button"
+            <a
                 class="btn"
-                disabled=move || load_more.pending().get()
-                on:click=move |_| { load_more.dispatch(before); }
+                href=href
+                role="button"
+                aria-disabled=move || load_more.pending().get().to_string()
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    if !load_more.pending().get_untracked() {
+                        load_more.dispatch(before);
+                    }
+                }
             >
                 {move || if load_more.pending().get() { "Loading…" } else { "Load more" }}
-            </button>
+            </a>
         </p>
     }
 }

@@ -64,7 +64,7 @@ pub fn StudioPage() -> impl IntoView {
             <h1>"Studio"</h1>
             <p class="lead">"Generate images and videos. You see the estimate before running and what it cost after."</p>
         </header>
-        <SignedIn here="/studio" children=move |_| view! { <Studio run submit job /> } />
+        <SignedIn here="/studio" children=move |account| view! { <Studio run submit job available=account.available /> } />
     }
 }
 
@@ -73,7 +73,10 @@ fn Studio(
     run: ServerAction<StudioRun>,
     submit: ServerAction<StudioSubmit>,
     job: RwSignal<Option<StudioJob>>,
+    available: crate::shared::money::Micros,
 ) -> impl IntoView {
+    // Money moved anywhere (another tab, the API, a finished job) shows here at once.
+    let live = expect_context::<crate::ui::live::Live>();
     let models = Resource::new(|| (), |_| studio_models());
     let listed = StoredValue::new(Vec::<StudioModel>::new());
     let info = expect_context::<SiteInfoResource>();
@@ -86,8 +89,8 @@ fn Studio(
     // A finished job changes the balance, so the estimate is asked again.
     let jobs_done = Memo::new(move |_| job.with(|j| j.as_ref().filter(|j| j.finished()).map(|j| j.job_id.clone())));
     let estimate = Resource::new(
-        move || (model.get(), count.get(), run.version().get(), jobs_done.get()),
-        |(m, n, _, _)| studio_estimate(m, n.to_string()),
+        move || (model.get(), count.get(), run.version().get(), jobs_done.get(), live.version.get()),
+        |(m, n, _, _, _)| studio_estimate(m, n.to_string()),
     );
     view! {
         <section class="card studio" aria-labelledby="studio-form-title">
@@ -111,6 +114,10 @@ fn Studio(
                     on:input=move |ev| prompt.set(event_target_value(&ev))
                 ></textarea>
             </div>
+            <p class="studio__balance">
+                "Available credits: "
+                <a href="/credits" data-testid="studio-balance">{move || live.available(available).format()}</a>
+            </p>
             <EstimateLine estimate />
             <SimulateToggle info simulate />
             <StudioActions run submit job choices />
