@@ -117,6 +117,8 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("studio") view=StudioPage ssr=SsrMode::Async />
                         <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                         <Route path=path!("/settings/api-tokens") view=ApiTokensPage ssr=SsrMode::Async />
+                        <Route path=path!("/settings/teams") view=crate::ui::pages::settings::teams::TeamsPage ssr=SsrMode::Async />
+                        <Route path=path!("/teams/join") view=crate::ui::pages::settings::teams::JoinTeamPage ssr=SsrMode::Async />
                         <Route path=path!("/admin/gift-codes") view=AdminGiftCodesPage ssr=SsrMode::Async />
                         <Route path=path!("/admin/webhooks") view=crate::ui::pages::webhooks::AdminWebhooksPage ssr=SsrMode::Async />
                         <Route path=path!("/sandbox/checkout/:id") view=SandboxCheckoutPage ssr=SsrMode::Async />

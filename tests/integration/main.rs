@@ -37,6 +37,7 @@ mod server_fns;
 mod smtp_standin;
 mod storage;
 mod stripe_standin;
+mod teams;
 mod tokens;
 mod usage_api;
 mod webhooks;

@@ -15,5 +15,6 @@ pub mod notices;
 pub mod payments;
 pub mod purchases;
 pub mod studio;
+pub mod teams;
 pub mod usage_report;
 pub mod webhooks;

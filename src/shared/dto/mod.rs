@@ -10,6 +10,7 @@ pub mod payments;
 pub mod purchases;
 pub mod status;
 pub mod studio;
+pub mod teams;
 pub mod tokens;
 pub mod usage;
 pub mod webhooks;

@@ -1,6 +1,7 @@
 //! Settings: the tabs, and the API keys page with a card per provider.
 
 mod key_card;
+pub mod teams;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,6 +19,7 @@ pub fn SettingsNav() -> impl IntoView {
         <nav class="subnav" aria-label="Settings">
             <A href="/settings/api-keys">"API keys"</A>
             <A href="/settings/api-tokens">"API tokens"</A>
+            <A href="/settings/teams">"Teams"</A>
         </nav>
     }
 }
