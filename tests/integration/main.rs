@@ -8,6 +8,7 @@ mod helpers;
 
 mod accounts;
 mod auto_top_up;
+mod budgets;
 mod cli;
 mod crash_kill;
 mod crash_recovery;

@@ -89,6 +89,15 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// The budgets on your API tokens; `budgets set --usd 5 --period day` limits the
+    /// token in use.
+    Budgets {
+        #[command(subcommand)]
+        command: Option<crate::server::cli::client::BudgetsCommand>,
+        /// Answer in JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Your monthly invoices (postpaid accounts); --id shows one with its lines.
     Invoices {
         /// An invoice's id (inv_...), to show its lines.
@@ -121,7 +130,12 @@ impl Command {
     pub fn is_client(&self) -> bool {
         matches!(
             self,
-            Self::Login { .. } | Self::Billing { .. } | Self::Usage { .. } | Self::Run { .. } | Self::Invoices { .. }
+            Self::Login { .. }
+                | Self::Billing { .. }
+                | Self::Usage { .. }
+                | Self::Run { .. }
+                | Self::Invoices { .. }
+                | Self::Budgets { .. }
         )
     }
 }
@@ -135,6 +149,7 @@ pub async fn run_client(command: Command) -> ExitCode {
         Command::Usage { command, days, json } => client::usage(command, days, json).await,
         Command::Run { endpoint, input, dry_run, json } => client::run(endpoint, input, dry_run, json).await,
         Command::Invoices { id, json } => client::invoices(id, json).await,
+        Command::Budgets { command, json } => client::budgets(command, json).await,
         _ => ExitCode::from(client::exit::USAGE),
     }
 }
@@ -288,7 +303,8 @@ pub async fn run(command: Command, config: Config, web: WebApp) -> ExitCode {
         | Command::Billing { .. }
         | Command::Usage { .. }
         | Command::Run { .. }
-        | Command::Invoices { .. }) => run_client(client).await,
+        | Command::Invoices { .. }
+        | Command::Budgets { .. }) => run_client(client).await,
     }
 }
 

@@ -114,7 +114,8 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 /// The caches an app instance keeps.
 pub struct Caches {
     /// API token digest → its owner.
-    pub tokens: TtlCache<String, User>,
+    /// A token's owner and the token's id, by the token's digest.
+    pub tokens: TtlCache<String, (User, String)>,
     /// User id → the prices an administrator set for them.
     pub account_prices: TtlCache<String, Arc<BTreeMap<String, Micros>>>,
     /// (user id, provider) → the key that pays for their calls, if any.

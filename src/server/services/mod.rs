@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod billing;
+pub mod budgets;
 pub mod credits;
 pub mod email;
 pub mod events;

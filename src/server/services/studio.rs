@@ -188,6 +188,10 @@ fn refusal(outcome: Outcome, provider: Provider, what: &str) -> AppError {
                 failure.reason().words()
             ),
         },
+        Outcome::OverBudget(over) => AppError::InsufficientCredits {
+            needed_micros: over.needed.get(),
+            available_micros: (over.limit.get() - over.spent.get()).max(0),
+        },
         Outcome::Done { .. } => AppError::internal("reporting a call", "a finished call is not a refusal"),
         // Request ids made here are fresh: one already used is our bug.
         Outcome::Repeated => AppError::internal("reporting a call", "a fresh request id was taken"),

@@ -143,19 +143,38 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        ApiCaller::from_request_parts(parts, state).await.map(|c| ApiUser(c.user))
+    }
+}
+
+/// An API caller and, when they came with a token, which token (its budget applies).
+pub struct ApiCaller {
+    pub user: User,
+    pub token_id: Option<String>,
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
             let token = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-            let user = match token {
+            let found = match token {
                 Some(t) => tokens::authenticate_cached(state, t).await?,
                 None => None,
             };
             // A bad token is refused even when a session cookie is also present.
-            return user.map(ApiUser).ok_or(ApiError(AppError::Unauthorized));
+            return found
+                .map(|(user, token_id)| ApiCaller { user, token_id: Some(token_id) })
+                .ok_or(ApiError(AppError::Unauthorized));
         }
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError(AppError::internal("api auth", "session layer missing")))?;
-        session_user(&session, state).await?.map(ApiUser).ok_or(ApiError(AppError::Unauthorized))
+        session_user(&session, state)
+            .await?
+            .map(|user| ApiCaller { user, token_id: None })
+            .ok_or(ApiError(AppError::Unauthorized))
     }
 }
 

@@ -69,6 +69,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .merge(crate::server::web::api_v1::routes())
         .merge(crate::server::web::api_usage::routes())
         .merge(crate::server::web::api_billing::routes())
+        .merge(crate::server::web::api_budgets::routes())
         .merge(crate::server::web::api_events::routes())
         .route("/webhooks/stripe", axum::routing::post(crate::server::web::stripe_webhook::webhook_route))
         .route("/connect/openrouter", get(crate::server::web::oauth::start))

@@ -2,6 +2,7 @@
 //! JSON API under `/api/v1`, and the OpenRouter connect routes.
 
 pub mod api_billing;
+pub mod api_budgets;
 pub mod api_events;
 pub mod api_usage;
 pub mod api_v1;

@@ -3,6 +3,7 @@
 //! functions and the services alike, so none of them depends on another for its types.
 
 pub mod auth;
+pub mod budgets;
 pub mod credits;
 pub mod keys;
 pub mod notices;

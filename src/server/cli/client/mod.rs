@@ -4,6 +4,7 @@
 //! one line on standard error with a distinct exit status.
 
 mod billing;
+mod budgets;
 mod invoices;
 mod login;
 mod output;
@@ -15,6 +16,7 @@ mod usage;
 use clap::Subcommand;
 
 pub use billing::billing;
+pub use budgets::{BudgetsCommand, budgets};
 pub use invoices::invoices;
 pub use login::{login, login_file};
 pub use output::dollars4;

@@ -83,10 +83,18 @@ pub(super) fn http_failure(status: u16, body: &Value) -> Failure {
         ),
         402 => {
             let limit = body.get("limit").and_then(Value::as_str).unwrap_or("balance");
-            let what = if limit == "run_cap" {
-                "over the run's cap (TOLLGATE_MAX_USD_PER_RUN)".to_string()
-            } else {
-                "insufficient credits".to_string()
+            let what = match limit {
+                "run_cap" => "over the run's cap (TOLLGATE_MAX_USD_PER_RUN)".to_string(),
+                "token_budget" | "member_budget" | "team_budget" => format!(
+                    "over the {} ({} budget)",
+                    limit.replace('_', " "),
+                    body["window"].as_str().map_or("its".to_string(), |w| if w == "total" {
+                        "total".into()
+                    } else {
+                        format!("per-{w}")
+                    })
+                ),
+                _ => "insufficient credits".to_string(),
             };
             let amounts = match (body["needed_micros"].as_i64(), body["available_micros"].as_i64()) {
                 (Some(n), Some(a)) => format!(": this needs {} and {} is available", dollars4(n), dollars4(a)),

@@ -122,23 +122,23 @@ pub async fn revoke(db: &Db, user: &User, token_id: &str) -> Result<(), AppError
 pub async fn authenticate_cached(
     state: &crate::server::infra::state::AppState,
     secret: &str,
-) -> Result<Option<User>, AppError> {
+) -> Result<Option<(User, String)>, AppError> {
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }
     let key = digest(secret);
-    if let Some(user) = state.caches.tokens.get(&key) {
-        return Ok(Some(user));
+    if let Some(found) = state.caches.tokens.get(&key) {
+        return Ok(Some(found));
     }
-    let user = authenticate(&state.db, secret).await?;
-    if let Some(user) = &user {
-        state.caches.tokens.insert(key, user.clone());
+    let found = authenticate(&state.db, secret).await?;
+    if let Some(found) = &found {
+        state.caches.tokens.insert(key, found.clone());
     }
-    Ok(user)
+    Ok(found)
 }
 
-/// The owner of a working token, or `None`.
-pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<User>, AppError> {
+/// The owner of a working token and the token's id, or `None`.
+pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(User, String)>, AppError> {
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }
@@ -162,5 +162,5 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<User>, AppErro
             .await
             .map_err(err)?;
     }
-    users::find_by_id(db, &user_id).await
+    Ok(users::find_by_id(db, &user_id).await?.map(|user| (user, token_id)))
 }

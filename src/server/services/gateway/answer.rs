@@ -43,6 +43,28 @@ pub fn over_run_cap(needed: Micros, left: Micros) -> Answer {
     Answer::json(402, &payment_required_body("run_cap", needed, left))
 }
 
+/// A call refused because it would push a budget over its limit: which budget, its
+/// window, and when it resets.
+pub fn over_budget(over: &super::budgets::OverBudget) -> Answer {
+    let needed = over.needed;
+    let left = Micros((over.limit.get() - over.spent.get()).max(0));
+    let mut body = payment_required_body(over.scope.limit_name(), needed, left);
+    body["message"] = json!(format!(
+        "This call needs {needed}, and the {} budget has {left} left of {} ({}).",
+        over.scope.as_str(),
+        over.limit,
+        match over.period {
+            crate::shared::dto::budgets::BudgetPeriod::Total => "in total".to_string(),
+            p => format!("per {}", p.as_str()),
+        }
+    ));
+    body["window"] = json!(over.period.as_str());
+    body["limit_micros"] = json!(over.limit.get());
+    body["spent_micros"] = json!(over.spent.get());
+    body["resets_at_ms"] = json!(over.resets_at_ms);
+    Answer::json(402, &body)
+}
+
 /// The provider's output, with what the call cost in `metadata`.
 pub fn done(call: &Call, output: &Value, cost: Micros, charged: Micros) -> Answer {
     let metadata = json!({

@@ -53,6 +53,15 @@ pub async fn begin(
         usage::free_request_id(&mut tx, &request.user_id, &request.request_id, cut_off).await?;
     }
     let mut refused = admit_to_run(&mut tx, request, &mut call).await?;
+    if let (None, Payer::Credits) = (&refused, &request.payer) {
+        // Lock order: the run's cap, then the budgets, then the wallet.
+        let now = crate::server::infra::installation::now_ms();
+        if let Err(over) =
+            super::budgets::admit(&mut tx, &call.id, &request.budgets, request.estimate.cost, now).await?
+        {
+            refused = Some((CallFailure::InsufficientCredits, Outcome::OverBudget(over)));
+        }
+    }
     if let (None, Some(wallet)) = (&refused, wallet) {
         // An error leaves the transaction to be rolled back as it is dropped.
         refused = hold_estimate(state, &mut tx, request, &mut call, wallet, hold_ttl_ms).await?;
@@ -154,6 +163,7 @@ pub async fn finish_ok(
         // Lock order as in `begin`: the run's budget before the wallet.
         run_cap::lock(&mut tx, &call.user_id, run_id).await?;
     }
+    super::budgets::lock(&mut tx, &call.id).await?;
     let charged = match call.hold_id {
         Some(hold_id) => capture(state, &mut tx, call, hold_id, cost).await?,
         None => Micros::ZERO,
@@ -163,6 +173,7 @@ pub async fn finish_ok(
     if let Some(run_id) = &call.budget_run {
         run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, charged).await?;
     }
+    super::budgets::settle(&mut tx, &call.id, charged).await?;
     tx.commit().await.map_err(db_err("finishing a call"))?;
     if charged.is_positive() {
         crate::server::services::payments::auto_top_up::after_spend(state, &call.user_id);
@@ -251,6 +262,7 @@ async fn void(state: &AppState, call: &Call, reason: CallFailure, answer: &Answe
     if let Some(run_id) = &call.budget_run {
         run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, Micros::ZERO).await?;
     }
+    super::budgets::settle(&mut tx, &call.id, Micros::ZERO).await?;
     if let Some(hold_id) = call.hold_id {
         match state.ledger.void_hold_in(&mut tx, hold_id).await {
             // An expired hold was released by the sweeper already.

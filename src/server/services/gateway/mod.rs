@@ -1,6 +1,7 @@
 //! The metering gateway: prices, estimates, who pays, and calls from hold to charge.
 
 pub mod answer;
+pub mod budgets;
 pub mod call;
 pub mod catalog;
 pub mod estimate;

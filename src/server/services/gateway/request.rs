@@ -36,6 +36,8 @@ pub enum Outcome {
         needed: Micros,
         left: Micros,
     },
+    /// The call would push a budget (its token's, its member's, its team's) over its limit.
+    OverBudget(super::budgets::OverBudget),
     /// Another call took the funds between the check and the hold.
     Insufficient {
         needed: Micros,
@@ -62,6 +64,8 @@ pub struct CallRequest {
     pub digest: Option<String>,
     /// A call cut off by a crash whose request id this call takes over (a retry of it).
     pub rerun_of: Option<String>,
+    /// The budgets the call counts against, if they are set: its API token's.
+    pub budgets: Vec<(crate::shared::dto::budgets::BudgetScope, String)>,
 }
 
 impl CallRequest {
@@ -85,6 +89,7 @@ impl CallRequest {
             run: None,
             digest: None,
             rerun_of: None,
+            budgets: Vec::new(),
         })
     }
 
@@ -110,6 +115,7 @@ impl CallRequest {
             run: None,
             digest: None,
             rerun_of: None,
+            budgets: Vec::new(),
         })
     }
 }

@@ -98,6 +98,7 @@ pub(super) fn outcome(outcome: Outcome, request_id: &str) -> Response {
         Outcome::Done { answer, .. } | Outcome::Failed { answer, .. } => kept(&answer, false),
         Outcome::Insufficient { needed, available } => payment_required("balance", needed, available),
         Outcome::OverRunCap { needed, left } => kept(&answer::over_run_cap(needed, left), false),
+        Outcome::OverBudget(over) => kept(&answer::over_budget(&over), false),
         Outcome::Repeated => earlier(Earlier::Forgotten, request_id),
     }
 }

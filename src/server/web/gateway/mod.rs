@@ -24,8 +24,9 @@ use crate::server::services::gateway::replay::{self, Earlier};
 use crate::server::services::gateway::request::{CallRequest, Outcome};
 use crate::server::services::gateway::{jobs, run, run_cap};
 use crate::server::web::guard::bad_param;
-use crate::server::web::guard::{ApiError, ApiUser};
+use crate::server::web::guard::{ApiCaller, ApiError, ApiUser};
 use crate::server::web::middleware::RefusedRequestId;
+use crate::shared::dto::budgets::BudgetScope;
 use crate::shared::dto::keys::Provider;
 use crate::shared::endpoint::EndpointId;
 use crate::shared::error::AppError;
@@ -206,7 +207,7 @@ async fn ready_call(
 /// under the same `X-Request-Id` gets the first call's answer.
 pub async fn run(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    ApiCaller { user, token_id }: ApiCaller,
     refused_id: Option<Extension<RefusedRequestId>>,
     endpoint_id: Result<Path<String>, PathRejection>,
     Query(q): Query<RunQuery>,
@@ -214,10 +215,13 @@ pub async fn run(
     body: Bytes,
 ) -> Response {
     let refused_id = refused_id.is_some();
-    let request = match ready_call(&state, &user.id, Route::Run, refused_id, endpoint_id, &q, &headers, &body).await {
+    let mut request = match ready_call(&state, &user.id, Route::Run, refused_id, endpoint_id, &q, &headers, &body).await
+    {
         Ok(request) => request,
         Err(answer) => return answer,
     };
+    // A call made with a token counts against the token's budget, if it has one.
+    request.budgets = token_id.into_iter().map(|t| (BudgetScope::Token, t)).collect();
     match run::execute(&state, &request).await {
         Ok(outcome) => answer_outcome(&state, outcome, &request).await,
         Err(e) => ApiError(e).into_response(),
@@ -228,7 +232,7 @@ pub async fn run(
 /// the job id and estimate; `GET /api/v1/jobs/{job_id}` follows it.
 pub async fn queue(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    ApiCaller { user, token_id }: ApiCaller,
     refused_id: Option<Extension<RefusedRequestId>>,
     endpoint_id: Result<Path<String>, PathRejection>,
     Query(q): Query<RunQuery>,
@@ -236,10 +240,13 @@ pub async fn queue(
     body: Bytes,
 ) -> Response {
     let refused_id = refused_id.is_some();
-    let request = match ready_call(&state, &user.id, Route::Queue, refused_id, endpoint_id, &q, &headers, &body).await {
-        Ok(request) => request,
-        Err(answer) => return answer,
-    };
+    let mut request =
+        match ready_call(&state, &user.id, Route::Queue, refused_id, endpoint_id, &q, &headers, &body).await {
+            Ok(request) => request,
+            Err(answer) => return answer,
+        };
+    // A call made with a token counts against the token's budget, if it has one.
+    request.budgets = token_id.into_iter().map(|t| (BudgetScope::Token, t)).collect();
     match jobs::submit(&state, &request).await {
         Ok(Ok(job)) => answer::kept(&gateway_answer::queued(&job), false),
         Ok(Err(outcome)) => answer_outcome(&state, outcome, &request).await,
