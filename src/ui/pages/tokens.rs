@@ -3,7 +3,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::tokens::{CreateToken, RevokeToken, TokenInfo, list_tokens};
+use crate::api::tokens::{
+    CreateToken, RemoveTokenBudget, RevokeToken, SetTokenBudget, TokenInfo, list_tokens, token_budgets,
+};
+use crate::shared::dto::budgets::{Budget, BudgetPeriod};
 use crate::shared::format::utc_minute;
 use crate::ui::components::forms::{Field, FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
@@ -30,7 +33,15 @@ pub fn ApiTokensPage() -> impl IntoView {
 fn Tokens() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_tokens());
+    let set_budget = ServerAction::<SetTokenBudget>::new();
+    let remove_budget = ServerAction::<RemoveTokenBudget>::new();
+    let tokens = Resource::new(
+        move || {
+            (create.version().get(), revoke.version().get(), set_budget.version().get(), remove_budget.version().get())
+        },
+        |_| async move { Ok::<_, crate::shared::error::AppError>((list_tokens().await?, token_budgets().await?)) },
+    );
+    let budget_actions = BudgetActions { set: set_budget, remove: remove_budget };
     let created = create.value();
     view! {
         <section class="card" aria-labelledby="new-token-title">
@@ -50,11 +61,13 @@ fn Tokens() -> impl IntoView {
         <section class="card" aria-labelledby="tokens-title">
             <h2 id="tokens-title">"Your tokens"</h2>
             <FormError message=form_error(revoke.value(), &[]) />
+            <FormError message=form_error(set_budget.value(), &[]) />
+            <FormError message=form_error(remove_budget.value(), &[]) />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match tokens.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
-                        Ok(list) => view! { <TokenTable list revoke /> }.into_any(),
+                        Ok((list, _)) if list.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
+                        Ok((list, budgets)) => view! { <TokenTable list budgets revoke budget_actions /> }.into_any(),
                         Err(e) => view! { <p class="notice notice--error">{e.to_string()}</p> }.into_any(),
                     }
                 })}
@@ -64,7 +77,12 @@ fn Tokens() -> impl IntoView {
 }
 
 #[component]
-fn TokenTable(list: Vec<TokenInfo>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+fn TokenTable(
+    list: Vec<TokenInfo>,
+    budgets: Vec<Budget>,
+    revoke: ServerAction<RevokeToken>,
+    budget_actions: BudgetActions,
+) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="table">
@@ -74,6 +92,7 @@ fn TokenTable(list: Vec<TokenInfo>, revoke: ServerAction<RevokeToken>) -> impl I
                         <th scope="col">"Token"</th>
                         <th scope="col">"Created"</th>
                         <th scope="col">"Last used"</th>
+                        <th scope="col">"Budget"</th>
                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
@@ -82,12 +101,14 @@ fn TokenTable(list: Vec<TokenInfo>, revoke: ServerAction<RevokeToken>) -> impl I
                         .into_iter()
                         .map(|t| {
                             let label = format!("Revoke {}", t.name);
+                            let budget = budgets.iter().find(|b| b.subject == t.id).cloned();
                             view! {
                                 <tr>
                                     <td>{t.name.clone()}</td>
                                     <td><code>{format!("{}…", t.display_prefix)}</code></td>
                                     <td>{utc_minute(t.created_at_ms)}</td>
                                     <td>{t.last_used_at_ms.map(utc_minute).unwrap_or_else(|| "Never".into())}</td>
+                                    <td><TokenBudget token=t.id.clone() name=t.name.clone() budget actions=budget_actions /></td>
                                     <td class="table__actions">
                                         <ActionForm action=revoke attr:class="inline-form">
                                             <input type="hidden" name="id" value=t.id.clone() />
@@ -100,6 +121,66 @@ fn TokenTable(list: Vec<TokenInfo>, revoke: ServerAction<RevokeToken>) -> impl I
                         .collect_view()}
                 </tbody>
             </table>
+        </div>
+    }
+}
+
+#[derive(Clone, Copy)]
+struct BudgetActions {
+    set: ServerAction<SetTokenBudget>,
+    remove: ServerAction<RemoveTokenBudget>,
+}
+
+/// A token's budget: what it is and what is left, and a form to set or remove it.
+#[component]
+fn TokenBudget(token: String, name: String, budget: Option<Budget>, actions: BudgetActions) -> impl IntoView {
+    let BudgetActions { set, remove } = actions;
+    let per = |p: BudgetPeriod| match p {
+        BudgetPeriod::Total => "in total".to_string(),
+        p => format!("per {} (UTC)", p.as_str()),
+    };
+    let summary = budget.as_ref().map(|b| {
+        let left = crate::shared::money::Micros((b.limit.get() - b.spent.get()).max(0));
+        format!("{} {}, {} left", b.limit.format(), per(b.period), left.format())
+    });
+    let current_period = budget.as_ref().map_or(BudgetPeriod::Day, |b| b.period);
+    let token_for_remove = token.clone();
+    let (limit_id, period_id) = (format!("budget-limit-{token}"), format!("budget-period-{token}"));
+    let (limit_label, period_label, remove_label) = (
+        format!("Budget for {name} in USD"),
+        format!("Budget window for {name}"),
+        format!("Remove the budget of {name}"),
+    );
+    view! {
+        <div class="token-budget" data-testid=format!("budget-{name}")>
+            <p class="token-budget__now">{summary.clone().unwrap_or_else(|| "No limit".into())}</p>
+            <div class="token-budget__actions">
+            <ActionForm action=set attr:class="inline-form token-budget__form">
+                <input type="hidden" name="token" value=token />
+                <label class="visually-hidden" for=limit_id.clone()>{limit_label}</label>
+                <input
+                    id=limit_id
+                    name="limit"
+                    inputmode="decimal"
+                    size="6"
+                    placeholder="USD"
+                    value=budget.as_ref().map(|b| b.limit.format().trim_start_matches('$').replace(',', ""))
+                />
+                <label class="visually-hidden" for=period_id.clone()>{period_label}</label>
+                <select id=period_id name="period">
+                    {BudgetPeriod::ALL.iter().copied().map(|p| view! {
+                        <option value=p.as_str() selected=p == current_period>{p.as_str()}</option>
+                    }).collect_view()}
+                </select>
+                <button type="submit" class="btn btn--small">"Set budget"</button>
+            </ActionForm>
+            {summary.is_some().then(|| view! {
+                <ActionForm action=remove attr:class="inline-form">
+                    <input type="hidden" name="token" value=token_for_remove />
+                    <button type="submit" class="btn btn--small" aria-label=remove_label>"Remove"</button>
+                </ActionForm>
+            })}
+            </div>
         </div>
     }
 }
