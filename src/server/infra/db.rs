@@ -178,7 +178,15 @@ impl Db {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
-        let tx = self.pool.begin().await?;
+        // SQLite: take the write lock now (BEGIN IMMEDIATE), waiting out other writers
+        // (busy_timeout). A deferred transaction that reads first would get a snapshot,
+        // and its first write would fail at once (SQLITE_BUSY) if any write had
+        // committed since, outside this process's gate: a token's last use, the CLI,
+        // an instance that just started.
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(WriteTx { tx, _gate: gate, writes: self.writes.clone(), committed: self.committed.clone() })
     }
 
