@@ -73,9 +73,14 @@ async fn a_token_budget_refuses_the_call_that_would_pass_it(backend: Backend) {
     // The same person without the token (the web app) is not limited by it.
     let res = ada.post(app.url("/api/v1/run/fal-ai/flux/schnell")).json(&json!({"prompt": "a fox"})).send().await;
     assert_eq!(res.unwrap().status(), 200);
-    // Listed with what is left.
+    // Listed with what is left, and documented.
     let list: Value = ada.get(app.url("/api/v1/budgets")).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["budgets"][0]["left_micros"], 0);
+    let doc: Value = ada.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    for path in ["/api/v1/budgets", "/api/v1/budgets/tokens/{token_id}"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+    }
+    assert!(doc["paths"]["/api/v1/budgets/tokens/{token_id}"].get("put").is_some());
     // A new window starts from nothing.
     sqlx::query("update budget set window_start_ms = window_start_ms - $1")
         .bind(DAY_MS)
