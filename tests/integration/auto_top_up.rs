@@ -112,13 +112,8 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen within 5 s");
+    let within = std::time::Duration::from_secs(5);
+    crate::helpers::wait_for(what, within, async || check().await.then_some(())).await
 }
 
 async fn a_sandbox_card_is_saved_shown_and_removed_and_removing_it_turns_auto_top_up_off(backend: Backend) {

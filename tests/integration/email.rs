@@ -2,12 +2,18 @@
 //! is set, once per notice however many instances run, retried when the mail server
 //! refuses, and not at all by default.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tollgate::server::infra::db::Backend;
 use tollgate::shared::money::Micros;
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+const WITHIN: Duration = Duration::from_secs(15);
+
+async fn wait_for<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    crate::helpers::wait_for(what, WITHIN, check).await
+}
 use crate::smtp_standin::{Received, SmtpStandIn};
 
 backend_tests!(
@@ -15,17 +21,6 @@ backend_tests!(
     a_refused_email_is_tried_again,
     no_email_is_sent_without_an_smtp_url,
 );
-
-async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn delivery(app: &TestApp) -> Vec<(String, i64, Option<String>)> {
     sqlx::query_as("select status, attempts, last_error from email_delivery order by event_id")

@@ -208,6 +208,19 @@ async fn serve(config: Config, database: Option<TestDatabase>) -> TestApp {
     TestApp { addr, client, db, state, database, stop: Some(stop), server: Some(server) }
 }
 
+/// Waits (bounded by `within`) until `check` gives a value: for work the app does in the
+/// background (a top-up after a call, an email).
+pub async fn wait_for<T>(what: &str, within: std::time::Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen within {} s", within.as_secs());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// A migrated database and a ledger on it with a hand-moved clock.
 pub struct TestLedger {
     pub ledger: tollgate::server::ledger::Ledger,

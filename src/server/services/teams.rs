@@ -112,13 +112,31 @@ pub async fn list(state: &AppState, user: &User) -> Result<Vec<TeamSummary>, App
 
 /// `user`'s role in `team`; a team they are not in is not found (it is not theirs to know of).
 pub async fn role_of(state: &AppState, user: &User, team: &TeamId) -> Result<TeamRole, AppError> {
+    find_role(state.db.pool(), team, &user.id).await?.ok_or_else(|| AppError::not_found("That team"))
+}
+
+/// `user_id`'s role in `team`, if they are in it.
+async fn find_role<'e, E>(executor: E, team: &TeamId, user_id: &str) -> Result<Option<TeamRole>, AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let role: Option<String> = sqlx::query_scalar("select role from team_member where team_id = $1 and user_id = $2")
         .bind(team.as_str())
-        .bind(&user.id)
-        .fetch_optional(state.db.pool())
+        .bind(user_id.trim())
+        .fetch_optional(executor)
         .await
         .map_err(db_err("reading a team role"))?;
-    role.and_then(|r| TeamRole::parse(&r)).ok_or_else(|| AppError::not_found("That team"))
+    Ok(role.and_then(|r| TeamRole::parse(&r)))
+}
+
+/// Raises the team's `members_version` in `tx` (its row lock); `false` if there is no such team.
+async fn bump_members(tx: &mut WriteTx, team: &TeamId) -> Result<bool, AppError> {
+    let bumped = sqlx::query("update team set members_version = members_version + 1 where id = $1")
+        .bind(team.as_str())
+        .execute(&mut ***tx)
+        .await
+        .map_err(db_err("changing a team"))?;
+    Ok(bumped.rows_affected() == 1)
 }
 
 /// The team with its members (and, for owners and admins, its open invitations).
@@ -180,22 +198,10 @@ async fn open_invites(state: &AppState, team: &TeamId) -> Result<Vec<TeamInvite>
 
 /// Takes the team's member lock in `tx` and returns the caller's role in it, under that lock.
 async fn lock_members(tx: &mut WriteTx, team: &TeamId, user_id: &str) -> Result<TeamRole, AppError> {
-    let err = db_err("changing a team");
-    let locked = sqlx::query("update team set members_version = members_version + 1 where id = $1")
-        .bind(team.as_str())
-        .execute(&mut ***tx)
-        .await
-        .map_err(&err)?;
-    if locked.rows_affected() == 0 {
+    if !bump_members(tx, team).await? {
         return Err(AppError::not_found("That team"));
     }
-    let role: Option<String> = sqlx::query_scalar("select role from team_member where team_id = $1 and user_id = $2")
-        .bind(team.as_str())
-        .bind(user_id)
-        .fetch_optional(&mut ***tx)
-        .await
-        .map_err(&err)?;
-    role.and_then(|r| TeamRole::parse(&r)).ok_or_else(|| AppError::not_found("That team"))
+    find_role(&mut ***tx, team, user_id).await?.ok_or_else(|| AppError::not_found("That team"))
 }
 
 async fn owners(tx: &mut WriteTx, team: &TeamId) -> Result<i64, AppError> {
@@ -282,19 +288,8 @@ pub async fn accept(state: &AppState, user: &User, code: &str) -> Result<TeamSum
     let invite_id: String = row.try_get(0).map_err(db_err("joining a team"))?;
     let team = TeamId(row.try_get(1).map_err(db_err("joining a team"))?);
     let role: TeamRole = word(&row, 2).map_err(db_err("joining a team"))?;
-    sqlx::query("update team set members_version = members_version + 1 where id = $1")
-        .bind(team.as_str())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err("joining a team"))?;
-    let already: Option<String> =
-        sqlx::query_scalar("select role from team_member where team_id = $1 and user_id = $2")
-            .bind(team.as_str())
-            .bind(&user.id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_err("joining a team"))?;
-    if already.is_some() {
+    bump_members(&mut tx, &team).await?;
+    if find_role(&mut **tx, &team, &user.id).await?.is_some() {
         return Err(AppError::Conflict { message: "You are already in this team.".into() });
     }
     let teams: i64 = sqlx::query_scalar("select count(*) from team_member where user_id = $1")
@@ -385,13 +380,7 @@ pub async fn set_role(
 }
 
 async fn member_role(tx: &mut WriteTx, team: &TeamId, member: &str) -> Result<TeamRole, AppError> {
-    let role: Option<String> = sqlx::query_scalar("select role from team_member where team_id = $1 and user_id = $2")
-        .bind(team.as_str())
-        .bind(member.trim())
-        .fetch_optional(&mut ***tx)
-        .await
-        .map_err(db_err("reading a member"))?;
-    role.and_then(|r| TeamRole::parse(&r)).ok_or_else(|| AppError::not_found("That member"))
+    find_role(&mut ***tx, team, member).await?.ok_or_else(|| AppError::not_found("That member"))
 }
 
 /// Removes `member` from the team: by an owner or admin (only owners remove owners), or by
