@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tollgate::server::infra::config::Config;
 use tollgate::server::infra::state::AppState;
-use tollgate::server::ledger::{CreditKind, CreditRequest};
 use tollgate::server::web::app_server::AppServer;
-use tollgate::shared::money::Micros;
+
+mod support;
 
 const CALLS: usize = 64;
 /// The sandbox price of one fal-ai/flux/schnell image.
@@ -50,30 +50,6 @@ async fn start(database_url: &str, data: &str) -> Instance {
     Instance { state, base }
 }
 
-/// A caller with a token (secret and id) and plenty of credit.
-async fn caller(state: &AppState) -> (String, String) {
-    use tollgate::server::services::accounts::{tokens, users};
-    let user = users::create(&state.db, "bench@example.com", "a long enough password", users::Role::User, Micros::ZERO)
-        .await
-        .unwrap();
-    let (secret, info) = tokens::create(&state.db, &user, "bench").await.unwrap();
-    let wallet = state.ledger.open_wallet(&user.id).await.unwrap();
-    state
-        .ledger
-        .credit(&CreditRequest {
-            idempotency_key: "bench-credit".into(),
-            wallet,
-            amount: Micros::from_usd(100_000),
-            kind: CreditKind::Adjustment,
-            description: "benchmark".into(),
-            metadata: json!({}),
-            expires_at_ms: None,
-        })
-        .await
-        .unwrap();
-    (secret, info.id)
-}
-
 /// Sends 64 calls at once, spread over `bases`; how many ran, and how long all took.
 async fn burst(client: &reqwest::Client, bases: &[String], secret: &str, round: &str) -> (usize, usize, Duration) {
     let started = Instant::now();
@@ -102,7 +78,7 @@ async fn burst(client: &reqwest::Client, bases: &[String], secret: &str, round: 
 async fn measure(name: &str, instances: &[Instance], rounds: usize, fits: usize) -> Value {
     let state = &instances[0].state;
     let bases: Vec<String> = instances.iter().map(|i| i.base.clone()).collect();
-    let (secret, token_id) = caller(state).await;
+    let (secret, token_id) = support::funded_caller(state).await;
     let client = reqwest::Client::builder().pool_max_idle_per_host(CALLS).build().unwrap();
     let limit = format!("{}", (fits as i64 * IMAGE) as f64 / 1e6);
     let put = client

@@ -20,9 +20,9 @@ use axum::Json;
 use axum::routing::post;
 use serde_json::{Value, json};
 use tollgate::server::infra::config::Config;
-use tollgate::server::ledger::{CreditKind, CreditRequest};
 use tollgate::server::web::app_server::AppServer;
-use tollgate::shared::money::Micros;
+
+mod support;
 
 const CONNECTIONS: usize = 64;
 const ROUNDS: usize = 3;
@@ -123,30 +123,7 @@ async fn main() {
     tokio::spawn(server.run_until(std::future::pending()));
 
     // A caller with a token and plenty of credit.
-    let user = tollgate::server::services::accounts::users::create(
-        &state.db,
-        "bench@example.com",
-        "a long enough password",
-        tollgate::server::services::accounts::users::Role::User,
-        Micros::ZERO,
-    )
-    .await
-    .unwrap();
-    let (token, _) = tollgate::server::services::accounts::tokens::create(&state.db, &user, "bench").await.unwrap();
-    let wallet = state.ledger.open_wallet(&user.id).await.unwrap();
-    state
-        .ledger
-        .credit(&CreditRequest {
-            idempotency_key: "bench-credit".into(),
-            wallet,
-            amount: Micros::from_usd(100_000),
-            kind: CreditKind::Adjustment,
-            description: "benchmark".into(),
-            metadata: json!({}),
-            expires_at_ms: None,
-        })
-        .await
-        .unwrap();
+    let (token, _) = support::funded_caller(&state).await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let bare_addr = listener.local_addr().unwrap();
