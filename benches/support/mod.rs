@@ -11,7 +11,7 @@ pub async fn funded_caller(state: &AppState) -> (String, String) {
     let user = users::create(&state.db, "bench@example.com", "a long enough password", users::Role::User, Micros::ZERO)
         .await
         .unwrap();
-    let (secret, info) = tokens::create(&state.db, &user, "bench").await.unwrap();
+    let (secret, info) = tokens::create(&state.db, &user, "bench", None).await.unwrap();
     let wallet = state.ledger.open_wallet(&user.id).await.unwrap();
     state
         .ledger

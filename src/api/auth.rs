@@ -8,11 +8,36 @@ pub use crate::shared::dto::auth::*;
 #[server(endpoint = "account")]
 pub async fn get_account() -> Result<Option<AccountSummary>, AppError> {
     use crate::server::services::accounts::sign_in;
-    let (state, user) = crate::server::web::guard::optional_user().await?;
-    match user {
-        Some(user) => sign_in::summary(&state, user).await.map(Some),
-        None => Ok(None),
+    match crate::server::web::guard::require_acting().await {
+        Ok((state, acting)) => sign_in::summary(&state, acting).await.map(Some),
+        Err(crate::shared::error::AppError::Unauthorized) => Ok(None),
+        Err(e) => Err(e),
     }
+}
+
+/// Chooses the wallet the web app acts on: `team` is a team id the person is in, or empty
+/// for their own. Answers with the header's summary for it.
+#[server(endpoint = "select_wallet")]
+pub async fn select_wallet(team: String) -> Result<AccountSummary, AppError> {
+    use crate::server::services::accounts::sign_in;
+    use crate::server::services::teams::TeamId;
+    use crate::server::services::wallets;
+    use crate::server::web::guard;
+    guard::signed_in(|state, user| async move {
+        let session = guard::current_session().await?;
+        let err = |e| AppError::internal("choosing a wallet", e);
+        let acting = if team.trim().is_empty() {
+            session.remove::<String>(guard::WALLET_KEY).await.map_err(err)?;
+            wallets::Acting::personal(user)
+        } else {
+            let id = TeamId::parse("team", &team)?;
+            let found = wallets::in_team(&state, &user, &id).await?.ok_or_else(|| AppError::not_found("That team"))?;
+            session.insert(guard::WALLET_KEY, id.as_str()).await.map_err(err)?;
+            wallets::Acting::in_team(user, found)
+        };
+        sign_in::summary(&state, acting).await
+    })
+    .await
 }
 
 #[server(endpoint = "sign_up")]

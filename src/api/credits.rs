@@ -9,13 +9,13 @@ pub use crate::shared::dto::credits::*;
 #[server(endpoint = "transactions")]
 pub async fn list_transactions(filter: String, before: Option<String>) -> Result<TxPage, AppError> {
     use crate::server::services::credits;
-    crate::server::web::guard::signed_in(|state, user| async move {
+    crate::server::web::guard::acting(|state, acting| async move {
         let filter = TxFilter::from_field(&filter)?;
         let before = match before.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(raw) => Some(super::whole_number("before", raw, 1..=i64::MAX as u64)? as i64),
         };
-        credits::transactions(&state, &user, filter, before, TX_PAGE_SIZE).await
+        credits::transactions(&state, acting.owner_id(), filter, before, TX_PAGE_SIZE).await
     })
     .await
 }
@@ -27,9 +27,9 @@ pub async fn list_transactions(filter: String, before: Option<String>) -> Result
 pub async fn list_notices() -> Result<Vec<crate::shared::dto::notices::Notice>, AppError> {
     use crate::server::infra::installation::now_ms;
     use crate::server::services::notices;
-    crate::server::web::guard::signed_in(
-        |state, user| async move { notices::list(&state, &user.id, now_ms(), 10).await },
-    )
+    crate::server::web::guard::acting(|state, acting| async move {
+        notices::list(&state, acting.owner_id(), now_ms(), 10).await
+    })
     .await
 }
 

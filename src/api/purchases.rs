@@ -18,8 +18,8 @@ pub async fn get_purchase_rules() -> Result<PurchaseRules, AppError> {
 #[server(endpoint = "checkout_start")]
 pub async fn start_checkout(amount: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::services::purchases;
-    crate::server::web::guard::signed_in(|state, user| async move {
-        let (url, _) = purchases::start_checkout(&state, &user, &amount, next.as_deref()).await?;
+    crate::server::web::guard::acting(|state, acting| async move {
+        let (url, _) = purchases::start_checkout(&state, &acting, &amount, next.as_deref()).await?;
         leptos_axum::redirect(&url);
         Ok(())
     })

@@ -32,15 +32,16 @@ fn studio_request(
 #[server(endpoint = "studio_models")]
 pub async fn studio_models() -> Result<Vec<StudioModel>, AppError> {
     use crate::server::services::studio;
-    crate::server::web::guard::signed_in(|state, user| async move { studio::models(&state, &user.id).await }).await
+    crate::server::web::guard::acting(|state, acting| async move { studio::models(&state, acting.owner_id()).await })
+        .await
 }
 
 #[server(endpoint = "studio_estimate")]
 pub async fn studio_estimate(endpoint_id: String, num_images: String) -> Result<RunEstimate, AppError> {
     use crate::server::services::studio;
-    crate::server::web::guard::signed_in(|state, user| async move {
+    crate::server::web::guard::acting(|state, acting| async move {
         let asked = studio_request(&endpoint_id, String::new(), Some(&num_images), false, [None, None])?;
-        studio::estimate_run(&state, &user.id, &asked.endpoint_id, asked.num_images).await
+        studio::estimate_run(&state, &acting, &asked.endpoint_id, asked.num_images).await
     })
     .await
 }
@@ -54,9 +55,9 @@ pub async fn studio_run(
     simulate_failure: Option<String>,
 ) -> Result<StudioResult, AppError> {
     use crate::server::services::studio;
-    crate::server::web::guard::signed_in(|state, user| async move {
+    crate::server::web::guard::acting(|state, acting| async move {
         let asked = studio_request(&endpoint_id, prompt, Some(&num_images), simulate_failure.is_some(), [None, None])?;
-        studio::run(&state, &user.id, asked).await
+        studio::run(&state, &acting, asked).await
     })
     .await
 }
@@ -72,10 +73,10 @@ pub async fn studio_submit(
     sandbox_run_ms: Option<String>,
 ) -> Result<StudioJob, AppError> {
     use crate::server::services::studio;
-    crate::server::web::guard::signed_in(|state, user| async move {
+    crate::server::web::guard::acting(|state, acting| async move {
         let sandbox_ms = [sandbox_queue_ms.as_deref(), sandbox_run_ms.as_deref()];
         let asked = studio_request(&endpoint_id, prompt, None, simulate_failure.is_some(), sandbox_ms)?;
-        studio::submit(&state, &user.id, asked).await
+        studio::submit(&state, &acting, asked).await
     })
     .await
 }

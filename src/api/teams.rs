@@ -74,3 +74,48 @@ pub async fn remove_member(team: String, member: String) -> Result<(), AppError>
     })
     .await
 }
+
+/// The team's budgets: the team's own and its members' (a member sees only their own).
+#[server(endpoint = "team_budgets")]
+pub async fn team_budgets(team: String) -> Result<Vec<crate::shared::dto::budgets::Budget>, AppError> {
+    use crate::server::services::budgets;
+    use crate::server::services::teams::TeamId;
+    crate::server::web::guard::signed_in(|state, user| async move {
+        budgets::list_team(&state, &user, &TeamId::parse("team", &team)?).await
+    })
+    .await
+}
+
+/// Sets the budget of the team (no `member`) or of one member (a user id): `limit`
+/// dollars per `period`. Owners and admins only.
+#[server(endpoint = "team_budget_set")]
+pub async fn set_team_budget(
+    team: String,
+    member: Option<String>,
+    limit: String,
+    period: String,
+) -> Result<crate::shared::dto::budgets::Budget, AppError> {
+    use crate::server::services::budgets;
+    use crate::server::services::teams::TeamId;
+    crate::server::web::guard::signed_in(|state, user| async move {
+        let team = TeamId::parse("team", &team)?;
+        let limit = budgets::parse_limit("limit", &limit)?;
+        let period = budgets::parse_period("period", &period)?;
+        let member = member.filter(|m| !m.trim().is_empty());
+        budgets::set_team_budget(&state, &user, &team, member.as_deref(), limit, period).await
+    })
+    .await
+}
+
+/// Removes the budget of the team (no `member`) or of one member. Owners and admins only.
+#[server(endpoint = "team_budget_remove")]
+pub async fn remove_team_budget(team: String, member: Option<String>) -> Result<(), AppError> {
+    use crate::server::services::budgets;
+    use crate::server::services::teams::TeamId;
+    crate::server::web::guard::signed_in(|state, user| async move {
+        let team = TeamId::parse("team", &team)?;
+        let member = member.filter(|m| !m.trim().is_empty());
+        budgets::remove_team_budget(&state, &user, &team, member.as_deref()).await
+    })
+    .await
+}

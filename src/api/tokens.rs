@@ -11,11 +11,25 @@ pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {
     crate::server::web::guard::signed_in(|state, user| async move { tokens::list(&state.db, &user).await }).await
 }
 
+/// Makes a token. `team` (a team id, or empty for the person's own wallet) makes its
+/// calls pay from that team's wallet.
 #[server(endpoint = "tokens_create")]
-pub async fn create_token(name: String) -> Result<NewToken, AppError> {
+pub async fn create_token(name: String, team: Option<String>) -> Result<NewToken, AppError> {
     use crate::server::services::accounts::tokens;
+    use crate::server::services::teams::TeamId;
+    use crate::server::services::wallets;
     crate::server::web::guard::signed_in(|state, user| async move {
-        let (secret, info) = tokens::create(&state.db, &user, &name).await?;
+        let team = match team.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => {
+                let id = TeamId::parse("team", raw)?;
+                let found = wallets::in_team(&state, &user, &id)
+                    .await?
+                    .ok_or_else(|| AppError::validation("team", "You are not in that team."))?;
+                Some((id.as_str().to_string(), found.name))
+            }
+        };
+        let (secret, info) = tokens::create(&state.db, &user, &name, team).await?;
         Ok(NewToken { secret, info })
     })
     .await

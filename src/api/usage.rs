@@ -8,10 +8,10 @@ pub use crate::shared::dto::usage::*;
 #[server(endpoint = "usage_summary")]
 pub async fn get_usage_summary(days: String) -> Result<UsageSummary, AppError> {
     use crate::server::infra::installation::now_ms;
-    use crate::server::services::usage_report::{MAX_DAYS, summary};
-    crate::server::web::guard::signed_in(|state, user| async move {
+    use crate::server::services::usage_report::{MAX_DAYS, UsageOf, summary};
+    crate::server::web::guard::acting(|state, acting| async move {
         let days = super::whole_number("days", &days, 1..=u64::from(MAX_DAYS))? as u32;
-        summary(&state.db, &user.id, days, now_ms()).await
+        summary(&state.db, UsageOf::of(&acting), days, now_ms()).await
     })
     .await
 }
@@ -19,11 +19,11 @@ pub async fn get_usage_summary(days: String) -> Result<UsageSummary, AppError> {
 #[server(endpoint = "usage_history")]
 pub async fn get_usage_history(limit: String, days: String) -> Result<Vec<UsageRecord>, AppError> {
     use crate::server::infra::installation::now_ms;
-    use crate::server::services::usage_report::{MAX_DAYS, MAX_HISTORY, history};
-    crate::server::web::guard::signed_in(|state, user| async move {
+    use crate::server::services::usage_report::{MAX_DAYS, MAX_HISTORY, UsageOf, history};
+    crate::server::web::guard::acting(|state, acting| async move {
         let limit = super::whole_number("limit", &limit, 1..=u64::from(MAX_HISTORY))? as u32;
         let days = super::whole_number("days", &days, 1..=u64::from(MAX_DAYS))? as u32;
-        history(&state.db, &user.id, limit, days, now_ms()).await
+        history(&state.db, UsageOf::of(&acting), limit, days, now_ms()).await
     })
     .await
 }

@@ -28,6 +28,17 @@ pub enum AppError {
         crate::shared::money::Micros(*.available_micros)
     )]
     InsufficientCredits { needed_micros: i64, available_micros: i64 },
+    /// A budget (`limit`: `member_budget`, `team_budget` or `token_budget`) has too little
+    /// left in its window for this; `message` says which and when it resets.
+    #[error("{message}")]
+    OverBudget {
+        limit: String,
+        message: String,
+        needed_micros: i64,
+        limit_micros: i64,
+        spent_micros: i64,
+        resets_at_ms: Option<i64>,
+    },
     /// An AI provider failed or refused the call; nothing was charged.
     #[error("{message}")]
     Provider { message: String },
@@ -57,7 +68,7 @@ impl AppError {
             Self::NotFound { .. } => 404,
             Self::Validation { .. } => 422,
             Self::Conflict { .. } => 409,
-            Self::InsufficientCredits { .. } => 402,
+            Self::InsufficientCredits { .. } | Self::OverBudget { .. } => 402,
             Self::Provider { .. } => 502,
             Self::RateLimited { .. } => 429,
             Self::Network => 503,
@@ -74,6 +85,7 @@ impl AppError {
             Self::Validation { .. } => "Check your input",
             Self::Conflict { .. } => "Already done",
             Self::InsufficientCredits { .. } => "Not enough credits",
+            Self::OverBudget { .. } => "Budget reached",
             Self::Provider { .. } => "Provider problem",
             Self::RateLimited { .. } => "Slow down",
             Self::Network => "Connection problem",

@@ -39,7 +39,10 @@ async fn wallet(app: &TestApp, client: &reqwest::Client) -> (i64, i64) {
 async fn request(app: &TestApp, user: &str, request_id: &str, route: &str, input: Value) -> CallRequest {
     let endpoint = EndpointId::parse(FLUX).unwrap();
     let digest = replay::digest(route, &endpoint, &input);
-    let mut request = CallRequest::prepare(&app.state, user, request_id.to_string(), &endpoint, input).await.unwrap();
+    let person = tollgate::server::services::accounts::users::find_by_id(&app.db, user).await.unwrap().unwrap();
+    let acting = tollgate::server::services::wallets::Acting::personal(person);
+    let mut request =
+        CallRequest::prepare(&app.state, &acting, request_id.to_string(), &endpoint, input).await.unwrap();
     request.digest = Some(digest);
     request
 }

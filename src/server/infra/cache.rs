@@ -17,7 +17,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::server::services::accounts::users::User;
+use crate::server::services::accounts::tokens::TokenOwner;
 use crate::shared::money::Micros;
 
 /// How long a cached answer is used before the database is asked again.
@@ -113,14 +113,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
 /// The caches an app instance keeps.
 pub struct Caches {
-    /// API token digest → its owner.
-    /// A token's owner and the token's id, by the token's digest.
-    pub tokens: TtlCache<String, (User, String)>,
+    /// API token digest → its owner, its id and its team.
+    pub tokens: TtlCache<String, TokenOwner>,
     /// User id → the prices an administrator set for them.
     pub account_prices: TtlCache<String, Arc<BTreeMap<String, Micros>>>,
     /// (user id, provider) → the key that pays for their calls, if any.
     pub provider_keys: TtlCache<(String, &'static str), Option<String>>,
-    /// User id → (the database's write generation when read, what was available).
+    /// Wallet owner id (a person's or a team's) → (the database's write generation when
+    /// read, what was available).
     pub balances: TtlCache<String, (u64, Micros)>,
 }
 

@@ -2,7 +2,6 @@
 
 use crate::server::infra::state::AppState;
 use crate::server::ledger::{HistoryEntry, TransferCode};
-use crate::server::services::accounts::users::User;
 use crate::shared::dto::credits::{TxFilter, TxPage, TxRow, code_label};
 use crate::shared::error::AppError;
 use crate::shared::format::utc_minute;
@@ -23,15 +22,15 @@ fn row(e: HistoryEntry) -> TxRow {
     }
 }
 
-/// One page of the user's own transactions, newest first.
+/// One page of the transactions of `owner`'s wallet (a person's or a team's), newest first.
 pub async fn transactions(
     state: &AppState,
-    user: &User,
+    owner: &str,
     filter: TxFilter,
     before: Option<i64>,
     limit: u32,
 ) -> Result<TxPage, AppError> {
-    let Some(wallet) = state.ledger.find_wallet(&user.id).await? else {
+    let Some(wallet) = state.ledger.find_wallet(owner).await? else {
         return Ok(TxPage { rows: Vec::new(), next_before: None });
     };
     let codes: Vec<TransferCode> = filter.codes().iter().filter_map(|c| TransferCode::parse(c)).collect();
@@ -42,15 +41,15 @@ pub async fn transactions(
 /// The most rows one CSV export holds.
 pub const CSV_MAX_ROWS: usize = 10_000;
 
-/// All of the user's transactions under `filter`, as CSV.
-pub async fn transactions_csv(state: &AppState, user: &User, filter: TxFilter) -> Result<String, AppError> {
+/// All of the transactions of `owner`'s wallet under `filter`, as CSV.
+pub async fn transactions_csv(state: &AppState, owner: &str, filter: TxFilter) -> Result<String, AppError> {
     let mut out = String::from(
         "date_utc,type,description,provider,model,operation,amount_usd,balance_after_usd,transaction_id\n",
     );
     let mut before = None;
     let mut written = 0;
     loop {
-        let page = transactions(state, user, filter, before, 200).await?;
+        let page = transactions(state, owner, filter, before, 200).await?;
         for r in &page.rows {
             let fields = [
                 utc_minute(r.created_at_ms),

@@ -18,4 +18,5 @@ pub mod purchases;
 pub mod studio;
 pub mod teams;
 pub mod usage_report;
+pub mod wallets;
 pub mod webhooks;

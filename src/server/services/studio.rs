@@ -10,6 +10,7 @@ use crate::server::services::gateway::jobs::{self, Job};
 use crate::server::services::gateway::pricing::{price_for, prices_for};
 use crate::server::services::gateway::request::{CallRequest, Outcome};
 use crate::server::services::gateway::run::execute;
+use crate::server::services::wallets::Acting;
 use crate::shared::dto::keys::Provider;
 use crate::shared::dto::studio::{Media, RunEstimate, StudioJob, StudioModel, StudioResult};
 use crate::shared::endpoint::EndpointId;
@@ -58,13 +59,13 @@ pub async fn models(state: &AppState, user_id: &str) -> Result<Vec<StudioModel>,
 /// the person can run it now.
 pub async fn estimate_run(
     state: &AppState,
-    user_id: &str,
+    acting: &Acting,
     endpoint_id: &EndpointId,
     num_images: u64,
 ) -> Result<RunEstimate, AppError> {
-    let price = price_for(state, user_id, endpoint_id).await?.price;
+    let price = price_for(state, acting.owner_id(), endpoint_id).await?.price;
     let e = estimate(price, &json!({ "num_images": num_images }))?;
-    let (paid_with, affordable) = match payer_for(state, user_id, e.price.provider, e.cost).await {
+    let (paid_with, affordable) = match payer_for(state, acting.owner_id(), e.price.provider, e.cost).await {
         Ok(payer) => (payer.paid_with(), true),
         Err(AppError::InsufficientCredits { .. }) => (PaidWith::Credits, false),
         Err(err) => return Err(err),
@@ -73,11 +74,13 @@ pub async fn estimate_run(
 }
 
 /// Runs an image model now and answers with the pictures and what they cost.
-pub async fn run(state: &AppState, user_id: &str, asked: StudioRequest) -> Result<StudioResult, AppError> {
+pub async fn run(state: &AppState, acting: &Acting, asked: StudioRequest) -> Result<StudioResult, AppError> {
+    acting.check_spend()?;
     let simulate = asked.simulate_failure && state.providers.is_sandbox_runs();
     let input = provider_input(&asked.prompt, Some(asked.num_images), simulate)?;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let request = CallRequest::prepare(state, user_id, request_id, &asked.endpoint_id, input).await?;
+    let mut request = CallRequest::prepare(state, acting, request_id, &asked.endpoint_id, input).await?;
+    request.budgets = acting.budgets(None);
     match execute(state, &request).await? {
         Outcome::Done { output, cost, charged, .. } => Ok(StudioResult {
             images: media_of(&output).into_iter().map(|m| m.url).collect(),
@@ -92,7 +95,8 @@ pub async fn run(state: &AppState, user_id: &str, asked: StudioRequest) -> Resul
 }
 
 /// Queues a long job (video); the page follows it with [`job`].
-pub async fn submit(state: &AppState, user_id: &str, asked: StudioRequest) -> Result<StudioJob, AppError> {
+pub async fn submit(state: &AppState, acting: &Acting, asked: StudioRequest) -> Result<StudioJob, AppError> {
+    acting.check_spend()?;
     let sandbox = state.providers.is_sandbox_runs();
     let mut input = provider_input(&asked.prompt, None, asked.simulate_failure && sandbox)?;
     if sandbox {
@@ -104,7 +108,8 @@ pub async fn submit(state: &AppState, user_id: &str, asked: StudioRequest) -> Re
         }
     }
     let request_id = uuid::Uuid::new_v4().to_string();
-    let request = CallRequest::prepare(state, user_id, request_id, &asked.endpoint_id, input).await?;
+    let mut request = CallRequest::prepare(state, acting, request_id, &asked.endpoint_id, input).await?;
+    request.budgets = acting.budgets(None);
     match jobs::submit(state, &request).await? {
         Ok(job) => Ok(studio_job_of(job)),
         Err(refused) => Err(refusal(refused, request.estimate.price.provider, "take this job")),
@@ -188,10 +193,7 @@ fn refusal(outcome: Outcome, provider: Provider, what: &str) -> AppError {
                 failure.reason().words()
             ),
         },
-        Outcome::OverBudget(over) => AppError::InsufficientCredits {
-            needed_micros: over.needed.get(),
-            available_micros: (over.limit.get() - over.spent.get()).max(0),
-        },
+        Outcome::OverBudget(over) => over.to_error(),
         Outcome::Done { .. } => AppError::internal("reporting a call", "a finished call is not a refusal"),
         // Request ids made here are fresh: one already used is our bug.
         Outcome::Repeated => AppError::internal("reporting a call", "a fresh request id was taken"),

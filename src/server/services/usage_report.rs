@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use crate::server::infra::db::{Db, db_err, optional_word, word};
 use crate::shared::dto::keys::Provider;
-use crate::shared::dto::usage::{DaySummary, UsageRecord, UsageSummary};
+use crate::shared::dto::usage::{DaySummary, MemberSpend, UsageRecord, UsageSummary};
 use crate::shared::error::AppError;
 use crate::shared::format::{utc_date, utc_timestamp};
 use crate::shared::money::Micros;
@@ -19,21 +19,53 @@ pub const MAX_DAYS: u32 = 366;
 /// Most records one history page gives.
 pub const MAX_HISTORY: u32 = 500;
 
+/// Whose usage a report is of: a person's calls paid from their own wallet (or their own
+/// key), or every call paid from a team's wallet, whoever in the team made it.
+#[derive(Clone, Copy, Debug)]
+pub enum UsageOf<'a> {
+    Person(&'a str),
+    Team(&'a str),
+}
+
+impl<'a> UsageOf<'a> {
+    pub fn of(acting: &'a crate::server::services::wallets::Acting) -> Self {
+        match acting.team_id() {
+            Some(team) => Self::Team(team),
+            None => Self::Person(&acting.user.id),
+        }
+    }
+
+    /// The condition on `usage_record` (alias `u`) with the owner's id as parameter `$n`.
+    fn clause(self, n: usize) -> String {
+        match self {
+            Self::Person(_) => format!("u.user_id = ${n} and u.team_id is null"),
+            Self::Team(_) => format!("u.team_id = ${n}"),
+        }
+    }
+
+    fn id(self) -> &'a str {
+        match self {
+            Self::Person(id) | Self::Team(id) => id,
+        }
+    }
+}
+
 /// The last `days` UTC days up to and including the one holding `now_ms`: what each cost
 /// in credits, how many calls it had, and the provider price of calls paid with the
 /// person's own key. Days without calls are listed with zeros.
-pub async fn summary(db: &Db, user_id: &str, days: u32, now_ms: i64) -> Result<UsageSummary, AppError> {
+pub async fn summary(db: &Db, of: UsageOf<'_>, days: u32, now_ms: i64) -> Result<UsageSummary, AppError> {
     let days = days.clamp(1, MAX_DAYS);
     let today = now_ms.div_euclid(DAY_MS);
     let first = today - i64::from(days) + 1;
-    let rows = sqlx::query(
-        "select created_at_ms / 86400000 as day, cast(coalesce(sum(charged_micros), 0) as bigint), count(*), \
-             cast(coalesce(sum(case when paid_with = 'own_key' and status = 'succeeded' then cost_micros else 0 end), 0) \
-                 as bigint) \
-         from usage_record where user_id = $1 and created_at_ms >= $2 \
+    let rows = sqlx::query(&format!(
+        "select u.created_at_ms / 86400000 as day, cast(coalesce(sum(u.charged_micros), 0) as bigint), count(*), \
+             cast(coalesce(sum(case when u.paid_with = 'own_key' and u.status = 'succeeded' then u.cost_micros \
+                 else 0 end), 0) as bigint) \
+         from usage_record u where {} and u.created_at_ms >= $2 \
          group by 1",
-    )
-    .bind(user_id)
+        of.clause(1)
+    ))
+    .bind(of.id())
     .bind(first * DAY_MS)
     .fetch_all(db.pool())
     .await
@@ -56,7 +88,30 @@ pub async fn summary(db: &Db, user_id: &str, days: u32, now_ms: i64) -> Result<U
     }
     let total = Micros(list.iter().map(|d| d.cost.get()).sum());
     let requests = list.iter().map(|d| d.requests).sum();
-    Ok(UsageSummary { days: list, total, requests })
+    let members = match of {
+        UsageOf::Team(_) => by_member(db, of, first * DAY_MS).await?,
+        UsageOf::Person(_) => Vec::new(),
+    };
+    Ok(UsageSummary { days: list, total, requests, members })
+}
+
+/// A team's spend since `since_ms` per member, most first.
+async fn by_member(db: &Db, of: UsageOf<'_>, since_ms: i64) -> Result<Vec<MemberSpend>, AppError> {
+    let rows = sqlx::query(&format!(
+        "select p.email, cast(coalesce(sum(u.charged_micros), 0) as bigint), count(*) \
+         from usage_record u join app_user p on p.id = u.user_id where {} and u.created_at_ms >= $2 \
+         group by p.email order by 2 desc, p.email",
+        of.clause(1)
+    ))
+    .bind(of.id())
+    .bind(since_ms)
+    .fetch_all(db.pool())
+    .await
+    .map_err(db_err("reading usage"))?;
+    rows.iter()
+        .map(|r| Ok(MemberSpend { email: r.try_get(0)?, cost: Micros(r.try_get(1)?), requests: r.try_get(2)? }))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_err("reading usage"))
 }
 
 /// Who a call went through, as people read it: `tollgate` when it was routed through this
@@ -70,16 +125,24 @@ fn route_label(provider: Provider, paid_with: PaidWith) -> String {
 }
 
 /// The calls of the last `days` days, newest first, at most `limit`.
-pub async fn history(db: &Db, user_id: &str, limit: u32, days: u32, now_ms: i64) -> Result<Vec<UsageRecord>, AppError> {
+pub async fn history(
+    db: &Db,
+    of: UsageOf<'_>,
+    limit: u32,
+    days: u32,
+    now_ms: i64,
+) -> Result<Vec<UsageRecord>, AppError> {
     let limit = limit.clamp(1, MAX_HISTORY);
     let since = (now_ms.div_euclid(DAY_MS) - i64::from(days.clamp(1, MAX_DAYS)) + 1) * DAY_MS;
-    let rows = sqlx::query(
-        "select id, created_at_ms, provider, endpoint_id, operation, status, failure, paid_with, \
-             cost_estimate_micros, cost_micros, charged_micros, unit, units_milli \
-         from usage_record where user_id = $1 and created_at_ms >= $2 \
-         order by created_at_ms desc, id desc limit $3",
-    )
-    .bind(user_id)
+    let rows = sqlx::query(&format!(
+        "select u.id, u.created_at_ms, u.provider, u.endpoint_id, u.operation, u.status, u.failure, u.paid_with, \
+             u.cost_estimate_micros, u.cost_micros, u.charged_micros, u.unit, u.units_milli, \
+             (select p.email from app_user p where p.id = u.user_id) \
+         from usage_record u where {} and u.created_at_ms >= $2 \
+         order by u.created_at_ms desc, u.id desc limit $3",
+        of.clause(1)
+    ))
+    .bind(of.id())
     .bind(since)
     .bind(i64::from(limit))
     .fetch_all(db.pool())
@@ -106,6 +169,11 @@ pub async fn history(db: &Db, user_id: &str, limit: u32, days: u32, now_ms: i64)
                 charged: Micros(r.try_get(10)?),
                 unit: r.try_get(11)?,
                 units: r.try_get::<i64, _>(12)? as f64 / 1000.0,
+                // Who made the call matters in a team's report only.
+                member: match of {
+                    UsageOf::Team(_) => r.try_get(13)?,
+                    UsageOf::Person(_) => None,
+                },
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -134,7 +202,7 @@ pub enum GroupBy {
 /// `from_ms` (inclusive) and `to_ms` (exclusive), oldest first.
 pub async fn analytics(
     db: &Db,
-    user_id: &str,
+    of: UsageOf<'_>,
     bucket_ms: i64,
     group_by: GroupBy,
     from_ms: i64,
@@ -144,15 +212,16 @@ pub async fn analytics(
         GroupBy::Model => "endpoint_id",
         GroupBy::Operation => "operation",
     };
+    let owner = of.clause(2);
     let rows = sqlx::query(&format!(
-        "select created_at_ms / $1 as b, {column}, cast(coalesce(sum(charged_micros), 0) as bigint), count(*), \
-             cast(coalesce(sum(case when paid_with = 'own_key' and status = 'succeeded' then cost_micros else 0 end), 0) \
-                 as bigint) \
-         from usage_record where user_id = $2 and created_at_ms >= $3 and created_at_ms < $4 \
+        "select u.created_at_ms / $1 as b, u.{column}, cast(coalesce(sum(u.charged_micros), 0) as bigint), count(*), \
+             cast(coalesce(sum(case when u.paid_with = 'own_key' and u.status = 'succeeded' then u.cost_micros \
+                 else 0 end), 0) as bigint) \
+         from usage_record u where {owner} and u.created_at_ms >= $3 and u.created_at_ms < $4 \
          group by 1, 2 order by 1, 2"
     ))
     .bind(bucket_ms)
-    .bind(user_id)
+    .bind(of.id())
     .bind(from_ms)
     .bind(to_ms)
     .fetch_all(db.pool())

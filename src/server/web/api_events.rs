@@ -1,4 +1,5 @@
-//! Money events for their owner: `GET /api/v1/events/stream` (Server-Sent Events, live)
+//! Money events of the caller's wallet (their own, a team token's team's, or the team
+//! chosen in the web app's header): `GET /api/v1/events/stream` (Server-Sent Events, live)
 //! and `GET /api/v1/events` (a page of them, JSON).
 //!
 //! The stream's event ids are the wallet's sequence numbers. A client that reconnects
@@ -18,7 +19,7 @@ use serde::Deserialize;
 
 use crate::server::infra::state::AppState;
 use crate::server::services::events;
-use crate::server::web::guard::{ApiError, ApiUser, bad_param};
+use crate::server::web::guard::{ApiCaller, ApiError, bad_param};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/events", get(list)).route("/api/v1/events/stream", get(stream))
@@ -42,7 +43,7 @@ fn seq(field: &str, raw: &str) -> Result<i64, Response> {
 /// `GET /api/v1/events/stream`: the caller's money events as they happen.
 pub async fn stream(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    caller: ApiCaller,
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Response {
@@ -54,12 +55,12 @@ pub async fn stream(
     let after = match resume {
         Some(Ok(n)) => n,
         Some(Err(answer)) => return answer,
-        None => match events::latest(&state, &user.id).await {
+        None => match events::latest(&state, caller.acting.owner_id()).await {
             Ok(n) => n,
             Err(e) => return ApiError(e).into_response(),
         },
     };
-    let rx = events::follow(&state, &user.id, after);
+    let rx = events::follow(&state, caller.acting.owner_id(), after);
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         let event = rx.recv().await?;
         let sse = Event::default().id(event.seq.to_string()).data(event.to_json().to_string());
@@ -70,7 +71,7 @@ pub async fn stream(
 
 /// `GET /api/v1/events?after=N&limit=M`: the caller's events after `N` (default 0),
 /// oldest first, at most `M` (default 100, up to 1000).
-pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser, Query(q): Query<EventsQuery>) -> Response {
+pub async fn list(State(state): State<AppState>, caller: ApiCaller, Query(q): Query<EventsQuery>) -> Response {
     let after = match q.after.as_deref().map(|raw| seq("after", raw)).transpose() {
         Ok(n) => n.unwrap_or(0),
         Err(answer) => return answer,
@@ -80,7 +81,7 @@ pub async fn list(State(state): State<AppState>, ApiUser(user): ApiUser, Query(q
         Some(Some(n)) => n,
         Some(None) => return bad_param("limit", "limit must be a whole number from 1 to 1000."),
     };
-    match events::list(&state, &user.id, after, limit).await {
+    match events::list(&state, caller.acting.owner_id(), after, limit).await {
         Ok(list) => {
             let events: Vec<_> = list.iter().map(events::MoneyEvent::to_json).collect();
             Json(serde_json::json!({ "events": events })).into_response()

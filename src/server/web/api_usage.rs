@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
-use crate::server::services::usage_report::{self, DAY_MS, GroupBy, HOUR_MS, MAX_DAYS, MAX_HISTORY};
+use crate::server::services::usage_report::{self, DAY_MS, GroupBy, HOUR_MS, MAX_DAYS, MAX_HISTORY, UsageOf};
 use crate::server::web::guard::bad_param;
-use crate::server::web::guard::{ApiError, ApiUser};
+use crate::server::web::guard::{ApiCaller, ApiError, ApiUser};
 use crate::shared::money::Micros;
 
 pub fn routes() -> Router<AppState> {
@@ -69,8 +69,8 @@ async fn balance_json(state: &AppState, user_id: &str) -> Result<Value, ApiError
 }
 
 /// `GET /api/v1/balance`: available credits (and what open work holds).
-async fn balance(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Value>, ApiError> {
-    Ok(Json(balance_json(&state, &user.id).await?))
+async fn balance(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+    Ok(Json(balance_json(&state, caller.acting.owner_id()).await?))
 }
 
 /// `GET /api/v1/billing`: the balance and completed purchases, newest first.
@@ -155,7 +155,7 @@ struct PaymentsQuery {
 
 /// `POST /api/v1/billing/checkout {"amount_usd": 25}`: opens a checkout and answers where
 /// to pay, with the bonus the amount earns.
-async fn checkout(State(state): State<AppState>, ApiUser(user): ApiUser, body: axum::body::Bytes) -> Response {
+async fn checkout(State(state): State<AppState>, caller: ApiCaller, body: axum::body::Bytes) -> Response {
     let parsed: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => return bad_param("amount_usd", "Send {\"amount_usd\": <dollars>} as JSON."),
@@ -165,11 +165,12 @@ async fn checkout(State(state): State<AppState>, ApiUser(user): ApiUser, body: a
         Some(Value::String(s)) => s.trim().to_string(),
         _ => return bad_param("amount_usd", "amount_usd is required, in dollars (e.g. 25 or \"12.50\")."),
     };
-    let (url, quote) = match crate::server::services::purchases::start_checkout(&state, &user, &amount, None).await {
-        Ok(opened) => opened,
-        Err(crate::shared::error::AppError::Validation { message, .. }) => return bad_param("amount_usd", message),
-        Err(e) => return ApiError(e).into_response(),
-    };
+    let (url, quote) =
+        match crate::server::services::purchases::start_checkout(&state, &caller.acting, &amount, None).await {
+            Ok(opened) => opened,
+            Err(crate::shared::error::AppError::Validation { message, .. }) => return bad_param("amount_usd", message),
+            Err(e) => return ApiError(e).into_response(),
+        };
     // The sandbox's checkout page is ours: make its address absolute for other clients.
     let url = match url::Url::parse(&url) {
         Ok(u) => u.to_string(),
@@ -188,18 +189,14 @@ async fn checkout(State(state): State<AppState>, ApiUser(user): ApiUser, body: a
 }
 
 /// `GET /api/v1/usage?days=7`: per-day credit spend and calls, oldest first.
-async fn usage(
-    State(state): State<AppState>,
-    ApiUser(user): ApiUser,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn usage(State(state): State<AppState>, caller: ApiCaller, Query(q): Query<HashMap<String, String>>) -> Response {
     let days = match int_param(&q, "days", 7, MAX_DAYS) {
         Ok(n) => n,
         Err(r) => return r,
     };
     let (summary, balance) = match (
-        usage_report::summary(&state.db, &user.id, days, now_ms()).await,
-        balance_json(&state, &user.id).await,
+        usage_report::summary(&state.db, UsageOf::of(&caller.acting), days, now_ms()).await,
+        balance_json(&state, caller.acting.owner_id()).await,
     ) {
         (Ok(s), Ok(b)) => (s, b),
         (Err(e), _) => return ApiError(e).into_response(),
@@ -232,14 +229,14 @@ async fn usage(
 /// `GET /api/v1/usage/history?limit=20&days=30`: calls, newest first.
 async fn history(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    caller: ApiCaller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let (limit, days) = match (int_param(&q, "limit", 20, MAX_HISTORY), int_param(&q, "days", 30, MAX_DAYS)) {
         (Ok(l), Ok(d)) => (l, d),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    match usage_report::history(&state.db, &user.id, limit, days, now_ms()).await {
+    match usage_report::history(&state.db, UsageOf::of(&caller.acting), limit, days, now_ms()).await {
         Ok(records) => Json(json!({ "records": records, "limit": limit, "days": days })).into_response(),
         Err(e) => ApiError(e).into_response(),
     }
@@ -259,7 +256,7 @@ fn time_param(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Re
 /// `GET /api/v1/usage/analytics?bucket=hour|day&from=&to=&group_by=model|operation`.
 async fn analytics(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    caller: ApiCaller,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let bucket_ms = match q.get("bucket").map(String::as_str) {
@@ -290,7 +287,7 @@ async fn analytics(
     if (to - from) / bucket_ms > 24 * 92 {
         return bad_param("from", "That is too many buckets; use a shorter period or bucket=day.");
     }
-    match usage_report::analytics(&state.db, &user.id, bucket_ms, group_by, from, to).await {
+    match usage_report::analytics(&state.db, UsageOf::of(&caller.acting), bucket_ms, group_by, from, to).await {
         Ok(buckets) => Json(json!({
             "bucket": if bucket_ms == DAY_MS { "day" } else { "hour" },
             "group_by": if group_by == GroupBy::Model { "model" } else { "operation" },

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::server::infra::state::AppState;
-use crate::server::web::guard::{ApiAdmin, ApiError, ApiUser, bad_param};
+use crate::server::web::guard::{ApiAdmin, ApiCaller, ApiError, ApiUser, bad_param};
 use crate::shared::endpoint::EndpointId;
 
 pub fn routes() -> Router<AppState> {
@@ -105,37 +105,43 @@ struct TxQuery {
     limit: Option<u32>,
 }
 
-/// The caller's transactions, newest first; `next_before` continues.
+/// The transactions of the caller's wallet (a team token's: the team's), newest first;
+/// `next_before` continues.
 async fn transactions(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    caller: ApiCaller,
     Query(q): Query<TxQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let filter = crate::shared::dto::credits::TxFilter::from_field(q.kind.as_deref().unwrap_or(""))?;
+    let owner = caller.acting.owner_id();
     let page =
-        crate::server::services::credits::transactions(&state, &user, filter, q.before, q.limit.unwrap_or(50)).await?;
+        crate::server::services::credits::transactions(&state, owner, filter, q.before, q.limit.unwrap_or(50)).await?;
     Ok(Json(json!({ "transactions": page.rows, "next_before": page.next_before })))
 }
 
 /// The caller's transactions as a CSV download.
 async fn transactions_csv(
     State(state): State<AppState>,
-    ApiUser(user): ApiUser,
+    caller: ApiCaller,
     Query(q): Query<TxQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let filter = crate::shared::dto::credits::TxFilter::from_field(q.kind.as_deref().unwrap_or(""))?;
-    let csv = crate::server::services::credits::transactions_csv(&state, &user, filter).await?;
+    let csv = crate::server::services::credits::transactions_csv(&state, caller.acting.owner_id(), filter).await?;
     let name = format!("attachment; filename=\"tollgate-transactions-{}.csv\"", filter.as_str());
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, name)], csv))
 }
 
-/// The caller's account and balance.
-async fn me(State(state): State<AppState>, ApiUser(user): ApiUser) -> Result<Json<Value>, ApiError> {
-    let balance = state.ledger.balance_of(&user.id).await.map_err(|e| ApiError(e.into()))?;
+/// The caller's account and the balance of the wallet they act on (`team`: the team's).
+async fn me(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+    let balance = state.ledger.balance_of(caller.acting.owner_id()).await.map_err(|e| ApiError(e.into()))?;
+    let team =
+        caller.acting.team.as_ref().map(|t| json!({ "id": t.id.as_str(), "name": t.name, "role": t.role.as_str() }));
+    let user = caller.acting.user;
     Ok(Json(json!({
         "id": user.id,
         "email": user.email,
         "role": user.role.as_str(),
+        "team": team,
         "balance": {
             "posted_micros": balance.posted.get(),
             "reserved_micros": balance.reserved.get(),

@@ -13,11 +13,14 @@ use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::accounts::tokens;
 use crate::server::services::accounts::users::{self, Role, User};
+use crate::server::services::wallets::{self, Acting};
 use crate::shared::error::AppError;
 
 pub const USER_ID_KEY: &str = "user_id";
 pub const SIGNED_IN_AT_KEY: &str = "signed_in_at_ms";
 pub const SEEN_AT_KEY: &str = "seen_at_ms";
+/// The team whose wallet the person acts on in the web app (absent: their own).
+pub const WALLET_KEY: &str = "wallet_team";
 /// How often an active session is written back, pushing its idle expiry forward.
 const TOUCH_EVERY_MS: i64 = 10 * 60 * 1000;
 
@@ -75,6 +78,37 @@ where
         async {
             let (state, user) = require_user().await?;
             work(state, user).await
+        }
+        .await,
+    )
+}
+
+/// For server functions: the signed-in person and the wallet they chose in the header
+/// (their own, or a team's they are still in).
+pub async fn require_acting() -> Result<(AppState, Acting), AppError> {
+    let state = AppState::from_context()?;
+    let session = current_session().await?;
+    let user = session_user(&session, &state).await?.ok_or(AppError::Unauthorized)?;
+    let selected: Option<String> =
+        session.get(WALLET_KEY).await.map_err(|e| AppError::internal("reading the session", e))?;
+    let acting = wallets::resolve(&state, user, selected.as_deref()).await?;
+    if acting.lost_team {
+        // Told once (by the next spend), then the person's own wallet is the choice.
+        session.remove::<String>(WALLET_KEY).await.map_err(|e| AppError::internal("reading the session", e))?;
+    }
+    Ok((state, acting))
+}
+
+/// For server functions: [`signed_in`], acting on the wallet chosen in the header.
+pub async fn acting<T, F, Fut>(work: F) -> Result<T, AppError>
+where
+    F: FnOnce(AppState, Acting) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    respond(
+        async {
+            let (state, acting) = require_acting().await?;
+            work(state, acting).await
         }
         .await,
     )
@@ -143,13 +177,15 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        ApiCaller::from_request_parts(parts, state).await.map(|c| ApiUser(c.user))
+        ApiCaller::from_request_parts(parts, state).await.map(|c| ApiUser(c.acting.user))
     }
 }
 
-/// An API caller and, when they came with a token, which token (its budget applies).
+/// An API caller, the wallet they act on (a team token's team; for a browser session, the
+/// wallet chosen in the header), and, when they came with a token, which token (its
+/// budget applies).
 pub struct ApiCaller {
-    pub user: User,
+    pub acting: Acting,
     pub token_id: Option<String>,
 }
 
@@ -164,17 +200,24 @@ impl FromRequestParts<AppState> for ApiCaller {
                 None => None,
             };
             // A bad token is refused even when a session cookie is also present.
-            return found
-                .map(|(user, token_id)| ApiCaller { user, token_id: Some(token_id) })
-                .ok_or(ApiError(AppError::Unauthorized));
+            let owner = found.ok_or(ApiError(AppError::Unauthorized))?;
+            let acting = wallets::for_token(state, owner.user, owner.team_id.as_deref()).await?;
+            return Ok(ApiCaller { acting, token_id: Some(owner.token_id) });
         }
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError(AppError::internal("api auth", "session layer missing")))?;
-        session_user(&session, state)
-            .await?
-            .map(|user| ApiCaller { user, token_id: None })
-            .ok_or(ApiError(AppError::Unauthorized))
+        let user = session_user(&session, state).await?.ok_or(ApiError(AppError::Unauthorized))?;
+        let selected: Option<String> =
+            session.get(WALLET_KEY).await.map_err(|e| ApiError(AppError::internal("reading the session", e)))?;
+        let acting = wallets::resolve(state, user, selected.as_deref()).await?;
+        if acting.lost_team {
+            session
+                .remove::<String>(WALLET_KEY)
+                .await
+                .map_err(|e| ApiError(AppError::internal("reading the session", e)))?;
+        }
+        Ok(ApiCaller { acting, token_id: None })
     }
 }
 

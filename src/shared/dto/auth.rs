@@ -26,6 +26,13 @@ pub struct AccountSummary {
     /// The number of the wallet's latest money event when this was read: the live balance
     /// follows the events after it.
     pub event_seq: i64,
+    /// The team whose wallet the figures above are (chosen in the header); `None`: the
+    /// person's own.
+    #[serde(default)]
+    pub team: Option<crate::shared::dto::teams::TeamSummary>,
+    /// The teams the person may switch to.
+    #[serde(default)]
+    pub teams: Vec<crate::shared::dto::teams::TeamSummary>,
 }
 
 /// Where to go after signing in: only a path on this site, never another site. Browsers

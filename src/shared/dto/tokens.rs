@@ -10,6 +10,9 @@ pub struct TokenInfo {
     pub display_prefix: String,
     pub created_at_ms: i64,
     pub last_used_at_ms: Option<i64>,
+    /// The team whose wallet the token's calls pay from (id and name); `None`: the owner's.
+    #[serde(default)]
+    pub team: Option<(String, String)>,
 }
 
 /// A token just made: the secret is in this answer and nowhere else, ever.

@@ -23,6 +23,17 @@ pub struct UsageSummary {
     pub days: Vec<DaySummary>,
     pub total: Micros,
     pub requests: i64,
+    /// A team's spend over the period per member, most first (empty for a person).
+    #[serde(default)]
+    pub members: Vec<MemberSpend>,
+}
+
+/// What one member of a team spent from its wallet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSpend {
+    pub email: String,
+    pub cost: Micros,
+    pub requests: i64,
 }
 
 /// One metered call.
@@ -46,6 +57,9 @@ pub struct UsageRecord {
     pub charged: Micros,
     pub unit: String,
     pub units: f64,
+    /// Who made the call, in a team's report.
+    #[serde(default)]
+    pub member: Option<String>,
 }
 
 /// Days and records the usage views offer.

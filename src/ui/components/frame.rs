@@ -44,8 +44,14 @@ fn AccountMenu() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match account.await {
                         Ok(Some(a)) => view! {
+                            {(!a.teams.is_empty()).then(|| view! {
+                                <WalletSwitcher current=a.team.as_ref().map(|t| t.id.clone()) teams=a.teams.clone() />
+                            })}
                             <a class="account-menu__balance" href="/credits" data-testid="header-balance"
-                                title="Available balance">
+                                title=match &a.team {
+                                    Some(t) => format!("Available balance of team {}", t.name),
+                                    None => "Available balance".to_string(),
+                                }>
                                 {move || expect_context::<crate::ui::live::Live>().available(a.available).format()}
                             </a>
                             <span class="account-menu__email" title="Signed in">{a.email}</span>
@@ -61,6 +67,39 @@ fn AccountMenu() -> impl IntoView {
                 })}
             </Suspense>
         </div>
+    }
+}
+
+/// Which wallet pays (the person's own, or a team's): choosing one reloads the page, so
+/// every figure on it, the live stream and the Studio follow the new wallet.
+#[component]
+fn WalletSwitcher(current: Option<String>, teams: Vec<crate::shared::dto::teams::TeamSummary>) -> impl IntoView {
+    let select = ServerAction::<crate::api::auth::SelectWallet>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = select.value().get() {
+            let _ = window().location().reload();
+        }
+    });
+    view! {
+        <ActionForm action=select attr:class="wallet-switcher">
+            <label class="visually-hidden" for="wallet-switcher">"Wallet that pays"</label>
+            <select
+                id="wallet-switcher"
+                name="team"
+                data-testid="wallet-switcher"
+                title="Wallet that pays"
+                on:change=move |ev| {
+                    select.dispatch(crate::api::auth::SelectWallet { team: event_target_value(&ev) });
+                }
+            >
+                <option value="" selected=current.is_none()>"Personal"</option>
+                {teams.into_iter().map(|t| {
+                    let selected = current.as_deref() == Some(t.id.as_str());
+                    view! { <option value=t.id.clone() selected=selected>{format!("Team: {}", t.name)}</option> }
+                }).collect_view()}
+            </select>
+            <noscript><button type="submit" class="btn btn--small">"Switch"</button></noscript>
+        </ActionForm>
     }
 }
 

@@ -69,7 +69,10 @@ pub fn CreditsPage() -> impl IntoView {
                 let account = account.clone();
                 match active.get().as_str() {
                     "transactions" => view! { <TabPanel slug="transactions"><TransactionsTab /></TabPanel> }.into_any(),
-                    "gift-codes" => view! { <TabPanel slug="gift-codes"><GiftCodesTab redeem /></TabPanel> }.into_any(),
+                    "gift-codes" => {
+                        let team = account.team.as_ref().map(|t| t.name.clone());
+                        view! { <TabPanel slug="gift-codes"><GiftCodesTab redeem team /></TabPanel> }.into_any()
+                    }
                     _ => view! { <TabPanel slug="balance"><BalanceTab account remove_card save_top_up /></TabPanel> }.into_any(),
                 }
             }}
@@ -88,9 +91,18 @@ fn BalanceTab(
     let (available, reserved) = (account.available, account.reserved);
     let shown_available = move || live.available(available);
     let shown_reserved = move || live.reserved(reserved);
+    // Acting for a team: its wallet's figures; cards, top-ups and payments stay personal.
+    let team = account.team.clone();
+    let personal = team.is_none();
+    let buys = team.as_ref().is_none_or(|t| t.role.manages());
     view! {
         <section class="card balance-card" aria-labelledby="balance-title">
-            <h2 id="balance-title" class="balance-card__label">"Available balance"</h2>
+            <h2 id="balance-title" class="balance-card__label">
+                {match &team {
+                    Some(t) => format!("Available balance of team {}", t.name),
+                    None => "Available balance".to_string(),
+                }}
+            </h2>
             <p class="balance-card__amount" data-testid="balance" aria-live="polite">
                 {move || shown_available().format()}
             </p>
@@ -125,12 +137,20 @@ fn BalanceTab(
             })}
         </section>
         <NoticesSection />
-        <BuyCredits />
-        <PaymentMethod remove=remove_card save=save_top_up />
-        {(account.credit_limit.is_positive() || account.credit_used.is_positive()).then(|| view! {
+        {if buys {
+            view! { <BuyCredits /> }.into_any()
+        } else {
+            view! {
+                <section class="card" data-testid="team-buy-note">
+                    <p class="muted">"The team's owners and admins add credits to its wallet. You spend from it."</p>
+                </section>
+            }.into_any()
+        }}
+        {personal.then(|| view! { <PaymentMethod remove=remove_card save=save_top_up /> })}
+        {(personal && (account.credit_limit.is_positive() || account.credit_used.is_positive())).then(|| view! {
             <crate::ui::pages::invoices::InvoicesSection />
         })}
-        <PaymentHistory />
+        {personal.then(|| view! { <PaymentHistory /> })}
         <UsageSection account />
     }
 }
@@ -168,12 +188,17 @@ fn NoticesSection() -> impl IntoView {
 }
 
 #[component]
-fn GiftCodesTab(redeem: ServerAction<RedeemGiftCode>) -> impl IntoView {
+fn GiftCodesTab(redeem: ServerAction<RedeemGiftCode>, team: Option<String>) -> impl IntoView {
     let result = redeem.value();
     view! {
         <section class="card" aria-labelledby="gift-title">
             <h2 id="gift-title">"Gift codes"</h2>
             <p class="muted">"Have a gift code? Redeem it to add its credits to your balance."</p>
+            {team.map(|name| view! {
+                <p class="notice" role="note" data-testid="gift-personal">
+                    {format!("Gift codes go to your own wallet, not to team {name}'s. Switch to Personal in the header to see them.")}
+                </p>
+            })}
             <ActionForm action=redeem attr:class="form form--inline" attr:novalidate=true>
                 <FormError message=form_error(result, &["code"]) />
                 <Field label="Gift code" name="code" hint="Like TG-ABCD-EFGH-JKMN. Case, spaces and dashes do not matter." error=field_error(result, "code") />

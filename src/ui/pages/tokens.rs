@@ -6,8 +6,9 @@ use leptos_meta::Title;
 use crate::api::tokens::{
     CreateToken, RemoveTokenBudget, RevokeToken, SetTokenBudget, TokenInfo, list_tokens, token_budgets,
 };
-use crate::shared::dto::budgets::{Budget, BudgetPeriod};
+use crate::shared::dto::budgets::Budget;
 use crate::shared::format::utc_minute;
+use crate::ui::components::budget::{BudgetFields, budget_summary};
 use crate::ui::components::forms::{Field, FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
 use crate::ui::pages::settings::SettingsNav;
@@ -25,12 +26,12 @@ pub fn ApiTokensPage() -> impl IntoView {
             </p>
         </header>
         <SettingsNav />
-        <SignedIn here="/settings/api-tokens" children=|_| view! { <Tokens /> } />
+        <SignedIn here="/settings/api-tokens" children=|account| view! { <Tokens teams=account.teams /> } />
     }
 }
 
 #[component]
-fn Tokens() -> impl IntoView {
+fn Tokens(teams: Vec<crate::shared::dto::teams::TeamSummary>) -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let set_budget = ServerAction::<SetTokenBudget>::new();
@@ -49,6 +50,15 @@ fn Tokens() -> impl IntoView {
             <ActionForm action=create attr:class="form form--inline" attr:novalidate=true>
                 <FormError message=form_error(created, &["name"]) />
                 <Field label="Token name" name="name" hint="Where it will be used, e.g. \"build server\"." error=field_error(created, "name") />
+                {(!teams.is_empty()).then(|| view! {
+                    <div class="field">
+                        <label for="token-team">"Pays from"</label>
+                        <select id="token-team" name="team">
+                            <option value="">"Your own wallet"</option>
+                            {teams.iter().map(|t| view! { <option value=t.id.clone()>{format!("Team {}", t.name)}</option> }).collect_view()}
+                        </select>
+                    </div>
+                })}
                 <button type="submit" class="btn btn--primary" disabled=move || create.pending().get()>"Create token"</button>
             </ActionForm>
             {move || created.get().and_then(Result::ok).map(|t| view! {
@@ -90,6 +100,7 @@ fn TokenTable(
                     <tr>
                         <th scope="col">"Name"</th>
                         <th scope="col">"Token"</th>
+                        <th scope="col">"Pays from"</th>
                         <th scope="col">"Created"</th>
                         <th scope="col">"Last used"</th>
                         <th scope="col">"Budget"</th>
@@ -106,6 +117,7 @@ fn TokenTable(
                                 <tr>
                                     <td>{t.name.clone()}</td>
                                     <td><code>{format!("{}…", t.display_prefix)}</code></td>
+                                    <td>{t.team.as_ref().map(|(_, name)| format!("Team {name}")).unwrap_or_else(|| "You".into())}</td>
                                     <td>{utc_minute(t.created_at_ms)}</td>
                                     <td>{t.last_used_at_ms.map(utc_minute).unwrap_or_else(|| "Never".into())}</td>
                                     <td><TokenBudget token=t.id.clone() name=t.name.clone() budget actions=budget_actions /></td>
@@ -135,46 +147,21 @@ struct BudgetActions {
 #[component]
 fn TokenBudget(token: String, name: String, budget: Option<Budget>, actions: BudgetActions) -> impl IntoView {
     let BudgetActions { set, remove } = actions;
-    let per = |p: BudgetPeriod| match p {
-        BudgetPeriod::Total => "in total".to_string(),
-        p => format!("per {} (UTC)", p.as_str()),
-    };
-    let summary = budget.as_ref().map(|b| {
-        let left = crate::shared::money::Micros((b.limit.get() - b.spent.get()).max(0));
-        format!("{} {}, {} left", b.limit.format(), per(b.period), left.format())
-    });
-    let current_period = budget.as_ref().map_or(BudgetPeriod::Day, |b| b.period);
+    let summary = budget_summary(budget.as_ref());
+    let has_budget = budget.is_some();
     let token_for_remove = token.clone();
-    let (limit_id, period_id) = (format!("budget-limit-{token}"), format!("budget-period-{token}"));
-    let (limit_label, period_label, remove_label) = (
-        format!("Budget for {name} in USD"),
-        format!("Budget window for {name}"),
-        format!("Remove the budget of {name}"),
-    );
+    let remove_label = format!("Remove the budget of {name}");
+    let testid = format!("budget-{name}");
     view! {
-        <div class="token-budget" data-testid=format!("budget-{name}")>
-            <p class="token-budget__now">{summary.clone().unwrap_or_else(|| "No limit".into())}</p>
+        <div class="token-budget" data-testid=testid>
+            <p class="token-budget__now">{summary}</p>
             <div class="token-budget__actions">
             <ActionForm action=set attr:class="inline-form token-budget__form">
-                <input type="hidden" name="token" value=token />
-                <label class="visually-hidden" for=limit_id.clone()>{limit_label}</label>
-                <input
-                    id=limit_id
-                    name="limit"
-                    inputmode="decimal"
-                    size="6"
-                    placeholder="USD"
-                    value=budget.as_ref().map(|b| b.limit.format().trim_start_matches('$').replace(',', ""))
-                />
-                <label class="visually-hidden" for=period_id.clone()>{period_label}</label>
-                <select id=period_id name="period">
-                    {BudgetPeriod::ALL.iter().copied().map(|p| view! {
-                        <option value=p.as_str() selected=p == current_period>{p.as_str()}</option>
-                    }).collect_view()}
-                </select>
+                <input type="hidden" name="token" value=token.clone() />
+                <BudgetFields key=token name budget />
                 <button type="submit" class="btn btn--small">"Set budget"</button>
             </ActionForm>
-            {summary.is_some().then(|| view! {
+            {has_budget.then(|| view! {
                 <ActionForm action=remove attr:class="inline-form">
                     <input type="hidden" name="token" value=token_for_remove />
                     <button type="submit" class="btn btn--small" aria-label=remove_label>"Remove"</button>

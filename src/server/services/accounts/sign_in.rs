@@ -7,6 +7,7 @@ use super::throttle;
 use super::users::{self, Role, User};
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
+use crate::server::services::wallets::Acting;
 use crate::shared::dto::auth::AccountSummary;
 use crate::shared::error::AppError;
 
@@ -46,12 +47,17 @@ pub async fn sign_in(state: &AppState, address: Option<IpAddr>, email: &str, pas
     Ok(user)
 }
 
-/// Who is signed in, as every page's header shows it: email, balance, warnings.
-pub async fn summary(state: &AppState, user: User) -> Result<AccountSummary, AppError> {
+/// Who is signed in, as every page's header shows it: email, the balance of the wallet
+/// they act on (theirs or a team's), warnings, and the teams they can switch to.
+pub async fn summary(state: &AppState, acting: Acting) -> Result<AccountSummary, AppError> {
+    let owner = acting.owner_id().to_string();
     // Read before the balance: a stream that starts after it may repeat a change the
     // balance shows (harmless: events carry the balance after them), never miss one.
-    let event_seq = crate::server::services::events::latest(state, &user.id).await?;
-    let balance = state.ledger.balance_of(&user.id).await?;
+    let event_seq = crate::server::services::events::latest(state, &owner).await?;
+    let balance = state.ledger.balance_of(&owner).await?;
+    let teams = crate::server::services::teams::list(state, &acting.user).await?;
+    let team = acting.team_id().and_then(|id| teams.iter().find(|t| t.id == id).cloned());
+    let user = acting.user;
     Ok(AccountSummary {
         email: user.email,
         is_admin: user.role == Role::Admin,
@@ -64,5 +70,7 @@ pub async fn summary(state: &AppState, user: User) -> Result<AccountSummary, App
         low_balance_threshold: state.config.low_balance,
         onboarding: user.onboarding_pending,
         event_seq,
+        team,
+        teams,
     })
 }

@@ -38,8 +38,24 @@ pub fn validate_name(name: &str) -> Result<String, AppError> {
     Ok(name.to_string())
 }
 
-/// Creates a token; returns the secret (to show once) and its listing.
-pub async fn create(db: &Db, user: &User, name: &str) -> Result<(String, TokenInfo), AppError> {
+/// Who a working token belongs to: its owner, its id, and the team whose wallet its calls
+/// pay from (if any).
+#[derive(Clone, Debug)]
+pub struct TokenOwner {
+    pub user: User,
+    pub token_id: String,
+    pub team_id: Option<String>,
+}
+
+/// Creates a token; returns the secret (to show once) and its listing. `team` (id and
+/// name, checked by the caller to be a team the user is in) makes its calls pay from
+/// that team's wallet.
+pub async fn create(
+    db: &Db,
+    user: &User,
+    name: &str,
+    team: Option<(String, String)>,
+) -> Result<(String, TokenInfo), AppError> {
     let name = validate_name(name)?;
     let err = |e: sqlx::Error| AppError::internal("creating a token", e);
     let active: i64 = sqlx::query_scalar("select count(*) from api_token where user_id = $1 and revoked_at_ms is null")
@@ -57,9 +73,11 @@ pub async fn create(db: &Db, user: &User, name: &str) -> Result<(String, TokenIn
         display_prefix: secret[..TOKEN_PREFIX.len() + 8].to_string(),
         created_at_ms: now_ms(),
         last_used_at_ms: None,
+        team,
     };
     sqlx::query(
-        "insert into api_token (id, user_id, name, display_prefix, token_hash, created_at_ms) values ($1, $2, $3, $4, $5, $6)",
+        "insert into api_token (id, user_id, name, display_prefix, token_hash, created_at_ms, team_id) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&info.id)
     .bind(&user.id)
@@ -67,6 +85,7 @@ pub async fn create(db: &Db, user: &User, name: &str) -> Result<(String, TokenIn
     .bind(&info.display_prefix)
     .bind(digest(&secret))
     .bind(info.created_at_ms)
+    .bind(info.team.as_ref().map(|t| t.0.as_str()))
     .execute(db.pool())
     .await
     .map_err(err)?;
@@ -78,8 +97,9 @@ pub async fn create(db: &Db, user: &User, name: &str) -> Result<(String, TokenIn
 pub async fn list(db: &Db, user: &User) -> Result<Vec<TokenInfo>, AppError> {
     let err = |e: sqlx::Error| AppError::internal("listing tokens", e);
     let rows = sqlx::query(
-        "select id, name, display_prefix, created_at_ms, last_used_at_ms from api_token \
-         where user_id = $1 and revoked_at_ms is null order by created_at_ms desc, id",
+        "select k.id, k.name, k.display_prefix, k.created_at_ms, k.last_used_at_ms, k.team_id, t.name \
+         from api_token k left join team t on t.id = k.team_id \
+         where k.user_id = $1 and k.revoked_at_ms is null order by k.created_at_ms desc, k.id",
     )
     .bind(&user.id)
     .fetch_all(db.pool())
@@ -93,6 +113,10 @@ pub async fn list(db: &Db, user: &User) -> Result<Vec<TokenInfo>, AppError> {
                 display_prefix: r.try_get(2)?,
                 created_at_ms: r.try_get(3)?,
                 last_used_at_ms: r.try_get(4)?,
+                team: match (r.try_get::<Option<String>, _>(5)?, r.try_get::<Option<String>, _>(6)?) {
+                    (Some(id), Some(name)) => Some((id, name)),
+                    _ => None,
+                },
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -122,7 +146,7 @@ pub async fn revoke(db: &Db, user: &User, token_id: &str) -> Result<(), AppError
 pub async fn authenticate_cached(
     state: &crate::server::infra::state::AppState,
     secret: &str,
-) -> Result<Option<(User, String)>, AppError> {
+) -> Result<Option<TokenOwner>, AppError> {
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }
@@ -138,13 +162,13 @@ pub async fn authenticate_cached(
 }
 
 /// The owner of a working token and the token's id, or `None`.
-pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(User, String)>, AppError> {
+pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<TokenOwner>, AppError> {
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() != TOKEN_PREFIX.len() + 64 {
         return Ok(None);
     }
     let err = |e: sqlx::Error| AppError::internal("checking a token", e);
     let row = sqlx::query(
-        "select id, user_id, last_used_at_ms from api_token where token_hash = $1 and revoked_at_ms is null",
+        "select id, user_id, last_used_at_ms, team_id from api_token where token_hash = $1 and revoked_at_ms is null",
     )
     .bind(digest(secret))
     .fetch_optional(db.pool())
@@ -153,6 +177,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(User, String)
     let Some(row) = row else { return Ok(None) };
     let (token_id, user_id, last_used): (String, String, Option<i64>) =
         (row.try_get(0).map_err(err)?, row.try_get(1).map_err(err)?, row.try_get(2).map_err(err)?);
+    let team_id: Option<String> = row.try_get(3).map_err(err)?;
     let now = now_ms();
     if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
         sqlx::query("update api_token set last_used_at_ms = $1 where id = $2")
@@ -162,5 +187,5 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(User, String)
             .await
             .map_err(err)?;
     }
-    Ok(users::find_by_id(db, &user_id).await?.map(|user| (user, token_id)))
+    Ok(users::find_by_id(db, &user_id).await?.map(|user| TokenOwner { user, token_id, team_id }))
 }

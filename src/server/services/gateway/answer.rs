@@ -47,17 +47,8 @@ pub fn over_run_cap(needed: Micros, left: Micros) -> Answer {
 /// window, and when it resets.
 pub fn over_budget(over: &super::budgets::OverBudget) -> Answer {
     let needed = over.needed;
-    let left = Micros((over.limit.get() - over.spent.get()).max(0));
-    let mut body = payment_required_body(over.scope.limit_name(), needed, left);
-    body["message"] = json!(format!(
-        "This call needs {needed}, and the {} budget has {left} left of {} ({}).",
-        over.scope.as_str(),
-        over.limit,
-        match over.period {
-            crate::shared::dto::budgets::BudgetPeriod::Total => "in total".to_string(),
-            p => format!("per {}", p.as_str()),
-        }
-    ));
+    let mut body = payment_required_body(over.scope.limit_name(), needed, over.left());
+    body["message"] = json!(over.describe());
     body["window"] = json!(over.period.as_str());
     body["limit_micros"] = json!(over.limit.get());
     body["spent_micros"] = json!(over.spent.get());

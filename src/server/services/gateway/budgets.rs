@@ -1,5 +1,5 @@
 //! Budgets in the gateway: a call is admitted into every budget that applies to it (its
-//! API token's; later its team's and its member's) in the transaction that holds its
+//! API token's; paid from a team's wallet, its member's and the team's) in the transaction that holds its
 //! estimate, by a guarded update that keeps spent plus the estimate within the limit, so
 //! concurrent calls can never pass a budget together. What each call put in is written
 //! to `budget_charge`; when the call ends (here, on another instance, after a crash) the
@@ -77,6 +77,46 @@ pub struct OverBudget {
     pub limit: Micros,
     pub spent: Micros,
     pub resets_at_ms: Option<i64>,
+}
+
+impl OverBudget {
+    /// What is left in the window.
+    pub fn left(&self) -> Micros {
+        Micros((self.limit.get() - self.spent.get()).max(0))
+    }
+
+    /// The refusal in words: which budget, its limit and window, what is left, and when
+    /// it resets.
+    pub fn describe(&self) -> String {
+        let window = match self.period {
+            BudgetPeriod::Total => "in total".to_string(),
+            BudgetPeriod::Day => "per day (UTC)".to_string(),
+            p => format!("per {}", p.as_str()),
+        };
+        let resets = match self.resets_at_ms {
+            Some(at) => format!(" It resets at {}.", crate::shared::format::utc_minute(at)),
+            None => String::new(),
+        };
+        format!(
+            "This needs {}, and the {} budget ({} {window}) has {} left.{resets}",
+            self.needed,
+            self.scope.as_str(),
+            self.limit,
+            self.left()
+        )
+    }
+
+    /// The error the web app shows (the gate and a toast name the budget).
+    pub fn to_error(&self) -> AppError {
+        AppError::OverBudget {
+            limit: self.scope.limit_name().to_string(),
+            message: self.describe(),
+            needed_micros: self.needed.get(),
+            limit_micros: self.limit.get(),
+            spent_micros: self.spent.get(),
+            resets_at_ms: self.resets_at_ms,
+        }
+    }
 }
 
 /// Admits `estimate` into every budget on `subjects` (scope and subject), for call
@@ -161,16 +201,24 @@ pub async fn admit(
     Ok(Ok(()))
 }
 
-/// Locks the budgets call `call_id` is in (before its wallet is touched).
+/// Locks the budgets call `call_id` is in (before its wallet is touched), one by one in
+/// id order as [`admit`] does, so a call finishing and one beginning never wait on each
+/// other in opposite orders.
 pub async fn lock(tx: &mut WriteTx, call_id: &str) -> Result<(), AppError> {
-    sqlx::query(
-        "update budget set updated_at_ms = updated_at_ms \
-         where id in (select budget_id from budget_charge where call_id = $1)",
-    )
-    .bind(call_id)
-    .execute(&mut ***tx)
-    .await
-    .map_err(db_err("settling a budget"))?;
+    let err = db_err("settling a budget");
+    let ids: Vec<String> =
+        sqlx::query_scalar("select budget_id from budget_charge where call_id = $1 order by budget_id")
+            .bind(call_id)
+            .fetch_all(&mut ***tx)
+            .await
+            .map_err(&err)?;
+    for id in ids {
+        sqlx::query("update budget set updated_at_ms = updated_at_ms where id = $1")
+            .bind(&id)
+            .execute(&mut ***tx)
+            .await
+            .map_err(&err)?;
+    }
     Ok(())
 }
 

@@ -39,9 +39,9 @@ pub async fn begin(
 ) -> Result<Result<Call, Outcome>, AppError> {
     let mut call = Call::new(request);
     let wallet = match request.payer {
-        Payer::Credits => Some(match state.ledger.find_wallet(&request.user_id).await? {
+        Payer::Credits => Some(match state.ledger.find_wallet(request.wallet_owner()).await? {
             Some(w) => w,
-            None => state.ledger.open_wallet(&request.user_id).await?,
+            None => state.ledger.open_wallet(request.wallet_owner()).await?,
         }),
         Payer::OwnKey(_) | Payer::CallKey(_) => None,
     };
@@ -176,7 +176,10 @@ pub async fn finish_ok(
     super::budgets::settle(&mut tx, &call.id, charged).await?;
     tx.commit().await.map_err(db_err("finishing a call"))?;
     if charged.is_positive() {
-        crate::server::services::payments::auto_top_up::after_spend(state, &call.user_id);
+        // Auto top-up is set up per person; a team's wallet is topped up by its buyers.
+        if call.team_id.is_none() {
+            crate::server::services::payments::auto_top_up::after_spend(state, &call.user_id);
+        }
     }
     Ok(Some(Settled { units, cost, charged, answer }))
 }
@@ -262,6 +265,7 @@ async fn void(state: &AppState, call: &Call, reason: CallFailure, answer: &Answe
     if let Some(run_id) = &call.budget_run {
         run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, Micros::ZERO).await?;
     }
+    super::budgets::lock(&mut tx, &call.id).await?;
     super::budgets::settle(&mut tx, &call.id, Micros::ZERO).await?;
     if let Some(hold_id) = call.hold_id {
         match state.ledger.void_hold_in(&mut tx, hold_id).await {

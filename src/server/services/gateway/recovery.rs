@@ -100,7 +100,7 @@ async fn settle_calls_of(state: &AppState, owner: Option<&str>) -> Result<usize,
     .map_err(db_err("finding calls cut off"))?;
     let mut settled = 0;
     for row in rows {
-        let id: String = row.try_get(14).map_err(db_err("finding calls cut off"))?;
+        let id: String = row.try_get(15).map_err(db_err("finding calls cut off"))?;
         let call = call_from_row(&id, &row)?;
         if call::finish_interrupted(state, &call).await? {
             tracing::warn!(call_id = %id, request_id = %call.request_id, "call cut off by a crash; not charged");

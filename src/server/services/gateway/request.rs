@@ -11,6 +11,7 @@ use super::run_cap::RunCap;
 use crate::server::adapters::providers::RunFailure;
 use crate::server::infra::state::AppState;
 use crate::server::services::billing::{Payer, payer_for};
+use crate::server::services::wallets::Acting;
 use crate::shared::dto::keys::Provider;
 use crate::shared::endpoint::EndpointId;
 use crate::shared::error::AppError;
@@ -52,7 +53,10 @@ pub enum Outcome {
 /// and the run whose cap it counts against. The JSON API and the Studio both build one.
 #[derive(Debug)]
 pub struct CallRequest {
+    /// The person who asks.
     pub user_id: String,
+    /// The team whose wallet pays, if not the person's own.
+    pub team_id: Option<String>,
     /// The caller's id for the request, unique within the account: a repeat is refused.
     pub request_id: String,
     pub input: Value,
@@ -64,24 +68,31 @@ pub struct CallRequest {
     pub digest: Option<String>,
     /// A call cut off by a crash whose request id this call takes over (a retry of it).
     pub rerun_of: Option<String>,
-    /// The budgets the call counts against, if they are set: its API token's.
+    /// The budgets the call counts against, if they are set: its API token's, and in a
+    /// team its member's and the team's.
     pub budgets: Vec<(crate::shared::dto::budgets::BudgetScope, String)>,
 }
 
 impl CallRequest {
-    /// Prices `input` at the caller's price and decides who pays: the steps before any
-    /// work. Errors: the input's field (validation), or missing credits.
+    /// The owner id of the wallet that pays: the team's, or the person's.
+    pub fn wallet_owner(&self) -> &str {
+        self.team_id.as_deref().unwrap_or(&self.user_id)
+    }
+
+    /// Prices `input` at the paying wallet's price and decides who pays: the steps before
+    /// any work. Errors: the input's field (validation), or missing credits.
     pub async fn prepare(
         state: &AppState,
-        user_id: &str,
+        acting: &Acting,
         request_id: String,
         endpoint_id: &EndpointId,
         input: Value,
     ) -> Result<Self, AppError> {
-        let estimate = priced(state, user_id, endpoint_id, &input).await?;
-        let payer = payer_for(state, user_id, estimate.price.provider, estimate.cost).await?;
+        let estimate = priced(state, acting.owner_id(), endpoint_id, &input).await?;
+        let payer = payer_for(state, acting.owner_id(), estimate.price.provider, estimate.cost).await?;
         Ok(Self {
-            user_id: user_id.to_string(),
+            user_id: acting.user.id.clone(),
+            team_id: acting.team_id().map(str::to_string),
             request_id,
             input,
             estimate,
@@ -96,18 +107,19 @@ impl CallRequest {
     /// A call paid with a key sent with it (fal only): no credit check.
     pub async fn with_call_key(
         state: &AppState,
-        user_id: &str,
+        acting: &Acting,
         request_id: String,
         endpoint_id: &EndpointId,
         input: Value,
         key: String,
     ) -> Result<Self, AppError> {
-        let estimate = priced(state, user_id, endpoint_id, &input).await?;
+        let estimate = priced(state, acting.owner_id(), endpoint_id, &input).await?;
         if estimate.price.provider != Provider::Fal {
             return Err(AppError::validation("Tollgate-Fal-Key", "Tollgate-Fal-Key pays for fal endpoints only."));
         }
         Ok(Self {
-            user_id: user_id.to_string(),
+            user_id: acting.user.id.clone(),
+            team_id: acting.team_id().map(str::to_string),
             request_id,
             input,
             estimate,
@@ -139,6 +151,8 @@ pub struct Call {
     /// The id the caller gave the request (`X-Request-Id`), unique within its account.
     pub request_id: String,
     pub user_id: String,
+    /// The team whose wallet paid, if not the person's own.
+    pub team_id: Option<String>,
     pub endpoint_id: EndpointId,
     pub provider: Provider,
     pub operation: String,
@@ -164,6 +178,7 @@ impl Call {
             id: uuid::Uuid::new_v4().to_string(),
             request_id: request.request_id.clone(),
             user_id: request.user_id.clone(),
+            team_id: request.team_id.clone(),
             endpoint_id: price.endpoint_id.clone(),
             provider: price.provider,
             operation: price.operation.to_string(),

@@ -173,7 +173,7 @@ async fn make(db: &Db, user_id: &str, month: Month, now_ms: i64) -> Result<Optio
     let due = Micros((drawn - held - billed).clamp(0, used.max(0)));
     let usage: i64 = sqlx::query_scalar(
         "select cast(coalesce(sum(charged_micros), 0) as bigint) from usage_record where user_id = $1 \
-         and status = 'succeeded' and finished_at_ms >= $2 and finished_at_ms < $3",
+         and team_id is null and status = 'succeeded' and finished_at_ms >= $2 and finished_at_ms < $3",
     )
     .bind(user_id)
     .bind(from)
@@ -207,7 +207,7 @@ async fn make(db: &Db, user_id: &str, month: Month, now_ms: i64) -> Result<Optio
         "insert into invoice_line (invoice_id, endpoint_id, unit, calls, units_milli, unit_price_micros, amount_micros) \
          select $1, endpoint_id, unit, count(*), cast(sum(units_milli) as bigint), unit_price_micros, \
              cast(sum(charged_micros) as bigint) \
-         from usage_record where user_id = $2 and status = 'succeeded' and paid_with = 'credits' \
+         from usage_record where user_id = $2 and team_id is null and status = 'succeeded' and paid_with = 'credits' \
              and finished_at_ms >= $3 and finished_at_ms < $4 \
          group by endpoint_id, unit, unit_price_micros",
     )

@@ -17,19 +17,26 @@ use crate::server::infra::db::word;
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::accounts::users::User;
+use crate::server::services::wallets::Acting;
 use crate::shared::dto::purchases::{CheckoutState, Quote};
 use crate::shared::error::AppError;
 use crate::shared::money::Micros;
 use crate::shared::states::{CheckoutProvider, CheckoutStatus};
 
 /// Opens a checkout for the amount typed and returns where to send the browser, with
-/// what the purchase costs and gives.
+/// what the purchase costs and gives. Acting for a team, the credits go to the team's
+/// wallet; only its owners and admins buy for it.
 pub async fn start_checkout(
     state: &AppState,
-    user: &User,
+    acting: &Acting,
     amount: &str,
     next: Option<&str>,
 ) -> Result<(String, Quote), AppError> {
+    let user = &acting.user;
+    if acting.team.as_ref().is_some_and(|t| !t.role.manages()) {
+        return Err(AppError::Forbidden);
+    }
+    let team = acting.team_id();
     let back = crate::shared::dto::purchases::next_suffix(next);
     let rules = state.purchase_rules();
     if !rules.available {
@@ -47,14 +54,14 @@ pub async fn start_checkout(
             &back,
         )
         .await?;
-        record_session(state, user, &session.id, CheckoutProvider::Stripe, &quote).await?;
+        record_session(state, (user, team), &session.id, CheckoutProvider::Stripe, &quote).await?;
         return Ok((session.url, quote));
     }
     // The sandbox stands in only when there is no Stripe account and sandbox mode is on.
     let random =
         crate::server::infra::crypto::random_hex(12).map_err(|e| AppError::internal("starting a checkout", e))?;
     let id = format!("cs_sandbox_{random}");
-    record_session(state, user, &id, CheckoutProvider::Sandbox, &quote).await?;
+    record_session(state, (user, team), &id, CheckoutProvider::Sandbox, &quote).await?;
     let page = format!("/sandbox/checkout/{id}");
     let url = match back.strip_prefix('&') {
         Some(query) => format!("{page}?{query}"),
@@ -67,14 +74,14 @@ pub async fn start_checkout(
 /// never what a browser says.
 async fn record_session(
     state: &AppState,
-    user: &User,
+    (user, team): (&User, Option<&str>),
     id: &str,
     provider: CheckoutProvider,
     quote: &Quote,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "insert into checkout_session (id, user_id, provider, amount_micros, bonus_micros, status, created_at_ms) \
-         values ($1, $2, $3, $4, $5, $6, $7)",
+        "insert into checkout_session (id, user_id, provider, amount_micros, bonus_micros, status, created_at_ms, \
+             team_id) values ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id)
     .bind(&user.id)
@@ -83,6 +90,7 @@ async fn record_session(
     .bind(quote.bonus.get())
     .bind(CheckoutStatus::Open.as_str())
     .bind(now_ms())
+    .bind(team)
     .execute(state.db.pool())
     .await
     .map_err(|e| AppError::internal("starting a checkout", e))?;

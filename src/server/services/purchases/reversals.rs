@@ -26,11 +26,12 @@ struct Purchase {
     wallet: AccountId,
 }
 
-/// The purchase paid by `payment_intent`, with its owner's wallet. Read before the
+/// The purchase paid by `payment_intent`, with the wallet it credited (its buyer's, or
+/// the team's it was bought for). Read before the
 /// write transaction (opening a wallet writes on its own).
 async fn purchase_by_payment(state: &AppState, payment_intent: &str) -> Result<Purchase, WebhookError> {
     let row = sqlx::query(
-        "select id, user_id, amount_micros, bonus_micros, refunded_micros from checkout_session \
+        "select id, coalesce(team_id, user_id), amount_micros, bonus_micros, refunded_micros from checkout_session \
          where payment_intent = $1 and status = 'completed'",
     )
     .bind(payment_intent)
@@ -232,12 +233,16 @@ pub async fn dispute_closed(
         Some("lost") => false,
         _ => return Err(WebhookError::Malformed),
     };
-    let user_id: String = sqlx::query_scalar("select user_id from dispute where id = $1")
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await
-        .map_err(|e| internal(&e))?
-        .ok_or_else(|| WebhookError::UnknownDispute(id.to_string()))?;
+    // The wallet the disputed purchase credited: the buyer's, or the team's it was for.
+    let user_id: String = sqlx::query_scalar(
+        "select coalesce(s.team_id, d.user_id) from dispute d join checkout_session s on s.id = d.session_id \
+         where d.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(state.db.pool())
+    .await
+    .map_err(|e| internal(&e))?
+    .ok_or_else(|| WebhookError::UnknownDispute(id.to_string()))?;
     let wallet = state.ledger.open_wallet(&user_id).await.map_err(|e| internal(&e))?;
     let mut tx = state.db.begin_write().await.map_err(|e| internal(&e))?;
     if !fresh_event(&mut tx, event_id, "charge.dispute.closed", now_ms).await? {

@@ -112,6 +112,7 @@ async fn checkout_completed(state: &AppState, id: &str, object: &Value, now_ms: 
 
 /// A checkout session as this server recorded it when it was priced.
 struct Recorded {
+    /// The wallet's owner: the buyer, or the team the credits were bought for.
     user_id: String,
     amount: i64,
     bonus: i64,
@@ -127,12 +128,14 @@ pub(super) fn internal(e: &dyn std::fmt::Display) -> WebhookError {
 /// Our record of `session`; the provider's total must agree with the amount priced here
 /// (never what a browser said).
 async fn recorded_session(state: &AppState, session: &str, paid_cents: i64) -> Result<Recorded, WebhookError> {
-    let row = sqlx::query("select user_id, amount_micros, bonus_micros, kind from checkout_session where id = $1")
-        .bind(session)
-        .fetch_optional(state.db.pool())
-        .await
-        .map_err(|e| internal(&e))?
-        .ok_or_else(|| WebhookError::UnknownSession(session.to_string()))?;
+    let row = sqlx::query(
+        "select coalesce(team_id, user_id), amount_micros, bonus_micros, kind from checkout_session where id = $1",
+    )
+    .bind(session)
+    .fetch_optional(state.db.pool())
+    .await
+    .map_err(|e| internal(&e))?
+    .ok_or_else(|| WebhookError::UnknownSession(session.to_string()))?;
     let recorded = Recorded {
         user_id: row.try_get(0).map_err(|e| internal(&e))?,
         amount: row.try_get(1).map_err(|e| internal(&e))?,

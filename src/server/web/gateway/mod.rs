@@ -23,10 +23,10 @@ use crate::server::services::gateway::answer as gateway_answer;
 use crate::server::services::gateway::replay::{self, Earlier};
 use crate::server::services::gateway::request::{CallRequest, Outcome};
 use crate::server::services::gateway::{jobs, run, run_cap};
+use crate::server::services::wallets::Acting;
 use crate::server::web::guard::bad_param;
 use crate::server::web::guard::{ApiCaller, ApiError, ApiUser};
 use crate::server::web::middleware::RefusedRequestId;
-use crate::shared::dto::budgets::BudgetScope;
 use crate::shared::dto::keys::Provider;
 use crate::shared::endpoint::EndpointId;
 use crate::shared::error::AppError;
@@ -87,7 +87,7 @@ fn read_input(endpoint_id: &str, body: &Bytes) -> Result<(EndpointId, Value), Re
 /// Prices the call and decides who pays (a key sent with the call, or as for any call).
 async fn price_call(
     state: &AppState,
-    user_id: &str,
+    acting: &Acting,
     request_id: String,
     endpoint_id: &EndpointId,
     input: Value,
@@ -99,15 +99,17 @@ async fn price_call(
             let bad = |m: String| bad_param("Tollgate-Fal-Key", m);
             let raw = raw.to_str().map_err(|_| bad("Tollgate-Fal-Key must be plain text.".into()))?;
             let key = Provider::Fal.check_format(raw).map_err(|e| bad(e.to_string()))?;
-            CallRequest::with_call_key(state, user_id, request_id, endpoint_id, input, key).await
+            CallRequest::with_call_key(state, acting, request_id, endpoint_id, input, key).await
         }
-        None => CallRequest::prepare(state, user_id, request_id, endpoint_id, input).await,
+        None => CallRequest::prepare(state, acting, request_id, endpoint_id, input).await,
     };
     match request {
         Ok(request) => Ok(request),
-        Err(AppError::InsufficientCredits { needed_micros, available_micros }) => {
-            Err(payment_required(limit_for(state, user_id).await, Micros(needed_micros), Micros(available_micros)))
-        }
+        Err(AppError::InsufficientCredits { needed_micros, available_micros }) => Err(payment_required(
+            limit_for(state, acting.owner_id()).await,
+            Micros(needed_micros),
+            Micros(available_micros),
+        )),
         Err(e) => Err(refused(e)),
     }
 }
@@ -133,7 +135,7 @@ async fn limit_for(state: &AppState, user_id: &str) -> &'static str {
 async fn answer_outcome(state: &AppState, outcome: Outcome, request: &CallRequest) -> Response {
     match outcome {
         Outcome::Insufficient { needed, available } => {
-            payment_required(limit_for(state, &request.user_id).await, needed, available)
+            payment_required(limit_for(state, request.wallet_owner()).await, needed, available)
         }
         Outcome::Repeated => {
             let digest = request.digest.as_deref().unwrap_or_default();
@@ -160,7 +162,7 @@ fn is_dry_run(q: &RunQuery) -> Result<bool, Response> {
 #[allow(clippy::too_many_arguments)]
 async fn ready_call(
     state: &AppState,
-    user_id: &str,
+    acting: &Acting,
     route: Route,
     refused_id: bool,
     endpoint_id: Result<Path<String>, PathRejection>,
@@ -172,6 +174,9 @@ async fn ready_call(
         return Err(bad_param("endpoint_id", "The endpoint id must be a plain model path, e.g. fal-ai/flux/schnell."));
     };
     let dry_run = is_dry_run(q)?;
+    if !dry_run && let Err(e) = acting.check_spend() {
+        return Err(ApiError(e).into_response());
+    }
     if refused_id {
         // A retry under a replaced id would run the call again: refuse it instead.
         return Err(bad_param(
@@ -186,14 +191,14 @@ async fn ready_call(
     let rerun_of = if dry_run {
         None
     } else {
-        match replay::earlier(state, user_id, &request_id, &digest, replay::RETRY_WAITS).await {
+        match replay::earlier(state, &acting.user.id, &request_id, &digest, replay::RETRY_WAITS).await {
             Ok(Earlier::None) => None,
             Ok(Earlier::CutOff { call_id }) => Some(call_id),
             Ok(earlier) => return Err(answer::earlier(earlier, &request_id)),
             Err(e) => return Err(ApiError(e).into_response()),
         }
     };
-    let mut request = price_call(state, user_id, request_id, &endpoint_id, input, headers).await?;
+    let mut request = price_call(state, acting, request_id, &endpoint_id, input, headers).await?;
     if dry_run {
         return Err(answer::dry_run(&request));
     }
@@ -207,7 +212,7 @@ async fn ready_call(
 /// under the same `X-Request-Id` gets the first call's answer.
 pub async fn run(
     State(state): State<AppState>,
-    ApiCaller { user, token_id }: ApiCaller,
+    ApiCaller { acting, token_id }: ApiCaller,
     refused_id: Option<Extension<RefusedRequestId>>,
     endpoint_id: Result<Path<String>, PathRejection>,
     Query(q): Query<RunQuery>,
@@ -215,13 +220,14 @@ pub async fn run(
     body: Bytes,
 ) -> Response {
     let refused_id = refused_id.is_some();
-    let mut request = match ready_call(&state, &user.id, Route::Run, refused_id, endpoint_id, &q, &headers, &body).await
+    let mut request = match ready_call(&state, &acting, Route::Run, refused_id, endpoint_id, &q, &headers, &body).await
     {
         Ok(request) => request,
         Err(answer) => return answer,
     };
-    // A call made with a token counts against the token's budget, if it has one.
-    request.budgets = token_id.into_iter().map(|t| (BudgetScope::Token, t)).collect();
+    // The budgets the call counts against: its token's, and in a team its member's and
+    // the team's (those that are set).
+    request.budgets = acting.budgets(token_id);
     match run::execute(&state, &request).await {
         Ok(outcome) => answer_outcome(&state, outcome, &request).await,
         Err(e) => ApiError(e).into_response(),
@@ -232,7 +238,7 @@ pub async fn run(
 /// the job id and estimate; `GET /api/v1/jobs/{job_id}` follows it.
 pub async fn queue(
     State(state): State<AppState>,
-    ApiCaller { user, token_id }: ApiCaller,
+    ApiCaller { acting, token_id }: ApiCaller,
     refused_id: Option<Extension<RefusedRequestId>>,
     endpoint_id: Result<Path<String>, PathRejection>,
     Query(q): Query<RunQuery>,
@@ -241,12 +247,13 @@ pub async fn queue(
 ) -> Response {
     let refused_id = refused_id.is_some();
     let mut request =
-        match ready_call(&state, &user.id, Route::Queue, refused_id, endpoint_id, &q, &headers, &body).await {
+        match ready_call(&state, &acting, Route::Queue, refused_id, endpoint_id, &q, &headers, &body).await {
             Ok(request) => request,
             Err(answer) => return answer,
         };
-    // A call made with a token counts against the token's budget, if it has one.
-    request.budgets = token_id.into_iter().map(|t| (BudgetScope::Token, t)).collect();
+    // The budgets the call counts against: its token's, and in a team its member's and
+    // the team's (those that are set).
+    request.budgets = acting.budgets(token_id);
     match jobs::submit(&state, &request).await {
         Ok(Ok(job)) => answer::kept(&gateway_answer::queued(&job), false),
         Ok(Err(outcome)) => answer_outcome(&state, outcome, &request).await,

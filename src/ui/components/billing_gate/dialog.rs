@@ -35,12 +35,20 @@ pub(super) fn GateDialog(notifier: Notifier) -> impl IntoView {
             class="gate"
             aria-labelledby="gate-title"
             aria-describedby="gate-description"
-            data-reason=move || match reason() { GateReason::Onboarding => "onboarding", GateReason::Generation => "generation" }
+            data-reason=move || match reason() {
+                GateReason::Onboarding => "onboarding",
+                GateReason::Generation => "generation",
+                GateReason::Budget => "budget",
+            }
             on:close=on_close
             on:keydown=on_keydown
         >
             <GateIntro notifier />
-            <GateOptions notifier />
+            {move || if reason() == GateReason::Budget {
+                view! { <BudgetOptions notifier /> }.into_any()
+            } else {
+                view! { <GateOptions notifier /> }.into_any()
+            }}
         </dialog>
     }
 }
@@ -106,6 +114,7 @@ fn GateIntro(notifier: Notifier) -> impl IntoView {
             {move || match reason() {
                 GateReason::Onboarding => "Get started",
                 GateReason::Generation => "Set up billing to continue",
+                GateReason::Budget => "Budget reached",
             }}
         </h2>
         <p id="gate-description" class="gate__lead">
@@ -115,8 +124,26 @@ fn GateIntro(notifier: Notifier) -> impl IntoView {
                     welcome_credit(),
                 ),
                 GateReason::Generation => "This needs more credits than you have, and no key of yours covers it. Choose how to pay; you will come back here afterwards.".to_string(),
+                GateReason::Budget => notifier.detail.get(),
             }}
         </p>
+    }
+}
+
+/// What to do about a budget: it is set by the team's owners and admins (or on the
+/// token), so the way on is to ask, wait for the reset, or pay from another wallet.
+#[component]
+fn BudgetOptions(notifier: Notifier) -> impl IntoView {
+    let close = move |_| notifier.close_gate();
+    view! {
+        <p class="gate__gift">
+            "Budgets are set by the team's owners and admins on "
+            <a href="/settings/teams" on:click=close>"Settings > Teams"</a>
+            ". You can also switch to another wallet in the header."
+        </p>
+        <div class="gate__footer">
+            <button type="button" class="btn" on:click=close>"Close"</button>
+        </div>
     }
 }
 

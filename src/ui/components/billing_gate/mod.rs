@@ -20,6 +20,9 @@ pub enum GateReason {
     Onboarding,
     /// An action needed credits the person does not have, and no key of theirs covers it.
     Generation,
+    /// A budget (the person's in a team, the team's, or a token's) has too little left;
+    /// the notifier's `detail` says which.
+    Budget,
 }
 
 /// A short message in the corner, with an optional link to act on it.
@@ -41,6 +44,8 @@ pub struct Notifier {
     here: Memo<String>,
     /// "You have $5.00 of credit to try things out." for the onboarding text.
     credit_line: RwSignal<String>,
+    /// Which budget stopped the call, for the gate's text.
+    detail: RwSignal<String>,
 }
 
 thread_local! {
@@ -76,13 +81,29 @@ impl Notifier {
     /// Shows what went wrong. Missing credits get the "Insufficient credits" toast with
     /// an Add credits action, and the gate.
     pub fn error(&self, err: &AppError) {
-        if let AppError::InsufficientCredits { .. } = err {
-            let add = ("Add credits".to_string(), with_next("/credits?tab=balance", &self.here.get_untracked()));
-            self.toast("Insufficient credits", true, Some(add));
-            self.open_gate(GateReason::Generation);
-        } else {
-            self.toast(err.to_string(), true, None);
+        match err {
+            AppError::InsufficientCredits { .. } => {
+                let add = ("Add credits".to_string(), with_next("/credits?tab=balance", &self.here.get_untracked()));
+                self.toast("Insufficient credits", true, Some(add));
+                self.open_gate(GateReason::Generation);
+            }
+            AppError::OverBudget { limit, message, .. } => {
+                self.toast(format!("{}: {message}", budget_title(limit)), true, None);
+                self.detail.set(message.clone());
+                self.gate.set(Some(GateReason::Budget));
+            }
+            _ => self.toast(err.to_string(), true, None),
         }
+    }
+}
+
+/// The name of the budget a refusal names (`member_budget`, `team_budget`, `token_budget`).
+pub fn budget_title(limit: &str) -> &'static str {
+    match limit {
+        "member_budget" => "Your member budget is used up",
+        "team_budget" => "The team's budget is used up",
+        "token_budget" => "The token's budget is used up",
+        _ => "A budget is used up",
     }
 }
 
@@ -119,6 +140,7 @@ pub fn BillingGateHost() -> impl IntoView {
         next_id: StoredValue::new(0),
         here: current_place(),
         credit_line: RwSignal::new(String::new()),
+        detail: RwSignal::new(String::new()),
     };
     provide_context(notifier);
 

@@ -7,10 +7,12 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::AccountSummary;
 use crate::api::teams::{
-    AcceptInvite, CreateTeam, InviteMember, RemoveMember, RevokeInvite, SetMemberRole, TeamDetail, TeamRole, get_team,
-    list_teams,
+    AcceptInvite, CreateTeam, InviteMember, RemoveMember, RemoveTeamBudget, RevokeInvite, SetMemberRole, SetTeamBudget,
+    TeamDetail, TeamRole, get_team, list_teams, team_budgets,
 };
+use crate::shared::dto::budgets::{Budget, BudgetScope};
 use crate::shared::format::{utc_date, utc_minute};
+use crate::ui::components::budget::{BudgetFields, budget_summary};
 use crate::ui::components::error_page::ErrorPage;
 use crate::ui::components::forms::{Field, FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
@@ -90,12 +92,27 @@ fn TeamSection(team: String, email: String) -> impl IntoView {
     let revoke = ServerAction::<RevokeInvite>::new();
     let set_role = ServerAction::<SetMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
+    let set_budget = ServerAction::<SetTeamBudget>::new();
+    let remove_budget = ServerAction::<RemoveTeamBudget>::new();
     let id = team.clone();
     let detail = Resource::new(
-        move || (invite.version().get(), revoke.version().get(), set_role.version().get(), remove.version().get()),
-        move |_| get_team(id.clone()),
+        move || {
+            (
+                invite.version().get(),
+                revoke.version().get(),
+                set_role.version().get(),
+                remove.version().get(),
+                set_budget.version().get(),
+                remove_budget.version().get(),
+            )
+        },
+        move |_| {
+            let id = id.clone();
+            async move { Ok::<_, crate::shared::error::AppError>((get_team(id.clone()).await?, team_budgets(id).await?)) }
+        },
     );
-    let actions = MemberActions { set_role, remove };
+    let actions =
+        MemberActions { set_role, remove, budgets: TeamBudgetActions { set: set_budget, remove: remove_budget } };
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
@@ -103,7 +120,8 @@ fn TeamSection(team: String, email: String) -> impl IntoView {
                 Suspend::new(async move {
                     match detail.await {
                         Err(e) => view! { <ErrorPage error=e /> }.into_any(),
-                        Ok(d) => view! {
+                        Ok((d, budgets)) => view! {
+                            <TeamBudgetCard detail=d.clone() budgets email=email.clone() actions=actions.budgets />
                             <TeamMembers detail=d.clone() email actions />
                             {d.team.role.manages().then(|| view! {
                                 <Invites detail=d.clone() team invite revoke />
@@ -120,11 +138,115 @@ fn TeamSection(team: String, email: String) -> impl IntoView {
 struct MemberActions {
     set_role: ServerAction<SetMemberRole>,
     remove: ServerAction<RemoveMember>,
+    budgets: TeamBudgetActions,
+}
+
+#[derive(Clone, Copy)]
+struct TeamBudgetActions {
+    set: ServerAction<SetTeamBudget>,
+    remove: ServerAction<RemoveTeamBudget>,
+}
+
+/// The team's budgets: the whole team's, and each member's. Everyone in the team sees
+/// the team's and their own; owners and admins see and set them all.
+#[component]
+fn TeamBudgetCard(
+    detail: TeamDetail,
+    budgets: Vec<Budget>,
+    email: String,
+    actions: TeamBudgetActions,
+) -> impl IntoView {
+    let manages = detail.team.role.manages();
+    let team = detail.team.id.clone();
+    let team_budget = budgets.iter().find(|b| b.scope == BudgetScope::Team).cloned();
+    let members: Vec<_> = detail.members.iter().filter(|m| manages || m.email == email).cloned().collect();
+    view! {
+        <section class="card" aria-labelledby="team-budget-title">
+            <h2 id="team-budget-title">{format!("{}: budgets", detail.team.name)}</h2>
+            <p class="muted">
+                "Limits on what is spent from the team's wallet per window (UTC): by the whole team, and by each "
+                "member. Calls that would pass one are refused with 402 before they run; failed calls give their "
+                "share back."
+            </p>
+            <FormError message=form_error(actions.set.value(), &["limit", "period"]) />
+            <FormError message=form_error(actions.remove.value(), &[]) />
+            <h3>"Whole team"</h3>
+            <BudgetEditor
+                team=team.clone()
+                member=None
+                name=format!("team {}", detail.team.name)
+                budget=team_budget
+                editable=manages
+                actions
+            />
+            <h3>{if manages { "Per member" } else { "Yours" }}</h3>
+            <ul class="member-budgets" data-testid="member-budgets">
+                {members.into_iter().map(|m| {
+                    let subject = format!("{team}:{}", m.user_id);
+                    let budget = budgets.iter().find(|b| b.scope == BudgetScope::Member && b.subject == subject).cloned();
+                    view! {
+                        <li class="member-budgets__row">
+                            <span class="member-budgets__who">{m.email.clone()}</span>
+                            <BudgetEditor
+                                team=team.clone()
+                                member=Some(m.user_id.clone())
+                                name=m.email.clone()
+                                budget
+                                editable=manages
+                                actions
+                            />
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// One budget (the team's, or a member's) and, for owners and admins, its form.
+#[component]
+fn BudgetEditor(
+    team: String,
+    member: Option<String>,
+    name: String,
+    budget: Option<Budget>,
+    editable: bool,
+    actions: TeamBudgetActions,
+) -> impl IntoView {
+    let summary = budget_summary(budget.as_ref());
+    let has_budget = budget.is_some();
+    let key = member.clone().unwrap_or_else(|| team.clone());
+    let member = member.unwrap_or_default();
+    let remove_label = format!("Remove the budget of {name}");
+    let testid = format!("budget-{name}");
+    let (team_b, member_b) = (team.clone(), member.clone());
+    view! {
+        <div class="token-budget" data-testid=testid>
+            <p class="token-budget__now">{summary}</p>
+            {editable.then(move || view! {
+                <div class="token-budget__actions">
+                    <ActionForm action=actions.set attr:class="inline-form token-budget__form">
+                        <input type="hidden" name="team" value=team />
+                        <input type="hidden" name="member" value=member />
+                        <BudgetFields key name budget />
+                        <button type="submit" class="btn btn--small">"Set budget"</button>
+                    </ActionForm>
+                    {has_budget.then(move || view! {
+                        <ActionForm action=actions.remove attr:class="inline-form">
+                            <input type="hidden" name="team" value=team_b />
+                            <input type="hidden" name="member" value=member_b />
+                            <button type="submit" class="btn btn--small" aria-label=remove_label>"Remove"</button>
+                        </ActionForm>
+                    })}
+                </div>
+            })}
+        </div>
+    }
 }
 
 #[component]
 fn TeamMembers(detail: TeamDetail, email: String, actions: MemberActions) -> impl IntoView {
-    let MemberActions { set_role, remove } = actions;
+    let MemberActions { set_role, remove, .. } = actions;
     let mine = detail.team.role;
     let team = detail.team.id.clone();
     view! {

@@ -24,12 +24,12 @@ pub fn StudioPage() -> impl IntoView {
     let job = RwSignal::new(None::<StudioJob>);
     let notifier = use_notifier();
     Effect::new(move |_| {
-        if let Some(Err(e @ AppError::InsufficientCredits { .. })) = run.value().get() {
+        if let Some(Err(e @ (AppError::InsufficientCredits { .. } | AppError::OverBudget { .. }))) = run.value().get() {
             notifier.error(&e);
         }
     });
     Effect::new(move |_| match submit.value().get() {
-        Some(Err(e @ AppError::InsufficientCredits { .. })) => notifier.error(&e),
+        Some(Err(e @ (AppError::InsufficientCredits { .. } | AppError::OverBudget { .. }))) => notifier.error(&e),
         Some(Ok(queued)) => job.set(Some(queued)),
         _ => {}
     });

@@ -171,13 +171,15 @@ mod tests {
             days: vec![day("2026-11-20", 31_000, 5), day("2026-11-21", 9_000, 1)],
             total: Micros(40_000),
             requests: 6,
+            members: vec![],
         };
         assert_eq!(
             chart_caption(&s),
             "Daily credit spend, 2026-11-20 to 2026-11-21 (UTC): $0.04 in all; the most was $0.031 on 2026-11-20."
                 .replace("$0.031 ", &format!("{} ", Micros(31_000).format()))
         );
-        let quiet = UsageSummary { days: vec![day("2026-11-21", 0, 0)], total: Micros::ZERO, requests: 0 };
+        let quiet =
+            UsageSummary { days: vec![day("2026-11-21", 0, 0)], total: Micros::ZERO, requests: 0, members: vec![] };
         assert_eq!(chart_caption(&quiet), "Daily credit spend, 2026-11-21 to 2026-11-21 (UTC): nothing was spent.");
     }
 }

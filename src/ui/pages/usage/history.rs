@@ -57,12 +57,15 @@ pub(super) fn HistoryControls(limit: Memo<u32>, days: Memo<u32>) -> impl IntoVie
 
 #[component]
 pub(super) fn HistoryTable(rows: Vec<UsageRecord>) -> impl IntoView {
+    // A team's history says who made each call.
+    let team = rows.iter().any(|r| r.member.is_some());
     view! {
         <div class="table-wrap">
             <table class="table usage-history" aria-labelledby="usage-history-title" data-testid="usage-history">
                 <thead>
                     <tr>
                         <th scope="col">"Date (UTC)"</th>
+                        {team.then(|| view! { <th scope="col">"Member"</th> })}
                         <th scope="col">"Provider"</th>
                         <th scope="col">"Model"</th>
                         <th scope="col">"Operation"</th>
@@ -70,7 +73,7 @@ pub(super) fn HistoryTable(rows: Vec<UsageRecord>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {rows.into_iter().map(|r| view! { <HistoryLine r /> }).collect_view()}
+                    {rows.into_iter().map(|r| view! { <HistoryLine r team /> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -99,12 +102,13 @@ pub fn cost_text(r: &UsageRecord) -> (String, Option<String>) {
 }
 
 #[component]
-fn HistoryLine(r: UsageRecord) -> impl IntoView {
+fn HistoryLine(r: UsageRecord, team: bool) -> impl IntoView {
     let (cost, note) = cost_text(&r);
     let own_key = r.paid_with == PaidWith::OwnKey;
     view! {
         <tr data-status=r.status.as_str() data-paid-with=r.paid_with.as_str()>
             <td>{utc_minute(r.created_at_ms)}</td>
+            {team.then(|| view! { <td class="usage-history__member">{r.member.clone().unwrap_or_default()}</td> })}
             <td>{r.route.clone()}</td>
             <td class="usage-history__model">{r.model.clone()}</td>
             <td>{r.operation.clone()}</td>
@@ -124,6 +128,7 @@ mod tests {
     #[test]
     fn cost_cells_say_how_a_call_was_paid() {
         let base = UsageRecord {
+            member: None,
             id: "u".into(),
             date: "2026-11-21".into(),
             created_at_ms: 0,

@@ -56,5 +56,35 @@ pub(super) fn SpendSummary(s: UsageSummary) -> impl IntoView {
         {own_key_any.then(|| view! {
             <p class="muted small">"Calls paid with your own keys are billed by the provider, not taken from your credits, so they are not in the total."</p>
         })}
+        {(!s.members.is_empty()).then(|| view! { <MemberSpendTable members=s.members.clone() /> })}
+    }
+}
+
+/// A team's spend over the same days, per member.
+#[component]
+fn MemberSpendTable(members: Vec<crate::api::usage::MemberSpend>) -> impl IntoView {
+    view! {
+        <h3>"Who spent it"</h3>
+        <div class="table-wrap">
+            <table class="table usage-table" data-testid="usage-members">
+                <caption class="visually-hidden">"Credit spend per team member, last 7 days (UTC)"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Member"</th>
+                        <th scope="col" class="num">"Cost"</th>
+                        <th scope="col" class="num">"Requests"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {members.into_iter().map(|m| view! {
+                        <tr>
+                            <td>{m.email}</td>
+                            <td class="num">{m.cost.format()}</td>
+                            <td class="num">{m.requests}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }

@@ -112,10 +112,10 @@ async fn load_polled(state: &AppState, id: &str) -> Result<Polled, AppError> {
             .ok_or_else(|| AppError::internal("reading a job", "a queued job without its provider ticket"))
     };
     Ok(Polled {
-        ticket: QueueTicket { request_id: ticket(14)?, status_url: ticket(15)?, response_url: ticket(16)? },
+        ticket: QueueTicket { request_id: ticket(15)?, status_url: ticket(16)?, response_url: ticket(17)? },
         call,
-        polls: row.try_get(17).map_err(read)?,
-        deadline_at_ms: row.try_get(18).map_err(read)?,
+        polls: row.try_get(18).map_err(read)?,
+        deadline_at_ms: row.try_get(19).map_err(read)?,
     })
 }
 
