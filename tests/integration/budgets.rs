@@ -113,28 +113,7 @@ async fn concurrent_calls_never_overshoot_a_token_budget(backend: Backend) {
         assert_eq!(status, 200);
         sqlx::query("update budget set spent_micros = 0").execute(a.db.pool()).await.unwrap();
         let before = a.state.ledger.balance_of(&user_id(&a).await).await.unwrap().available.get();
-        let mut calls = tokio::task::JoinSet::new();
-        for i in 0..64 {
-            // Half through each instance.
-            let app = if i % 2 == 0 { &a } else { &b };
-            let (url, secret, id) =
-                (app.url("/api/v1/run/fal-ai/flux/schnell"), secret.clone(), format!("r{round}-{i}"));
-            let client = app.client.clone();
-            calls.spawn(async move {
-                let res = client
-                    .post(url)
-                    .bearer_auth(secret)
-                    .header("x-request-id", id)
-                    .json(&json!({"prompt": "a fox"}))
-                    .send()
-                    .await
-                    .unwrap();
-                let status = res.status().as_u16();
-                let body: Value = res.json().await.unwrap_or(Value::Null);
-                (status, body["limit"].as_str().map(str::to_string))
-            });
-        }
-        let answers = calls.join_all().await;
+        let answers = fire_64(&a, b, &secret, round).await;
         let ok = answers.iter().filter(|(s, _)| *s == 200).count() as i64;
         assert_eq!(ok, FITS, "round {round}: exactly the calls that fit ran: {answers:?}");
         assert!(
@@ -147,6 +126,32 @@ async fn concurrent_calls_never_overshoot_a_token_budget(backend: Backend) {
     }
     let report = a.state.ledger.audit().await.unwrap();
     assert!(report.is_clean(), "{:#?}", report.findings);
+}
+
+/// Fires 64 calls at once with the token `secret`, every other one through `b`, under
+/// request ids `r{round}-{i}`: each answer's status and the limit a refusal names.
+pub async fn fire_64(a: &TestApp, b: &TestApp, secret: &str, round: usize) -> Vec<(u16, Option<String>)> {
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let app = if i % 2 == 0 { a } else { b };
+        let (url, secret, id) =
+            (app.url("/api/v1/run/fal-ai/flux/schnell"), secret.to_string(), format!("r{round}-{i}"));
+        let client = app.client.clone();
+        calls.spawn(async move {
+            let res = client
+                .post(url)
+                .bearer_auth(secret)
+                .header("x-request-id", id)
+                .json(&json!({"prompt": "a fox"}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            (status, body["limit"].as_str().map(str::to_string))
+        });
+    }
+    calls.join_all().await
 }
 
 async fn user_id(app: &TestApp) -> String {

@@ -38,6 +38,7 @@ mod server_fns;
 mod smtp_standin;
 mod storage;
 mod stripe_standin;
+mod team_wallets;
 mod teams;
 mod tokens;
 mod usage_api;
