@@ -1,6 +1,8 @@
 import { expect, hydrated, newEmail, signUpAs, test } from "./fixtures";
 
 test("a member spends from the team's wallet until their budget answers 402", async ({ browser }) => {
+  // Two people in two browsers through a purchase, an invitation and five generations.
+  test.slow();
   // The owner makes a team, picks its wallet in the header and buys credits for it.
   const owner = await (await browser.newContext()).newPage();
   await signUpAs(owner, newEmail("owner"));
