@@ -43,6 +43,11 @@ test("a member spends from the team's wallet until their budget answers 402", as
   // The owner gives the member a budget of two images a day.
   await owner.reload();
   await hydrated(owner);
+  // Bad input is named next to the form and changes nothing.
+  await owner.getByLabel(`Budget for ${memberEmail} in USD`).fill("abc");
+  await owner.getByTestId(`budget-${memberEmail}`).getByRole("button", { name: "Set budget" }).click();
+  await expect(owner.getByRole("alert").filter({ hasText: "limit:" })).toBeVisible();
+  await expect(owner.getByTestId(`budget-${memberEmail}`)).toContainText("No limit");
   await owner.getByLabel(`Budget for ${memberEmail} in USD`).fill("0.006");
   await owner.getByLabel(`Budget window for ${memberEmail}`).selectOption("day");
   await owner.getByTestId(`budget-${memberEmail}`).getByRole("button", { name: "Set budget" }).click();

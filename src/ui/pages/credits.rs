@@ -129,11 +129,20 @@ fn BalanceTab(
                     " on credit, billed monthly. Drawn so far: " {account.credit_used.format()} "."
                 </p>
             })}
-            {(account.low_balance && !account.owed.is_positive()).then(|| view! {
-                <p class="notice notice--warn" role="status">
-                    "Your balance is under " {account.low_balance_threshold.format()} ". "
-                    <a href="#field-amount">"Add credits"</a> " to keep generating without interruption."
-                </p>
+            {(account.low_balance && !account.owed.is_positive()).then(|| if buys {
+                view! {
+                    <p class="notice notice--warn" role="status">
+                        "Your balance is under " {account.low_balance_threshold.format()} ". "
+                        <a href="#field-amount">"Add credits"</a> " to keep generating without interruption."
+                    </p>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="notice notice--warn" role="status">
+                        "The team's balance is under " {account.low_balance_threshold.format()}
+                        ". Ask one of its owners or admins to add credits."
+                    </p>
+                }.into_any()
             })}
         </section>
         <NoticesSection />

@@ -168,7 +168,7 @@ fn TeamBudgetCard(
                 "member. Calls that would pass one are refused with 402 before they run; failed calls give their "
                 "share back."
             </p>
-            <FormError message=form_error(actions.set.value(), &["limit", "period"]) />
+            <FormError message=form_error(actions.set.value(), &[]) />
             <FormError message=form_error(actions.remove.value(), &[]) />
             <h3>"Whole team"</h3>
             <BudgetEditor

@@ -51,7 +51,8 @@ pub fn UsageSection(account: AccountSummary) -> impl IntoView {
                         let (live, available) = (expect_context::<crate::ui::live::Live>(), account.available);
                         move || live.available(available).format()
                     }</strong>
-                    {account.low_balance.then(|| view! {
+                    // Only someone who can buy for this wallet is sent to the buy form.
+                    {(account.low_balance && account.team.as_ref().is_none_or(|t| t.role.manages())).then(|| view! {
                         " " <a class="badge badge--warn" href="#field-amount" data-testid="usage-low-balance">"Low balance: add credits"</a>
                     })}
                 </p>
