@@ -29,7 +29,8 @@ async fn put_budget(app: &TestApp, client: &reqwest::Client, token_id: &str, bod
     (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
 }
 
-async fn run_with(app: &TestApp, secret: &str, id: &str, input: Value) -> (u16, Value) {
+/// Runs the sandbox image model with the token `secret` under request id `id`.
+pub async fn run_with(app: &TestApp, secret: &str, id: &str, input: Value) -> (u16, Value) {
     let res = app
         .client
         .post(app.url("/api/v1/run/fal-ai/flux/schnell"))

@@ -6,6 +6,7 @@
 use serde_json::{Value, json};
 use tollgate::server::infra::db::Backend;
 
+use crate::budgets::run_with;
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::stripe_standin::{WHSEC, deliver};
 
@@ -87,19 +88,6 @@ async fn token(app: &TestApp, client: &reqwest::Client, team: &str) -> (String, 
     let (status, made) = json_of(app.call(client, "tokens_create", &[("name", "script"), ("team", team)]).await).await;
     assert_eq!(status, 200, "{made}");
     (made["info"]["id"].as_str().unwrap().to_string(), made["secret"].as_str().unwrap().to_string())
-}
-
-async fn run_with(app: &TestApp, secret: &str, id: &str, input: Value) -> (u16, Value) {
-    let res = app
-        .client
-        .post(app.url("/api/v1/run/fal-ai/flux/schnell"))
-        .bearer_auth(secret)
-        .header("x-request-id", id)
-        .json(&input)
-        .send()
-        .await
-        .unwrap();
-    json_of(res).await
 }
 
 async fn a_team_wallet_is_bought_into_and_pays_for_its_members_calls(backend: Backend) {

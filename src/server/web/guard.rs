@@ -89,14 +89,20 @@ pub async fn require_acting() -> Result<(AppState, Acting), AppError> {
     let state = AppState::from_context()?;
     let session = current_session().await?;
     let user = session_user(&session, &state).await?.ok_or(AppError::Unauthorized)?;
-    let selected: Option<String> =
-        session.get(WALLET_KEY).await.map_err(|e| AppError::internal("reading the session", e))?;
-    let acting = wallets::resolve(&state, user, selected.as_deref()).await?;
-    if acting.lost_team {
-        // Told once (by the next spend), then the person's own wallet is the choice.
-        session.remove::<String>(WALLET_KEY).await.map_err(|e| AppError::internal("reading the session", e))?;
-    }
+    let acting = session_acting(&session, &state, user).await?;
     Ok((state, acting))
+}
+
+/// The wallet `user` chose in this session's header. A team they have left is forgotten
+/// here, after its loss is marked on the answer (the next spend is refused once).
+async fn session_acting(session: &Session, state: &AppState, user: User) -> Result<Acting, AppError> {
+    let err = |e| AppError::internal("reading the session", e);
+    let selected: Option<String> = session.get(WALLET_KEY).await.map_err(err)?;
+    let acting = wallets::resolve(state, user, selected.as_deref()).await?;
+    if acting.lost_team {
+        session.remove::<String>(WALLET_KEY).await.map_err(err)?;
+    }
+    Ok(acting)
 }
 
 /// For server functions: [`signed_in`], acting on the wallet chosen in the header.
@@ -208,15 +214,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             .await
             .map_err(|_| ApiError(AppError::internal("api auth", "session layer missing")))?;
         let user = session_user(&session, state).await?.ok_or(ApiError(AppError::Unauthorized))?;
-        let selected: Option<String> =
-            session.get(WALLET_KEY).await.map_err(|e| ApiError(AppError::internal("reading the session", e)))?;
-        let acting = wallets::resolve(state, user, selected.as_deref()).await?;
-        if acting.lost_team {
-            session
-                .remove::<String>(WALLET_KEY)
-                .await
-                .map_err(|e| ApiError(AppError::internal("reading the session", e)))?;
-        }
+        let acting = session_acting(&session, state, user).await?;
         Ok(ApiCaller { acting, token_id: None })
     }
 }
