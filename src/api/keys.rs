@@ -1,4 +1,5 @@
-//! Settings > API keys: people's own fal.ai and OpenRouter keys, and onboarding.
+//! Settings > API keys: the fal.ai and OpenRouter keys of the wallet chosen in the header
+//! (a person's own, or a team's: its owners and admins change them), and onboarding.
 
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -8,15 +9,16 @@ pub use crate::shared::dto::keys::*;
 #[server(endpoint = "provider_keys")]
 pub async fn provider_keys() -> Result<Vec<ProviderSlot>, AppError> {
     use crate::server::services::keys;
-    crate::server::web::guard::signed_in(|state, user| async move { keys::slots(&state.db, &user.id).await }).await
+    crate::server::web::guard::acting(|state, acting| async move { keys::slots(&state.db, acting.owner_id()).await })
+        .await
 }
 
 /// Saves (or replaces) a pasted key after checking its format and asking the provider.
 #[server(endpoint = "provider_key_save")]
 pub async fn save_provider_key(provider: String, key: String) -> Result<KeyOutcome, AppError> {
     use crate::server::services::keys;
-    crate::server::web::guard::signed_in(|state, user| async move {
-        keys::save_pasted(&state, &user.id, Provider::from_field(&provider)?, &key).await
+    crate::server::web::guard::acting(|state, acting| async move {
+        keys::save_pasted(&state, acting.managed_owner()?, Provider::from_field(&provider)?, &key).await
     })
     .await
 }
@@ -25,8 +27,8 @@ pub async fn save_provider_key(provider: String, key: String) -> Result<KeyOutco
 #[server(endpoint = "provider_key_test")]
 pub async fn test_provider_key(provider: String) -> Result<KeyOutcome, AppError> {
     use crate::server::services::keys;
-    crate::server::web::guard::signed_in(|state, user| async move {
-        keys::test(&state, &user.id, Provider::from_field(&provider)?).await
+    crate::server::web::guard::acting(|state, acting| async move {
+        keys::test(&state, acting.managed_owner()?, Provider::from_field(&provider)?).await
     })
     .await
 }
@@ -34,8 +36,8 @@ pub async fn test_provider_key(provider: String) -> Result<KeyOutcome, AppError>
 #[server(endpoint = "provider_key_remove")]
 pub async fn remove_provider_key(provider: String) -> Result<(), AppError> {
     use crate::server::services::keys;
-    crate::server::web::guard::signed_in(|state, user| async move {
-        keys::remove(&state, &user.id, Provider::from_field(&provider)?).await
+    crate::server::web::guard::acting(|state, acting| async move {
+        keys::remove(&state, acting.managed_owner()?, Provider::from_field(&provider)?).await
     })
     .await
 }

@@ -42,6 +42,10 @@ pub enum AppError {
     /// An AI provider failed or refused the call; nothing was charged.
     #[error("{message}")]
     Provider { message: String },
+    /// The wallet has as many calls going as it may (`limit`: `concurrency`); `message`
+    /// says how many, and how the limit grows.
+    #[error("{message}")]
+    TooManyCalls { limit: String, message: String, in_flight: i64, max_in_flight: i64, retry_after_secs: u64 },
     #[error("Too many requests. Please wait {retry_after_secs} seconds and try again.")]
     RateLimited { retry_after_secs: u64 },
     /// The server could not be reached, or its answer could not be read (browser side).
@@ -70,7 +74,7 @@ impl AppError {
             Self::Conflict { .. } => 409,
             Self::InsufficientCredits { .. } | Self::OverBudget { .. } => 402,
             Self::Provider { .. } => 502,
-            Self::RateLimited { .. } => 429,
+            Self::RateLimited { .. } | Self::TooManyCalls { .. } => 429,
             Self::Network => 503,
             Self::Internal => 500,
         }
@@ -88,8 +92,19 @@ impl AppError {
             Self::OverBudget { .. } => "Budget reached",
             Self::Provider { .. } => "Provider problem",
             Self::RateLimited { .. } => "Slow down",
+            Self::TooManyCalls { .. } => "Too many calls at once",
             Self::Network => "Connection problem",
             Self::Internal => "Something went wrong",
+        }
+    }
+
+    /// Seconds to wait before trying again, for answers that say so (`Retry-After`).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } | Self::TooManyCalls { retry_after_secs, .. } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
         }
     }
 

@@ -44,6 +44,7 @@ fn start(database: &TestDatabase, port: u16) -> Child {
         .env("TOLLGATE_SECRET_KEY", "test-secret-key-0123456789abcdef0123456789")
         .env("TOLLGATE_MASTER_KEY", TEST_MASTER_KEY)
         .env("TOLLGATE_LOG_LEVEL", "error")
+        .env("TOLLGATE_CALLS_IN_FLIGHT_TIERS", "0:10000")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

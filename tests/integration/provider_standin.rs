@@ -68,6 +68,11 @@ struct QueuedJob {
 pub struct ProviderStandIn {
     inner: Arc<Mutex<Inner>>,
     pub addr: SocketAddr,
+    /// While true, fal model runs wait before answering (a slow model), so calls stay in
+    /// flight as long as a test needs.
+    held: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Model runs waiting now.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl ProviderStandIn {
@@ -85,7 +90,8 @@ impl ProviderStandIn {
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let standin = Self { inner, addr };
+        let held = Arc::new(tokio::sync::watch::Sender::new(false));
+        let standin = Self { inner, addr, held, waiting: Arc::default() };
         let app = Router::new()
             .route("/v1/models", get(fal_models))
             .route("/api/v1/key", get(openrouter_key))
@@ -118,6 +124,20 @@ impl ProviderStandIn {
     }
 
     /// The next `n` queue status checks fail with 503.
+    /// Model runs wait from now on until [`Self::release_runs`].
+    pub fn hold_runs(&self) {
+        self.held.send_replace(true);
+    }
+
+    pub fn release_runs(&self) {
+        self.held.send_replace(false);
+    }
+
+    /// How many model runs are waiting to be released.
+    pub fn waiting_runs(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn fail_status_checks(&self, n: u32) {
         self.inner.lock().unwrap().status_errors = n;
     }
@@ -240,6 +260,13 @@ async fn fal_run(
     headers: HeaderMap,
     Json(input): Json<serde_json::Value>,
 ) -> Response {
+    if *s.held.borrow() {
+        use std::sync::atomic::Ordering;
+        s.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut released = s.held.subscribe();
+        let _ = released.wait_for(|held| !*held).await;
+        s.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
     let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Key "));
     let mut inner = s.inner.lock().unwrap();
     let Some(key) = key.filter(|k| inner.valid_keys.contains(*k)).map(str::to_string) else {

@@ -28,13 +28,13 @@ async fn app(backend: Backend) -> TestApp {
     spawn_app_with(backend, &[("TOLLGATE_STRIPE_WEBHOOK_SECRET", WHSEC)]).await
 }
 
-async fn json_of(res: reqwest::Response) -> (u16, Value) {
+pub async fn json_of(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
 /// Ada's team "Studio Nine" with Bo in it as a member: (team id, ada, bo, bo's user id).
-async fn team_of_two(app: &TestApp) -> (String, reqwest::Client, reqwest::Client, String) {
+pub async fn team_of_two(app: &TestApp) -> (String, reqwest::Client, reqwest::Client, String) {
     let ada = app.signed_up("ada@example.com", PASSWORD).await;
     let bo = app.signed_up("bo@example.com", PASSWORD).await;
     let (status, team) = json_of(app.call(&ada, "teams_create", &[("name", "Studio Nine")]).await).await;
@@ -54,14 +54,14 @@ async fn team_of_two(app: &TestApp) -> (String, reqwest::Client, reqwest::Client
 }
 
 /// Chooses the wallet `client` acts on in the web app ("" for their own).
-async fn select(app: &TestApp, client: &reqwest::Client, team: &str) -> Value {
+pub async fn select(app: &TestApp, client: &reqwest::Client, team: &str) -> Value {
     let (status, summary) = json_of(app.call(client, "select_wallet", &[("team", team)]).await).await;
     assert_eq!(status, 200, "{summary}");
     summary
 }
 
 /// Buys `dollars` in the sandbox for the wallet `client` acts on; the session id.
-async fn buy(app: &TestApp, client: &reqwest::Client, dollars: &str) -> String {
+pub async fn buy(app: &TestApp, client: &reqwest::Client, dollars: &str) -> String {
     let res = app.call(client, "checkout_start", &[("amount", dollars)]).await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     let location = res.headers()["location"].to_str().unwrap().to_string();
@@ -166,9 +166,23 @@ async fn a_member_who_leaves_stops_spending_from_the_team(backend: Backend) {
     let (_, secret) = token(&app, &bo, &team).await;
     assert_eq!(studio_run(&app, &bo).await.0, 200);
     assert_eq!(run_with(&app, &secret, "before", json!({"prompt": "a fox"})).await.0, 200);
-    let before = wallet_of(&app, &team).await;
     let own = wallet_of(&app, &bo_id).await;
+    // Bo follows the team's money events live.
+    let mut stream = bo.get(app.url("/api/v1/events/stream")).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
     assert_eq!(app.call(&ada, "team_member_remove", &[("team", &team), ("member", &bo_id)]).await.status(), 200);
+    // The team's next event ends his stream instead of reaching him.
+    assert_eq!(studio_run(&app, &ada).await.0, 200);
+    let mut seen = String::new();
+    loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(20), stream.chunk()).await;
+        match chunk.expect("the stream ends after the team's next event") {
+            Ok(Some(bytes)) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            _ => break,
+        }
+    }
+    assert!(!seen.contains("id:"), "no team event reached a removed member: {seen}");
+    let before = wallet_of(&app, &team).await;
     // The team token stops working at once, on the instance that just let it through.
     assert_eq!(run_with(&app, &secret, "after", json!({"prompt": "a fox"})).await.0, 403);
     // Bo's next run in the browser is refused once (it was meant for the team), and his

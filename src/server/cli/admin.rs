@@ -1,4 +1,4 @@
-//! `tollgate admin audit`, `create-admin`, `refund` and `billing-mode`.
+//! `tollgate admin audit`, `create-admin`, `refund`, `billing-mode` and `calls-in-flight`.
 
 use std::process::ExitCode;
 
@@ -143,5 +143,39 @@ pub(super) async fn run_invoices(config: Config, month: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("invoices: {e}")),
+    }
+}
+
+/// `tollgate admin calls-in-flight show|set|clear`: how many calls a wallet may have going
+/// at once, by its purchases or as an administrator set it.
+pub(super) async fn calls_in_flight(config: Config, command: super::InFlightCommand) -> ExitCode {
+    use super::InFlightCommand;
+    use crate::server::services::gateway::in_flight::{self, Owner};
+    let site_addr = config.site_addr;
+    let state = match crate::server::web::app_server::open_state(config, || async move { Ok(((), site_addr)) }).await {
+        Ok((state, ())) => state,
+        Err(e) => return fail(&format!("calls-in-flight: {e}")),
+    };
+    let (wallet, change) = match &command {
+        InFlightCommand::Show { wallet } => (wallet, None),
+        InFlightCommand::Set { wallet, max } => (wallet, Some(Some(*max))),
+        InFlightCommand::Clear { wallet } => (wallet, Some(None)),
+    };
+    let result = async {
+        let (id, team) = in_flight::named_wallet(&state, wallet.email.as_deref(), wallet.team.as_deref()).await?;
+        let owner = if team { Owner::Team(&id) } else { Owner::Person(&id) };
+        match change {
+            None => in_flight::standing(&state, owner).await,
+            Some(max) => in_flight::set_override(&state, owner, max).await,
+        }
+    }
+    .await;
+    state.db.close().await;
+    match result {
+        Ok(standing) => {
+            println!("{}", standing.describe());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("calls-in-flight: {e}")),
     }
 }

@@ -207,6 +207,45 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: WebhooksCommand,
     },
+    /// Calls a wallet may have going at once: by what its buyers paid
+    /// (`calls_in_flight_tiers`), or set here for one wallet.
+    CallsInFlight {
+        #[command(subcommand)]
+        command: InFlightCommand,
+    },
+}
+
+/// A wallet named on the command line: a person's by email, or a team's by id.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WalletArg {
+    /// The person's email address (their own wallet).
+    #[arg(long, conflicts_with = "team", required_unless_present = "team")]
+    pub email: Option<String>,
+    /// The team's id (tm_...).
+    #[arg(long)]
+    pub team: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum InFlightCommand {
+    /// Calls going now, the limit and why.
+    Show {
+        #[command(flatten)]
+        wallet: WalletArg,
+    },
+    /// Allow this many calls at once, whatever was paid.
+    Set {
+        #[command(flatten)]
+        wallet: WalletArg,
+        /// Calls at once (at least 1).
+        #[arg(long)]
+        max: u32,
+    },
+    /// Go back to the limit the purchases give.
+    Clear {
+        #[command(flatten)]
+        wallet: WalletArg,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -299,6 +338,9 @@ pub async fn run(command: Command, config: Config, web: WebApp) -> ExitCode {
             admin::run_invoices(config, &month).await
         }
         Command::Admin { command: AdminCommand::Webhooks { command } } => webhooks::webhooks(config, command).await,
+        Command::Admin { command: AdminCommand::CallsInFlight { command } } => {
+            admin::calls_in_flight(config, command).await
+        }
         client @ (Command::Login { .. }
         | Command::Billing { .. }
         | Command::Usage { .. }

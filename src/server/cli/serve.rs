@@ -100,4 +100,5 @@ pub(super) fn print_config(config: &Config) {
     let catalog = config.price_catalog.as_ref().map_or("(built-in)".to_string(), |p| p.display().to_string());
     println!("price_catalog             {catalog}");
     println!("unknown_endpoint_price_usd {}", config.unknown_endpoint_price);
+    println!("calls_in_flight_tiers     {}", config.calls_in_flight);
 }

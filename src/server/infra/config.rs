@@ -20,7 +20,7 @@ use file::read_settings_file;
 use groups::{Accounts, Limits, Providers, Runtime, Site, Stripe};
 use layers::Layers;
 pub use parse::{parse_database_url, parse_master_key, redact_url};
-pub use types::{ConfigError, DatabaseSetting, LogFormat, MasterKeySetting, SecretKey, SmtpUrl};
+pub use types::{ConfigError, DatabaseSetting, InFlightTiers, LogFormat, MasterKeySetting, SecretKey, SmtpUrl};
 
 /// The settings file read when none is named.
 pub const DEFAULT_CONFIG_FILE: &str = "Leptos.toml";
@@ -64,6 +64,7 @@ const KEYS: &[&str] = &[
     "fal_platform_key",
     "openrouter_platform_key",
     "unknown_endpoint_price_usd",
+    "calls_in_flight_tiers",
 ];
 
 #[derive(Clone, Debug)]
@@ -104,6 +105,8 @@ pub struct Config {
     pub stripe_webhook_secret: Option<SecretKey>,
     /// Sign-ups one client address may make before being slowed (per 15 minutes).
     pub sign_ups_per_address: u32,
+    /// Calls a wallet may have in flight at once, by what its buyers have paid.
+    pub calls_in_flight: InFlightTiers,
     /// A Stripe secret key (sk_...). With one, purchases go through Stripe Checkout and
     /// the sandbox checkout is off.
     pub stripe_secret_key: Option<SecretKey>,
@@ -173,6 +176,7 @@ impl Config {
             purchase_bonus_threshold,
             purchase_bonus_percent,
             sign_ups_per_address,
+            calls_in_flight,
         } = groups::limits(layers)?;
         let Stripe {
             stripe_webhook_secret,
@@ -227,6 +231,7 @@ impl Config {
             purchase_bonus_percent,
             stripe_webhook_secret,
             sign_ups_per_address,
+            calls_in_flight,
             stripe_secret_key,
             stripe_api_base,
             auto_top_up_cooldown_secs,

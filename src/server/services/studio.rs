@@ -194,6 +194,7 @@ fn refusal(outcome: Outcome, provider: Provider, what: &str) -> AppError {
             ),
         },
         Outcome::OverBudget(over) => over.to_error(),
+        Outcome::Busy(busy) => busy.to_error(),
         Outcome::Done { .. } => AppError::internal("reporting a call", "a finished call is not a refusal"),
         // Request ids made here are fresh: one already used is our bug.
         Outcome::Repeated => AppError::internal("reporting a call", "a fresh request id was taken"),

@@ -57,6 +57,15 @@ impl Acting {
         }
     }
 
+    /// The wallet whose settings (its provider keys) this person may change: their own,
+    /// or a team's they own or administer. A plain member may not (403).
+    pub fn managed_owner(&self) -> Result<&str, AppError> {
+        match &self.team {
+            Some(team) if !team.role.manages() => Err(AppError::Forbidden),
+            _ => Ok(self.owner_id()),
+        }
+    }
+
     pub fn team_id(&self) -> Option<&str> {
         self.team.as_ref().map(|t| t.id.as_str())
     }

@@ -61,10 +61,23 @@ pub async fn stream(
         },
     };
     let rx = events::follow(&state, caller.acting.owner_id(), after);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    // A team's stream ends when its reader leaves the team (or is removed): each event is
+    // sent only after their membership is checked again.
+    let member_of = caller.acting.team.as_ref().map(|t| (state.clone(), caller.acting.user.clone(), t.id.clone()));
+    let stream = futures_util::stream::unfold((rx, member_of), |(mut rx, member_of)| async move {
         let event = rx.recv().await?;
+        if let Some((state, user, team)) = &member_of {
+            match crate::server::services::wallets::in_team(state, user, team).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "ending an event stream: membership could not be checked");
+                    return None;
+                }
+            }
+        }
         let sse = Event::default().id(event.seq.to_string()).data(event.to_json().to_string());
-        Some((Ok::<_, Infallible>(sse), rx))
+        Some((Ok::<_, Infallible>(sse), (rx, member_of)))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }

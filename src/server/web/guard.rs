@@ -95,7 +95,7 @@ pub async fn require_acting() -> Result<(AppState, Acting), AppError> {
 
 /// The wallet `user` chose in this session's header. A team they have left is forgotten
 /// here, after its loss is marked on the answer (the next spend is refused once).
-async fn session_acting(session: &Session, state: &AppState, user: User) -> Result<Acting, AppError> {
+pub async fn session_acting(session: &Session, state: &AppState, user: User) -> Result<Acting, AppError> {
     let err = |e| AppError::internal("reading the session", e);
     let selected: Option<String> = session.get(WALLET_KEY).await.map_err(err)?;
     let acting = wallets::resolve(state, user, selected.as_deref()).await?;
@@ -157,7 +157,7 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::json!({ "error": self.0, "message": self.0.to_string() });
         let mut res = (status, Json(body)).into_response();
-        if let AppError::RateLimited { retry_after_secs } = self.0
+        if let Some(retry_after_secs) = self.0.retry_after_secs()
             && let Ok(v) = retry_after_secs.to_string().parse()
         {
             res.headers_mut().insert(header::RETRY_AFTER, v);
@@ -238,7 +238,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
 pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(e) = &result {
         crate::shared::http_status::set_http_status(e.status_code());
-        if let AppError::RateLimited { retry_after_secs } = e
+        if let Some(retry_after_secs) = e.retry_after_secs()
             && let (Some(res), Ok(v)) =
                 (use_context::<leptos_axum::ResponseOptions>(), retry_after_secs.to_string().parse())
         {

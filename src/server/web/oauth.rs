@@ -5,7 +5,9 @@
 //! consent page. OpenRouter sends the browser back to `/connect/openrouter/callback`
 //! with a `code`; the state rides in the callback address. The callback takes the flow
 //! out of the session (so it works once), checks it, trades code + verifier for a key at
-//! OpenRouter and stores the key sealed. Every failure stores nothing and says why.
+//! OpenRouter and stores the key sealed, for the wallet chosen when connecting began (the
+//! person's own, or a team's they own or administer, checked again at the callback).
+//! Every failure stores nothing and says why.
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -34,6 +36,10 @@ struct Flow {
     state: String,
     verifier: String,
     user_id: String,
+    /// Whose key it will be: the person's id, or the team's whose wallet was chosen
+    /// (empty in a flow begun before teams had keys: the person's).
+    #[serde(default)]
+    owner_id: String,
     next: String,
     started_at_ms: i64,
 }
@@ -77,12 +83,21 @@ pub async fn start(State(state): State<AppState>, session: Session, Query(q): Qu
     {
         return internal(e);
     }
+    let acting = match crate::server::web::guard::session_acting(&session, &state, user.clone()).await {
+        Ok(acting) => acting,
+        Err(e) => return internal(e),
+    };
+    let owner_id = match acting.managed_owner() {
+        Ok(owner) => owner.to_string(),
+        Err(_) => return Redirect::to(&with_notice(KEYS_PAGE, "oauth_forbidden")).into_response(),
+    };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let csrf = CsrfToken::new_random();
     let flow = Flow {
         state: csrf.secret().clone(),
         verifier: verifier.secret().clone(),
         user_id: user.id,
+        owner_id,
         next,
         started_at_ms: now_ms(),
     };
@@ -141,9 +156,18 @@ pub async fn callback(State(state): State<AppState>, session: Session, Query(q):
         Err(e) => return internal(e),
     };
     let outcome = check(&state.providers, flow.as_ref(), &user.id, &q).await;
+    let owner = match (&outcome, &flow) {
+        (Ok(_), Some(flow)) => match may_manage(&state, &user, &flow.owner_id).await {
+            Ok(true) if flow.owner_id.is_empty() => user.id.clone(),
+            Ok(true) => flow.owner_id.clone(),
+            Ok(false) => return Redirect::to(&with_notice(KEYS_PAGE, "oauth_forbidden")).into_response(),
+            Err(e) => return internal(e),
+        },
+        _ => user.id.clone(),
+    };
     match outcome {
         Ok(key) => {
-            match keys::store(&state, &user.id, Provider::OpenRouter, &key, KeySource::Oauth, KeyStatus::Valid).await {
+            match keys::store(&state, &owner, Provider::OpenRouter, &key, KeySource::Oauth, KeyStatus::Valid).await {
                 Ok(_) => {
                     let next = flow.map(|f| f.next).unwrap_or_else(|| KEYS_PAGE.into());
                     Redirect::to(&with_notice(&next, "openrouter_connected")).into_response()
@@ -156,6 +180,21 @@ pub async fn callback(State(state): State<AppState>, session: Session, Query(q):
             Redirect::to(&with_notice(KEYS_PAGE, failure.notice())).into_response()
         }
     }
+}
+
+/// Whether `user` may still set the keys of `owner_id`'s wallet: their own, or a team's
+/// they own or administer (they may have been removed while on OpenRouter).
+async fn may_manage(
+    state: &AppState,
+    user: &crate::server::services::accounts::users::User,
+    owner_id: &str,
+) -> Result<bool, AppError> {
+    use crate::server::services::{teams::TeamId, wallets};
+    if owner_id.is_empty() || owner_id == user.id {
+        return Ok(true);
+    }
+    let team = TeamId::parse("team", owner_id)?;
+    Ok(wallets::in_team(state, user, &team).await?.is_some_and(|t| t.role.manages()))
 }
 
 async fn check(
@@ -207,6 +246,7 @@ mod tests {
             state: "state-1".into(),
             verifier: "verifier".into(),
             user_id: "ada".into(),
+            owner_id: "ada".into(),
             next: "/".into(),
             started_at_ms,
         }

@@ -122,7 +122,8 @@ pub(super) fn secret_key(layers: &Layers<'_>, database: &DatabaseSetting) -> Res
     Ok(secret_key)
 }
 
-/// Balance warnings, purchase amounts and bonus, and the sign-up rate per address.
+/// Balance warnings, purchase amounts and bonus, the sign-up rate per address, and calls
+/// in flight per wallet.
 pub(super) struct Limits {
     pub(super) low_balance: Micros,
     pub(super) purchase_min: Micros,
@@ -130,6 +131,7 @@ pub(super) struct Limits {
     pub(super) purchase_bonus_threshold: Micros,
     pub(super) purchase_bonus_percent: u32,
     pub(super) sign_ups_per_address: u32,
+    pub(super) calls_in_flight: super::types::InFlightTiers,
 }
 
 pub(super) fn limits(layers: &Layers<'_>) -> Result<Limits, ConfigError> {
@@ -155,7 +157,10 @@ pub(super) fn limits(layers: &Layers<'_>) -> Result<Limits, ConfigError> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("`{v}` is not a whole number of at least 1")),
     })?;
+    let calls_in_flight =
+        layers.parse("calls_in_flight_tiers", super::types::InFlightTiers::standard(), super::types::InFlightTiers::parse)?;
     Ok(Limits {
+        calls_in_flight,
         low_balance,
         purchase_min,
         purchase_max,

@@ -122,3 +122,65 @@ impl fmt::Debug for SmtpUrl {
         write!(f, "SmtpUrl({})", self.server())
     }
 }
+
+/// How many calls a wallet may have in flight at once, by what its buyers have paid in
+/// total: `(paid at least, calls at once)`, lowest first, the first from $0.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InFlightTiers(Vec<(crate::shared::money::Micros, u32)>);
+
+impl InFlightTiers {
+    /// The default: 2 at once below $10 paid, 10 from $10, 40 from $100.
+    pub fn standard() -> Self {
+        use crate::shared::money::Micros;
+        Self(vec![(Micros::ZERO, 2), (Micros::from_usd(10), 10), (Micros::from_usd(100), 40)])
+    }
+
+    /// Reads `USD:CALLS` pairs separated by commas, like `0:2,10:10,100:40`: the first
+    /// from 0, amounts rising, each limit at least 1 and not below the one before.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        use crate::shared::money::Micros;
+        let mut tiers: Vec<(Micros, u32)> = Vec::new();
+        for part in text.split(',').map(str::trim) {
+            let Some((paid, calls)) = part.split_once(':') else {
+                return Err(format!("`{part}` is not USD:CALLS (like 10:10)"));
+            };
+            let paid = Micros::parse(paid.trim().trim_start_matches('$')).map_err(|e| format!("`{part}`: {e}"))?;
+            let calls: u32 = match calls.trim().parse() {
+                Ok(n) if (1..=100_000).contains(&n) => n,
+                _ => return Err(format!("`{part}`: calls at once must be a whole number from 1 to 100000")),
+            };
+            if paid.is_negative() {
+                return Err(format!("`{part}`: the amount must not be negative"));
+            }
+            if let Some((before, limit)) = tiers.last() {
+                if paid <= *before {
+                    return Err(format!("`{part}`: amounts must rise from one tier to the next"));
+                }
+                if calls < *limit {
+                    return Err(format!("`{part}`: a higher tier must not allow fewer calls"));
+                }
+            } else if paid != Micros::ZERO {
+                return Err(format!("`{part}`: the first tier must start at 0"));
+            }
+            tiers.push((paid, calls));
+        }
+        Ok(Self(tiers))
+    }
+
+    /// Calls at once for a wallet whose buyers paid `paid`.
+    pub fn limit_for(&self, paid: crate::shared::money::Micros) -> u32 {
+        self.0.iter().rev().find(|(from, _)| paid >= *from).map_or(1, |(_, n)| *n)
+    }
+
+    /// The next tier above `paid`, if there is one: from how much, and how many.
+    pub fn next_above(&self, paid: crate::shared::money::Micros) -> Option<(crate::shared::money::Micros, u32)> {
+        self.0.iter().find(|(from, _)| *from > paid).copied()
+    }
+}
+
+impl fmt::Display for InFlightTiers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|(paid, n)| format!("{}:{n}", paid.as_usd())).collect();
+        f.write_str(&parts.join(","))
+    }
+}

@@ -2,13 +2,15 @@
 //! each step in one transaction.
 //!
 //! Beginning places the hold before the provider is called, so work that starts is
-//! funded even if other spending empties the wallet meanwhile. Finishing is guarded by
+//! funded even if other spending empties the wallet meanwhile, and takes one of the
+//! wallet's places for calls in flight, given back when the call is finished. Finishing is guarded by
 //! the usage record's status, so a call is settled exactly once even when two instances
 //! try; a failure voids the hold and nothing is charged.
 
 use serde_json::{Value, json};
 
 use super::answer::{self, Answer};
+use super::in_flight;
 use super::jobs::NewJob;
 use super::request::{Call, CallRequest, Outcome, Settled};
 use super::run_cap::{self, RunCap};
@@ -28,8 +30,9 @@ type Refused = (CallFailure, Outcome);
 
 /// Begins a call in one transaction: its usage record (owned by this instance), its
 /// share of the run's budget, (paid with credits) a hold of the estimate for
-/// `hold_ttl_ms`, and for a queued call its job row. A call that does not fit its run's
-/// cap or the wallet is refused, and the refusal is the outcome; so is a request id the
+/// `hold_ttl_ms`, a place among its wallet's calls in flight, and for a queued call its
+/// job row. A call that does not fit its run's cap, a budget, the wallet or the wallet's
+/// calls in flight is refused, and the refusal is the outcome; so is a request id the
 /// account already used ([`Outcome::Repeated`]).
 pub async fn begin(
     state: &AppState,
@@ -46,6 +49,8 @@ pub async fn begin(
         Payer::OwnKey(_) | Payer::CallKey(_) => None,
     };
     let run_id = request.run.as_ref().map(|r| r.run_id.as_str());
+    let owner = in_flight::Owner::of(&request.user_id, request.team_id.as_deref());
+    let tier_max = in_flight::tier_limit(state, owner).await?;
     let mut tx = state.db.begin_write().await.map_err(db_err("beginning a call"))?;
     if let Some(cut_off) = &request.rerun_of {
         // A retry of a call a crash cut off: that call gives up the request id. If it is
@@ -80,6 +85,13 @@ pub async fn begin(
         }
         return Ok(Err(outcome));
     }
+    // Lock order: the wallet, then its calls in flight.
+    if in_flight::take(&mut tx, owner.id(), tier_max).await?.is_err() {
+        tx.rollback().await.map_err(db_err("beginning a call"))?;
+        let busy = in_flight::standing(state, owner).await?.busy();
+        return Ok(Err(Outcome::Busy(busy)));
+    }
+    call.in_flight_owner = Some(owner.id().to_string());
     if !usage::insert_running(&mut tx, &call, run_id, state.instance).await? {
         tx.rollback().await.map_err(db_err("beginning a call"))?;
         return Ok(Err(Outcome::Repeated));
@@ -174,6 +186,9 @@ pub async fn finish_ok(
         run_cap::settle(&mut tx, &call.user_id, run_id, call.cost_estimate, charged).await?;
     }
     super::budgets::settle(&mut tx, &call.id, charged).await?;
+    if let Some(owner) = &call.in_flight_owner {
+        in_flight::release(&mut tx, owner).await?;
+    }
     tx.commit().await.map_err(db_err("finishing a call"))?;
     if charged.is_positive() {
         // Auto top-up is set up per person; a team's wallet is topped up by its buyers.
@@ -235,7 +250,8 @@ pub async fn finish_failed(state: &AppState, call: &Call, failure: &RunFailure) 
         return Ok(None);
     }
     if *failure == RunFailure::KeyRefused && call.key_saved {
-        crate::server::services::keys::mark_rejected(state, &call.user_id, call.provider).await?;
+        // The key that paid is the paying wallet's: the team's, or the person's.
+        crate::server::services::keys::mark_rejected(state, call.wallet_owner(), call.provider).await?;
     }
     tracing::warn!(
         call_id = %call.id,
@@ -273,6 +289,9 @@ async fn void(state: &AppState, call: &Call, reason: CallFailure, answer: &Answe
             Ok(_) | Err(LedgerError::HoldNotOpen { .. }) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    if let Some(owner) = &call.in_flight_owner {
+        in_flight::release(&mut tx, owner).await?;
     }
     super::jobs::fail_unsubmitted(&mut tx, &call.id, reason).await?;
     tx.commit().await.map_err(db_err("finishing a call"))?;

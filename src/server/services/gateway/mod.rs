@@ -5,6 +5,7 @@ pub mod budgets;
 pub mod call;
 pub mod catalog;
 pub mod estimate;
+pub mod in_flight;
 pub mod jobs;
 pub mod pricing;
 pub mod recovery;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use sqlx::Row;
 
 use super::call;
-use super::usage::{CALL_COLUMNS, call_from_row};
+use super::usage::{CALL_COLUMN_COUNT, CALL_COLUMNS, call_from_row};
 use crate::server::infra::db::db_err;
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::instance::{self, InstanceId, Lease};
@@ -100,7 +100,7 @@ async fn settle_calls_of(state: &AppState, owner: Option<&str>) -> Result<usize,
     .map_err(db_err("finding calls cut off"))?;
     let mut settled = 0;
     for row in rows {
-        let id: String = row.try_get(15).map_err(db_err("finding calls cut off"))?;
+        let id: String = row.try_get(CALL_COLUMN_COUNT).map_err(db_err("finding calls cut off"))?;
         let call = call_from_row(&id, &row)?;
         if call::finish_interrupted(state, &call).await? {
             tracing::warn!(call_id = %id, request_id = %call.request_id, "call cut off by a crash; not charged");

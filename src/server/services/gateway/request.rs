@@ -44,6 +44,8 @@ pub enum Outcome {
         needed: Micros,
         available: Micros,
     },
+    /// The paying wallet has as many calls going as it may.
+    Busy(super::in_flight::Busy),
     /// The account already has a call under this request id (a retry sent while the first
     /// was starting): its answer is the first call's.
     Repeated,
@@ -169,9 +171,17 @@ pub struct Call {
     pub budget_run: Option<String>,
     /// What was asked, hashed (API calls only).
     pub digest: Option<String>,
+    /// Whose wallet's place among its calls in flight this call holds (given back when
+    /// it finishes).
+    pub in_flight_owner: Option<String>,
 }
 
 impl Call {
+    /// The owner id of the wallet that pays: the team's, or the caller's.
+    pub fn wallet_owner(&self) -> &str {
+        self.team_id.as_deref().unwrap_or(&self.user_id)
+    }
+
     pub(super) fn new(request: &CallRequest) -> Self {
         let price = &request.estimate.price;
         Self {
@@ -191,6 +201,7 @@ impl Call {
             hold_id: None,
             budget_run: None,
             digest: request.digest.clone(),
+            in_flight_owner: None,
         }
     }
 }

@@ -34,8 +34,9 @@ fn insert_error(id: &str) -> impl Fn(sqlx::Error) -> AppError + '_ {
 
 const INSERT: &str = "insert into usage_record (id, user_id, provider, endpoint_id, operation, unit, units_milli, \
          unit_price_micros, cost_estimate_micros, paid_with, status, failure, hold_id, run_id, run_budgeted, \
-         created_at_ms, finished_at_ms, request_id, instance_id, request_digest, answer_status, answer_body, team_id) \
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)";
+         created_at_ms, finished_at_ms, request_id, instance_id, request_digest, answer_status, answer_body, team_id, in_flight_owner) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
+         $24)";
 
 /// A usage record about to be written.
 struct NewRecord<'q> {
@@ -73,6 +74,7 @@ fn insert<'q>(r: &NewRecord<'q>, now: i64) -> sqlx::query::Query<'q, sqlx::Any, 
         .bind(r.answer.map(|a| i64::from(a.status)))
         .bind(r.answer.map(|a| a.body.as_str()))
         .bind(call.team_id.as_deref())
+        .bind(call.in_flight_owner.as_deref())
 }
 
 /// Records a call about to run, in the transaction that holds its funds, as run by
@@ -153,7 +155,10 @@ where
 /// (table alias `u`).
 pub const CALL_COLUMNS: &str = "u.user_id, u.endpoint_id, u.provider, u.operation, u.unit, u.unit_price_micros, \
      u.units_milli, u.cost_estimate_micros, u.paid_with, u.hold_id, u.run_id, u.run_budgeted, u.request_id, \
-     u.request_digest, u.team_id";
+     u.request_digest, u.team_id, u.in_flight_owner";
+
+/// How many columns [`CALL_COLUMNS`] has: a query's own columns come after them.
+pub const CALL_COLUMN_COUNT: usize = 16;
 
 /// A call under way, read back from its usage record (columns [`CALL_COLUMNS`] first).
 pub fn call_from_row(id: &str, row: &sqlx::any::AnyRow) -> Result<Call, AppError> {
@@ -181,6 +186,7 @@ pub fn call_from_row(id: &str, row: &sqlx::any::AnyRow) -> Result<Call, AppError
         budget_run: run_id.filter(|_| budgeted != 0),
         digest: row.try_get(13).map_err(read)?,
         team_id: row.try_get(14).map_err(read)?,
+        in_flight_owner: row.try_get(15).map_err(read)?,
     })
 }
 

@@ -1,5 +1,6 @@
-//! People's own provider keys: saved sealed, checked with the provider, and handed to
-//! the gateway only while the provider accepts them.
+//! Provider keys of a wallet (a person's own, or a team's, which pays for its members'
+//! calls; `user_id` below is the wallet owner's id either way): saved sealed, checked
+//! with the provider, and handed to the gateway only while the provider accepts them.
 
 pub mod consent;
 

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::server::services::gateway::answer::{self, Answer};
 use crate::server::services::gateway::estimate::Estimate;
+use crate::server::services::gateway::in_flight::{self, Busy};
 use crate::server::services::gateway::replay::Earlier;
 use crate::server::services::gateway::request::{CallRequest, Outcome};
 use crate::shared::money::Micros;
@@ -16,6 +17,23 @@ use crate::shared::money::Micros;
 /// The 402 answer: which limit was hit, and the amounts.
 pub fn payment_required(limit: &str, needed: Micros, available: Micros) -> Response {
     (StatusCode::PAYMENT_REQUIRED, Json(answer::payment_required_body(limit, needed, available))).into_response()
+}
+
+/// The 429 answer to a call its wallet has no place for: which limit, how many calls are
+/// going and may go, and when to try again.
+pub fn too_many_calls(busy: &Busy) -> Response {
+    let err = busy.to_error();
+    let body = json!({
+        "error": err,
+        "message": err.to_string(),
+        "limit": in_flight::LIMIT_NAME,
+        "in_flight": busy.in_flight,
+        "max_in_flight": busy.max,
+        "retry_after_secs": in_flight::RETRY_AFTER_SECS,
+    });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(in_flight::RETRY_AFTER_SECS));
+    response
 }
 
 /// A call's answer as it was kept, sent byte for byte; `replayed` when it is a retry's.
@@ -99,6 +117,7 @@ pub(super) fn outcome(outcome: Outcome, request_id: &str) -> Response {
         Outcome::Insufficient { needed, available } => payment_required("balance", needed, available),
         Outcome::OverRunCap { needed, left } => kept(&answer::over_run_cap(needed, left), false),
         Outcome::OverBudget(over) => kept(&answer::over_budget(&over), false),
+        Outcome::Busy(busy) => too_many_calls(&busy),
         Outcome::Repeated => earlier(Earlier::Forgotten, request_id),
     }
 }

@@ -33,7 +33,12 @@ fn describe(provider: Provider) -> &'static str {
 }
 
 #[component]
-pub(super) fn ProviderCard(entry: ProviderSlot, actions: KeyActions) -> impl IntoView {
+pub(super) fn ProviderCard(
+    entry: ProviderSlot,
+    actions: KeyActions,
+    /// The viewer may change this wallet's keys (not a plain member of its team).
+    manages: bool,
+) -> impl IntoView {
     let provider = entry.provider;
     let name = provider.as_str();
     let label = provider.label();
@@ -84,9 +89,9 @@ pub(super) fn ProviderCard(entry: ProviderSlot, actions: KeyActions) -> impl Int
                 {move || message.get().map(|m| view! { <p class="notice notice--ok">{m}</p> })}
             </div>
             <FormError message=other_error />
-            {has_key.then(|| view! { <KeyCardActions provider actions /> })}
-            <KeyForm provider has_key actions input key_error />
-            {(provider == Provider::OpenRouter).then(|| view! {
+            {(manages && has_key).then(|| view! { <KeyCardActions provider actions /> })}
+            {manages.then(|| view! { <KeyForm provider has_key actions input key_error /> })}
+            {(manages && provider == Provider::OpenRouter).then(|| view! {
                 <div class="key-card__connect">
                     <span class="muted">"or"</span>
                     <a class="btn" rel="external" href="/connect/openrouter?next=/settings/api-keys">

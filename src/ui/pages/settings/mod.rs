@@ -38,12 +38,31 @@ pub fn ApiKeysPage() -> impl IntoView {
         </header>
         <SettingsNav />
         <ContinueLink />
-        <SignedIn here="/settings/api-keys" children=|_| view! { <ProviderKeys /> } />
+        <SignedIn here="/settings/api-keys" children=|account| view! { <ProviderKeys team=account.team /> } />
     }
 }
 
+/// The keys of the wallet chosen in the header: the person's own, or a team's (which its
+/// owners and admins change, and every member's calls on its wallet use).
 #[component]
-fn ProviderKeys() -> impl IntoView {
+fn ProviderKeys(team: Option<crate::shared::dto::teams::TeamSummary>) -> impl IntoView {
+    let manages = team.as_ref().is_none_or(|t| t.role.manages());
+    let team_note = team.map(|t| {
+        let who = if manages {
+            String::new()
+        } else {
+            " Only the team's owners and admins can change them.".to_string()
+        };
+        view! {
+            <p class="notice" data-testid="team-keys-note">
+                {format!(
+                    "These are the keys of the team {}: they pay for every member's calls on the team's wallet. \
+                     Your own keys pay only when your own wallet is chosen in the header.{who}",
+                    t.name
+                )}
+            </p>
+        }
+    });
     let save = ServerAction::<SaveProviderKey>::new();
     let test = ServerAction::<TestProviderKey>::new();
     let remove = ServerAction::<RemoveProviderKey>::new();
@@ -78,12 +97,13 @@ fn ProviderKeys() -> impl IntoView {
         }
     });
     view! {
+        {team_note}
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match slots.await {
                     Ok(list) => list
                         .into_iter()
-                        .map(|entry| view! { <ProviderCard entry actions /> })
+                        .map(|entry| view! { <ProviderCard entry actions manages /> })
                         .collect_view()
                         .into_any(),
                     Err(e) => view! { <p class="notice notice--error">{e.to_string()}</p> }.into_any(),

@@ -12,7 +12,7 @@ use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
 use crate::server::services::gateway::call;
 use crate::server::services::gateway::request::Call;
-use crate::server::services::gateway::usage::{CALL_COLUMNS, call_from_row};
+use crate::server::services::gateway::usage::{CALL_COLUMN_COUNT, CALL_COLUMNS, call_from_row};
 use crate::shared::error::AppError;
 use crate::shared::states::{JobState, PaidWith};
 
@@ -111,11 +111,12 @@ async fn load_polled(state: &AppState, id: &str) -> Result<Polled, AppError> {
             .map_err(read)?
             .ok_or_else(|| AppError::internal("reading a job", "a queued job without its provider ticket"))
     };
+    let n = CALL_COLUMN_COUNT;
     Ok(Polled {
-        ticket: QueueTicket { request_id: ticket(15)?, status_url: ticket(16)?, response_url: ticket(17)? },
+        ticket: QueueTicket { request_id: ticket(n)?, status_url: ticket(n + 1)?, response_url: ticket(n + 2)? },
         call,
-        polls: row.try_get(18).map_err(read)?,
-        deadline_at_ms: row.try_get(19).map_err(read)?,
+        polls: row.try_get(n + 3).map_err(read)?,
+        deadline_at_ms: row.try_get(n + 4).map_err(read)?,
     })
 }
 
@@ -131,9 +132,10 @@ async fn advance(state: &AppState, id: &str) -> Result<(), AppError> {
     if now >= job.deadline_at_ms {
         return fail(state, &job, RunFailure::Timeout).await;
     }
-    // The caller's own key pays for (and can see) jobs submitted with it.
+    // The paying wallet's own key (the caller's, or their team's) pays for (and can see)
+    // jobs submitted with it.
     let own_key = if job.call.paid_with == PaidWith::OwnKey {
-        match crate::server::services::keys::stored_key(state, &job.call.user_id, job.call.provider).await? {
+        match crate::server::services::keys::stored_key(state, job.call.wallet_owner(), job.call.provider).await? {
             Some(key) => Some(key),
             None => return fail(state, &job, RunFailure::KeyRefused).await,
         }
