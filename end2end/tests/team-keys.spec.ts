@@ -1,4 +1,4 @@
-import { expect, hydrated, newEmail, signUpAs, test } from "./fixtures";
+import { expect, hydrated, newEmail, signUpAs, snapshot, test } from "./fixtures";
 
 const FAL_KEY = "3f1c2a9e-1b2c-4d5e-8f90-0123456789ab:0123456789abcdef0123456789ab5e21";
 
@@ -48,6 +48,7 @@ test("a team's fal.ai key pays for a member's run; only the owner can change it"
   await expect(seen.getByTestId("key-last4")).toHaveText("••••5e21");
   await expect(member.getByRole("button", { name: "Save key" })).toHaveCount(0);
   await expect(member.getByRole("link", { name: /Connect with OpenRouter/ })).toHaveCount(0);
+  await snapshot(member, "team-keys-member");
 
   // The team has no credits, yet the member's run goes through on the team's key.
   await member.goto("/studio");
@@ -60,6 +61,7 @@ test("a team's fal.ai key pays for a member's run; only the owner can change it"
 
   // On their own wallet the member's keys page is their own: no team note, no key.
   await member.getByTestId("wallet-switcher").selectOption({ label: "Personal" });
+  await expect(member.getByTestId("header-balance")).toHaveText("$5.00");
   await member.goto("/settings/api-keys");
   await hydrated(member);
   await expect(member.getByTestId("team-keys-note")).toHaveCount(0);

@@ -16,6 +16,7 @@ backend_tests!(
     concurrent_calls_on_two_instances_never_pass_the_limit,
     a_team_wallet_has_its_own_places_and_the_studio_names_the_limit,
     an_administrator_sets_and_clears_a_wallets_limit,
+    a_caller_who_hangs_up_does_not_cut_the_call_off,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -314,4 +315,40 @@ async fn an_administrator_sets_and_clears_a_wallets_limit(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(max_override, None);
+}
+
+async fn a_caller_who_hangs_up_does_not_cut_the_call_off(backend: Backend) {
+    let fal = ProviderStandIn::start().await;
+    let app = app_on(backend, &fal, "0:1").await;
+    let ada = app.signed_up("ada@example.com", PASSWORD).await;
+    let ada_id = user_id(&app, &ada).await;
+    let secret = token(&app, &ada).await;
+    fal.hold_runs();
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(800)).build().unwrap();
+    let hung_up = impatient
+        .post(app.url("/api/v1/run/fal-ai/flux/schnell"))
+        .bearer_auth(&secret)
+        .header("x-request-id", "hung-up")
+        .json(&json!({"prompt": "a fox"}))
+        .send()
+        .await;
+    assert!(hung_up.is_err(), "the caller gave up waiting");
+    runs_waiting(&fal, 1).await;
+    fal.release_runs();
+    // The call still ends: charged once, its place given back at once (not by recovery).
+    let (status, charged): (String, i64) = wait_for("the call to end", Duration::from_secs(30), async || {
+        let row: (String, Option<i64>) =
+            sqlx::query_as("select status, charged_micros from usage_record where request_id = 'hung-up'")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        (row.0 != "running").then(|| (row.0, row.1.unwrap_or(0)))
+    })
+    .await;
+    assert_eq!((status.as_str(), charged), ("succeeded", 3_000));
+    assert_eq!(in_flight(&app, &ada_id).await, 0);
+    // Asking again under the same request id gets the answer, not a second call.
+    let (status, _, _) = run(&app, &secret, "hung-up", json!({"prompt": "a fox"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(fal.runs().len(), 1);
 }

@@ -111,7 +111,7 @@ async fn calls_cut_off_by_a_crash_are_settled_when_another_instance_starts(backe
     let owl = json!({"prompt": "an owl", "sandbox_delay_ms": 3_000});
     let slow = request(&a, &ada_id, "in-provider", "run", owl.clone()).await;
     let state = a.state.clone();
-    let task = tokio::spawn(async move { run::execute(&state, &slow).await });
+    let task = tokio::spawn(async move { run::execute_here(&state, &slow).await });
     wait_until_running(&a, &ada_id, "in-provider").await;
     task.abort();
 
@@ -120,7 +120,7 @@ async fn calls_cut_off_by_a_crash_are_settled_when_another_instance_starts(backe
     let quick =
         request(&a, &ada_id, "before-capture", "run", json!({"prompt": "a cat", "sandbox_delay_ms": 200})).await;
     let state = a.state.clone();
-    let task = tokio::spawn(async move { run::execute(&state, &quick).await });
+    let task = tokio::spawn(async move { run::execute_here(&state, &quick).await });
     wait_until_running(&a, &ada_id, "before-capture").await;
     let mut blocker = a.db.begin_write().await.unwrap();
     sqlx::query("update usage_record set status = status where request_id = 'before-capture'")

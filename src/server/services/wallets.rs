@@ -58,8 +58,17 @@ impl Acting {
     }
 
     /// The wallet whose settings (its provider keys) this person may change: their own,
-    /// or a team's they own or administer. A plain member may not (403).
+    /// or a team's they own or administer. A plain member may not (403); a team lost
+    /// meanwhile is refused once, as for spending.
     pub fn managed_owner(&self) -> Result<&str, AppError> {
+        // Settings meant for a team the person has left are not saved to their own.
+        if self.lost_team {
+            return Err(AppError::Conflict {
+                message: "You are no longer in the team whose wallet was chosen, so nothing was changed. Your own \
+                          wallet is chosen now."
+                    .into(),
+            });
+        }
         match &self.team {
             Some(team) if !team.role.manages() => Err(AppError::Forbidden),
             _ => Ok(self.owner_id()),

@@ -208,3 +208,24 @@ fn email_is_off_by_default_and_its_sender_is_a_valid_address() {
         Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_SMTP_FROM", "not an address")])).unwrap_err();
     assert_eq!(err.setting, "TOLLGATE_SMTP_FROM");
 }
+
+#[test]
+fn calls_in_flight_tiers_grow_with_what_was_paid_and_bad_tiers_are_named() {
+    use crate::shared::money::Micros;
+    let cfg = Config::load(Some(file_with("").path()), &env_of(&[])).unwrap();
+    let tiers = &cfg.calls_in_flight;
+    assert_eq!(tiers.to_string(), "0:2,10:10,100:40");
+    assert_eq!(tiers.limit_for(Micros::ZERO), 2);
+    assert_eq!(tiers.limit_for(Micros(9_999_999)), 2);
+    assert_eq!(tiers.limit_for(Micros::from_usd(10)), 10);
+    assert_eq!(tiers.limit_for(Micros::from_usd(5_000)), 40);
+    assert_eq!(tiers.next_above(Micros::from_usd(10)), Some((Micros::from_usd(100), 40)));
+    assert_eq!(tiers.next_above(Micros::from_usd(100)), None);
+    let cfg = Config::load(Some(file_with("calls_in_flight_tiers = \"0:1, $25:5\"").path()), &env_of(&[])).unwrap();
+    assert_eq!(cfg.calls_in_flight.limit_for(Micros::from_usd(25)), 5);
+    for bad in ["", "5:2", "0:2,0:3", "0:5,10:2", "0:0", "0:two", "0-2", "-1:2,0:2"] {
+        let err = Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_CALLS_IN_FLIGHT_TIERS", bad)]))
+            .unwrap_err();
+        assert_eq!(err.setting, "TOLLGATE_CALLS_IN_FLIGHT_TIERS", "{bad}");
+    }
+}

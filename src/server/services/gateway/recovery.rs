@@ -78,7 +78,10 @@ pub async fn settle_cut_off(state: &AppState) -> Result<Recovered, AppError> {
 }
 
 /// Voids the unanswered calls of the gone instance `owner`, or (`None`) the synchronous
-/// calls of any instance that have outlived their hold.
+/// calls and unconfirmed job submissions of any instance that have outlived a
+/// synchronous call's hold (a submission takes seconds: one that old was stopped by an
+/// error between the provider's answer and its record, and holds its wallet's funds and
+/// place in flight until it is settled).
 async fn settle_calls_of(state: &AppState, owner: Option<&str>) -> Result<usize, AppError> {
     // Calls without a job row are synchronous; a job still submitting was never confirmed
     // by the provider. Confirmed jobs belong to the poller.
@@ -90,7 +93,7 @@ async fn settle_calls_of(state: &AppState, owner: Option<&str>) -> Result<usize,
         ),
         None => format!(
             "select {CALL_COLUMNS}, u.id from usage_record u left join provider_job j on j.id = u.id \
-             where u.status = 'running' and j.id is null and u.created_at_ms < $1 limit 500"
+             where {unanswered} and u.created_at_ms < $1 limit 500"
         ),
     };
     let rows = match owner {

@@ -53,7 +53,7 @@ pub enum Outcome {
 
 /// One call as asked for: who asks, the provider input, its price and estimate, who pays,
 /// and the run whose cap it counts against. The JSON API and the Studio both build one.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CallRequest {
     /// The person who asks.
     pub user_id: String,

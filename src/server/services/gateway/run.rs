@@ -15,8 +15,20 @@ use crate::shared::error::AppError;
 /// How long a hold for a synchronous call lives before the sweeper releases it.
 pub(super) const HOLD_TTL_MS: i64 = 15 * 60 * 1000;
 
-/// Runs a call synchronously: begin, call the provider, finish.
+/// Runs a call synchronously: begin, call the provider, finish. The call runs to its end
+/// in a task of its own, so a caller that goes away (a closed connection) never leaves it
+/// between its hold and its settlement, holding funds and a place among its wallet's
+/// calls in flight until recovery.
 pub async fn execute(state: &AppState, request: &CallRequest) -> Result<Outcome, AppError> {
+    let (state, request) = (state.clone(), request.clone());
+    tokio::spawn(async move { execute_here(&state, &request).await })
+        .await
+        .map_err(|e| AppError::internal("running a call", e))?
+}
+
+/// [`execute`] in the caller's own task: stopping that task cuts the call off where it
+/// is, as a crash would (recovery then settles it).
+pub async fn execute_here(state: &AppState, request: &CallRequest) -> Result<Outcome, AppError> {
     let call = match begin(state, request, HOLD_TTL_MS, None).await? {
         Ok(call) => call,
         Err(refused) => return Ok(refused),

@@ -132,14 +132,17 @@ async fn count_check(state: &AppState, user_id: &str) -> Result<(), AppError> {
 /// A pasted key: format first, then the provider's word. A key the provider refuses is
 /// not stored; one it could not be asked about is stored but pays for nothing until a
 /// test passes.
+/// `user_id` is the wallet owner the key is for; `by` the person saving it, whose provider
+/// checks are counted.
 pub async fn save_pasted(
     state: &AppState,
+    by: &str,
     user_id: &str,
     provider: Provider,
     raw: &str,
 ) -> Result<KeyOutcome, AppError> {
     let key = provider.check_format(raw)?;
-    count_check(state, user_id).await?;
+    count_check(state, by).await?;
     let label = provider.label();
     let (status, message) = match state.providers.check_key(provider, &key).await {
         KeyCheck::Valid => {

@@ -147,6 +147,15 @@ pub(super) async fn fail_unsubmitted(tx: &mut WriteTx, id: &str, reason: CallFai
 /// The job row is written with the hold, so a crash before the provider answers leaves a
 /// job that is settled as interrupted, never one that cannot be found.
 pub async fn submit(state: &AppState, request: &CallRequest) -> Result<Result<Job, Outcome>, AppError> {
+    // To its end in a task of its own, whether or not the caller waits for the answer
+    // (see `run::execute`).
+    let (state, request) = (state.clone(), request.clone());
+    tokio::spawn(async move { submit_to_end(&state, &request).await })
+        .await
+        .map_err(|e| AppError::internal("queuing a job", e))?
+}
+
+async fn submit_to_end(state: &AppState, request: &CallRequest) -> Result<Result<Job, Outcome>, AppError> {
     if request.estimate.price.provider != Provider::Fal {
         return Err(AppError::validation(
             "endpoint_id",
