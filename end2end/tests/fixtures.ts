@@ -96,3 +96,33 @@ export async function generateAtPrice(page: import("@playwright/test").Page, ema
   await page.getByRole("button", { name: "Generate" }).click();
   await expect(page.getByText(`Cost ${cost}, charged to your credits`)).toBeVisible();
 }
+
+/** Makes a team on Settings > Teams and chooses its wallet in the header. */
+export async function createTeamAndChooseIt(page: import("@playwright/test").Page, name: string): Promise<void> {
+  await page.goto("/settings/teams");
+  await hydrated(page);
+  await page.getByLabel("New team name").fill(name);
+  await page.getByRole("button", { name: "Create team" }).click();
+  await expect(page.getByTestId("teams")).toContainText(name);
+  await page.reload();
+  await hydrated(page);
+  await page.getByTestId("wallet-switcher").selectOption({ label: `Team: ${name}` });
+  await expect(page.getByTestId("header-balance")).toHaveText("$0.00");
+}
+
+/** The owner makes an invitation link to team `name`; `member` opens it and joins. */
+export async function inviteAndJoin(
+  owner: import("@playwright/test").Page,
+  member: import("@playwright/test").Page,
+  name: string,
+): Promise<void> {
+  await owner.goto("/settings/teams");
+  await hydrated(owner);
+  await owner.getByRole("link", { name }).click();
+  await owner.getByRole("button", { name: "Make invitation link" }).click();
+  const link = (await owner.getByTestId("invite-link").textContent())!.trim();
+  await member.goto(link);
+  await hydrated(member);
+  await member.getByRole("button", { name: "Join team" }).click();
+  await expect(member.getByRole("status")).toContainText(`You joined ${name} as member.`);
+}

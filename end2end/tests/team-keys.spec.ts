@@ -1,4 +1,4 @@
-import { expect, hydrated, newEmail, signUpAs, snapshot, test } from "./fixtures";
+import { createTeamAndChooseIt, expect, hydrated, inviteAndJoin, newEmail, signUpAs, snapshot, test } from "./fixtures";
 
 const FAL_KEY = "3f1c2a9e-1b2c-4d5e-8f90-0123456789ab:0123456789abcdef0123456789ab5e21";
 
@@ -7,15 +7,7 @@ test("a team's fal.ai key pays for a member's run; only the owner can change it"
   // The owner makes a team, chooses its wallet and saves a fal.ai key for it.
   const owner = await (await browser.newContext()).newPage();
   await signUpAs(owner, newEmail("keyowner"));
-  await owner.goto("/settings/teams");
-  await hydrated(owner);
-  await owner.getByLabel("New team name").fill("Key Studio");
-  await owner.getByRole("button", { name: "Create team" }).click();
-  await expect(owner.getByTestId("teams")).toContainText("Key Studio");
-  await owner.reload();
-  await hydrated(owner);
-  await owner.getByTestId("wallet-switcher").selectOption({ label: "Team: Key Studio" });
-  await expect(owner.getByTestId("header-balance")).toHaveText("$0.00");
+  await createTeamAndChooseIt(owner, "Key Studio");
   await owner.goto("/settings/api-keys");
   await hydrated(owner);
   await expect(owner.getByTestId("team-keys-note")).toContainText("These are the keys of the team Key Studio");
@@ -25,17 +17,9 @@ test("a team's fal.ai key pays for a member's run; only the owner can change it"
   await expect(fal.getByTestId("key-status")).toHaveText("Connected");
 
   // A member joins in another browser.
-  await owner.goto("/settings/teams");
-  await hydrated(owner);
-  await owner.getByRole("link", { name: "Key Studio" }).click();
-  await owner.getByRole("button", { name: "Make invitation link" }).click();
-  const link = (await owner.getByTestId("invite-link").textContent())!.trim();
   const member = await (await browser.newContext()).newPage();
   await signUpAs(member, newEmail("keymember"));
-  await member.goto(link);
-  await hydrated(member);
-  await member.getByRole("button", { name: "Join team" }).click();
-  await expect(member.getByRole("status")).toContainText("You joined Key Studio as member.");
+  await inviteAndJoin(owner, member, "Key Studio");
 
   // On the team's wallet the member sees the team's key, and cannot change it.
   await member.goto("/settings/api-keys");

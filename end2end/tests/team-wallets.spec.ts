@@ -1,4 +1,4 @@
-import { expect, hydrated, newEmail, signUpAs, test } from "./fixtures";
+import { createTeamAndChooseIt, expect, hydrated, inviteAndJoin, newEmail, signUpAs, test } from "./fixtures";
 
 test("a member spends from the team's wallet until their budget answers 402", async ({ browser }) => {
   // Two people in two browsers through a purchase, an invitation and five generations.
@@ -6,15 +6,7 @@ test("a member spends from the team's wallet until their budget answers 402", as
   // The owner makes a team, picks its wallet in the header and buys credits for it.
   const owner = await (await browser.newContext()).newPage();
   await signUpAs(owner, newEmail("owner"));
-  await owner.goto("/settings/teams");
-  await hydrated(owner);
-  await owner.getByLabel("New team name").fill("Budget Studio");
-  await owner.getByRole("button", { name: "Create team" }).click();
-  await expect(owner.getByTestId("teams")).toContainText("Budget Studio");
-  await owner.reload();
-  await hydrated(owner);
-  await owner.getByTestId("wallet-switcher").selectOption({ label: "Team: Budget Studio" });
-  await expect(owner.getByTestId("header-balance")).toHaveText("$0.00");
+  await createTeamAndChooseIt(owner, "Budget Studio");
   await owner.goto("/credits");
   await hydrated(owner);
   await expect(owner.getByRole("heading", { name: "Available balance of team Budget Studio" })).toBeVisible();
@@ -27,18 +19,10 @@ test("a member spends from the team's wallet until their budget answers 402", as
   await expect(owner.getByTestId("balance")).toHaveText("$55.00");
 
   // An invitation link, opened by a second person in their own browser.
-  await owner.goto("/settings/teams");
-  await hydrated(owner);
-  await owner.getByRole("link", { name: "Budget Studio" }).click();
-  await owner.getByRole("button", { name: "Make invitation link" }).click();
-  const link = (await owner.getByTestId("invite-link").textContent())!.trim();
   const memberEmail = newEmail("member");
   const member = await (await browser.newContext()).newPage();
   await signUpAs(member, memberEmail);
-  await member.goto(link);
-  await hydrated(member);
-  await member.getByRole("button", { name: "Join team" }).click();
-  await expect(member.getByRole("status")).toContainText("You joined Budget Studio as member.");
+  await inviteAndJoin(owner, member, "Budget Studio");
 
   // The owner gives the member a budget of two images a day.
   await owner.reload();

@@ -21,17 +21,32 @@ backend_tests!(
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn app_on(backend: Backend, fal: &ProviderStandIn, tiers: &str) -> TestApp {
-    let queue = format!("{}queue/", fal.url());
-    let settings = [
+/// Settings of an instance whose fal runs go to `fal`, with these tiers.
+fn settings(fal: &ProviderStandIn, tiers: &str) -> Vec<(&'static str, String)> {
+    vec![
         ("TOLLGATE_FAL_RUN_BASE", fal.url()),
-        ("TOLLGATE_FAL_QUEUE_BASE", queue),
+        ("TOLLGATE_FAL_QUEUE_BASE", format!("{}queue/", fal.url())),
         ("TOLLGATE_FAL_API_BASE", fal.url()),
         ("TOLLGATE_FAL_PLATFORM_KEY", PLATFORM_FAL_KEY.to_string()),
         ("TOLLGATE_CALLS_IN_FLIGHT_TIERS", tiers.to_string()),
-    ];
+    ]
+}
+
+async fn app_on(backend: Backend, fal: &ProviderStandIn, tiers: &str) -> TestApp {
+    let settings = settings(fal, tiers);
     let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     spawn_app_with(backend, &settings).await
+}
+
+/// Ada, signed up on an app with these tiers, with an API token: (fal, app, ada's user
+/// id, the token).
+async fn ada_on(backend: Backend, tiers: &str) -> (ProviderStandIn, TestApp, reqwest::Client, String, String) {
+    let fal = ProviderStandIn::start().await;
+    let app = app_on(backend, &fal, tiers).await;
+    let ada = app.signed_up("ada@example.com", PASSWORD).await;
+    let ada_id = user_id(&app, &ada).await;
+    let secret = token(&app, &ada).await;
+    (fal, app, ada, ada_id, secret)
 }
 
 async fn token(app: &TestApp, client: &reqwest::Client) -> String {
@@ -93,11 +108,7 @@ fn spawn_run(app: &TestApp, secret: &str, id: &str) -> tokio::task::JoinHandle<u
 }
 
 async fn a_wallet_runs_as_many_calls_at_once_as_its_purchases_allow(backend: Backend) {
-    let fal = ProviderStandIn::start().await;
-    let app = app_on(backend, &fal, "0:2,10:3").await;
-    let ada = app.signed_up("ada@example.com", PASSWORD).await;
-    let ada_id = user_id(&app, &ada).await;
-    let secret = token(&app, &ada).await;
+    let (fal, app, ada, ada_id, secret) = ada_on(backend, "0:2,10:3").await;
     fal.hold_runs();
     let (a, b) = (spawn_run(&app, &secret, "a"), spawn_run(&app, &secret, "b"));
     runs_waiting(&fal, 2).await;
@@ -147,21 +158,10 @@ async fn a_wallet_runs_as_many_calls_at_once_as_its_purchases_allow(backend: Bac
 }
 
 async fn concurrent_calls_on_two_instances_never_pass_the_limit(backend: Backend) {
-    let fal = ProviderStandIn::start().await;
-    let app = app_on(backend, &fal, "0:10").await;
-    let queue = format!("{}queue/", fal.url());
-    let settings = [
-        ("TOLLGATE_FAL_RUN_BASE", fal.url()),
-        ("TOLLGATE_FAL_QUEUE_BASE", queue),
-        ("TOLLGATE_FAL_API_BASE", fal.url()),
-        ("TOLLGATE_FAL_PLATFORM_KEY", PLATFORM_FAL_KEY.to_string()),
-        ("TOLLGATE_CALLS_IN_FLIGHT_TIERS", "0:10".to_string()),
-    ];
+    let (fal, app, _ada, ada_id, secret) = ada_on(backend, "0:10").await;
+    let settings = settings(&fal, "0:10");
     let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let other = app.second_instance_with(&settings).await;
-    let ada = app.signed_up("ada@example.com", PASSWORD).await;
-    let ada_id = user_id(&app, &ada).await;
-    let secret = token(&app, &ada).await;
     for round in 0..3 {
         fal.hold_runs();
         let mut calls = tokio::task::JoinSet::new();
@@ -254,11 +254,7 @@ async fn a_team_wallet_has_its_own_places_and_the_studio_names_the_limit(backend
 }
 
 async fn an_administrator_sets_and_clears_a_wallets_limit(backend: Backend) {
-    let fal = ProviderStandIn::start().await;
-    let app = app_on(backend, &fal, "0:2,10:10").await;
-    let ada = app.signed_up("ada@example.com", PASSWORD).await;
-    let ada_id = user_id(&app, &ada).await;
-    let secret = token(&app, &ada).await;
+    let (fal, app, _ada, ada_id, secret) = ada_on(backend, "0:2,10:10").await;
     let dir = tempfile::tempdir().unwrap();
     let admin = |args: &[&str]| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
@@ -318,11 +314,7 @@ async fn an_administrator_sets_and_clears_a_wallets_limit(backend: Backend) {
 }
 
 async fn a_caller_who_hangs_up_does_not_cut_the_call_off(backend: Backend) {
-    let fal = ProviderStandIn::start().await;
-    let app = app_on(backend, &fal, "0:1").await;
-    let ada = app.signed_up("ada@example.com", PASSWORD).await;
-    let ada_id = user_id(&app, &ada).await;
-    let secret = token(&app, &ada).await;
+    let (fal, app, _ada, ada_id, secret) = ada_on(backend, "0:1").await;
     fal.hold_runs();
     let impatient = reqwest::Client::builder().timeout(Duration::from_millis(800)).build().unwrap();
     let hung_up = impatient
