@@ -140,12 +140,22 @@ async fn a_wallet_runs_as_many_calls_at_once_as_its_purchases_allow(backend: Bac
         .await
         .unwrap();
     assert_eq!(res.status(), 429);
+    // The Balance tab says so.
+    let account: Value = app.call(&ada, "account", &[]).await.json().await.unwrap();
+    assert_eq!(account["calls_at_once"], json!({"max": 2, "set_by_admin": false, "next": [10_000_000, 3]}), "{account}");
     // Buying $10 lifts the limit to 3 at once; the refused request id runs then.
     buy(&app, &ada, "10").await;
     let c = spawn_run(&app, &secret, "c");
     runs_waiting(&fal, 3).await;
     let (status, _, body) = run(&app, &secret, "d", json!({"prompt": "a fox"})).await;
     assert_eq!((status, body["max_in_flight"].as_i64()), (429, Some(3)), "{body}");
+    let me: Value =
+        app.client.get(app.url("/api/v1/me")).bearer_auth(&secret).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        me["calls_in_flight"],
+        json!({"in_flight": 3, "max_in_flight": 3, "set_by_admin": false, "next_tier": null}),
+        "{me}"
+    );
     assert!(!body["message"].as_str().unwrap().contains("grows"), "no tier above: {body}");
     fal.release_runs();
     assert_eq!((a.await.unwrap(), b.await.unwrap(), c.await.unwrap()), (200, 200, 200));

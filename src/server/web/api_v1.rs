@@ -133,11 +133,24 @@ async fn transactions_csv(
 
 /// The caller's account and the balance of the wallet they act on (`team`: the team's).
 async fn me(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Value>, ApiError> {
+    use crate::server::services::gateway::in_flight;
     let balance = state.ledger.balance_of(caller.acting.owner_id()).await.map_err(|e| ApiError(e.into()))?;
     let team =
         caller.acting.team.as_ref().map(|t| json!({ "id": t.id.as_str(), "name": t.name, "role": t.role.as_str() }));
+    let wallet = match caller.acting.team_id() {
+        Some(team) => in_flight::Owner::Team(team),
+        None => in_flight::Owner::Person(&caller.acting.user.id),
+    };
+    let calls = in_flight::standing(&state, wallet).await?;
+    let calls = json!({
+        "in_flight": calls.in_flight,
+        "max_in_flight": calls.max,
+        "set_by_admin": calls.max_override.is_some(),
+        "next_tier": calls.next.map(|(from, n)| json!({ "paid_from_micros": from.get(), "max_in_flight": n })),
+    });
     let user = caller.acting.user;
     Ok(Json(json!({
+        "calls_in_flight": calls,
         "id": user.id,
         "email": user.email,
         "role": user.role.as_str(),

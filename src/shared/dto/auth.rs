@@ -33,6 +33,31 @@ pub struct AccountSummary {
     /// The teams the person may switch to.
     #[serde(default)]
     pub teams: Vec<crate::shared::dto::teams::TeamSummary>,
+    /// How many calls the wallet may have going at once, and how that grows.
+    #[serde(default)]
+    pub calls_at_once: CallsAtOnce,
+}
+
+/// A wallet's limit on calls in flight: by what its buyers paid, or set by an
+/// administrator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallsAtOnce {
+    pub max: i64,
+    pub set_by_admin: bool,
+    /// The next tier: from how much paid in all, how many at once.
+    pub next: Option<(Micros, u32)>,
+}
+
+impl CallsAtOnce {
+    /// One line for the Balance tab, e.g. "Up to 2 calls at once; 10 from $10.00 paid in all."
+    pub fn describe(&self) -> String {
+        let calls = if self.max == 1 { "1 call".to_string() } else { format!("{} calls", self.max) };
+        match (self.set_by_admin, self.next) {
+            (true, _) => format!("Up to {calls} at once (set for this wallet)."),
+            (false, Some((from, n))) => format!("Up to {calls} at once; {n} from {} paid in all.", from.format()),
+            (false, None) => format!("Up to {calls} at once."),
+        }
+    }
 }
 
 /// Where to go after signing in: only a path on this site, never another site. Browsers

@@ -116,6 +116,7 @@ fn BalanceTab(
                     </dl>
                 }
             })}
+            <p class="muted small" data-testid="calls-at-once">{account.calls_at_once.describe()}</p>
             {account.owed.is_positive().then(|| view! {
                 <p class="notice notice--error" role="alert" data-testid="owed">
                     "You owe " {account.owed.format()} ": a refund or a disputed payment took back credits "

@@ -7,6 +7,7 @@ use super::throttle;
 use super::users::{self, Role, User};
 use crate::server::infra::installation::now_ms;
 use crate::server::infra::state::AppState;
+use crate::server::services::gateway::in_flight;
 use crate::server::services::wallets::Acting;
 use crate::shared::dto::auth::AccountSummary;
 use crate::shared::error::AppError;
@@ -57,8 +58,19 @@ pub async fn summary(state: &AppState, acting: Acting) -> Result<AccountSummary,
     let balance = state.ledger.balance_of(&owner).await?;
     let teams = crate::server::services::teams::list(state, &acting.user).await?;
     let team = acting.team_id().and_then(|id| teams.iter().find(|t| t.id == id).cloned());
+    let wallet = match acting.team_id() {
+        Some(team) => in_flight::Owner::Team(team),
+        None => in_flight::Owner::Person(&acting.user.id),
+    };
+    let standing = in_flight::standing(state, wallet).await?;
+    let calls_at_once = crate::shared::dto::auth::CallsAtOnce {
+        max: standing.max,
+        set_by_admin: standing.max_override.is_some(),
+        next: standing.next,
+    };
     let user = acting.user;
     Ok(AccountSummary {
+        calls_at_once,
         email: user.email,
         is_admin: user.role == Role::Admin,
         available: balance.available,
