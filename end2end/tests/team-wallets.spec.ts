@@ -17,6 +17,9 @@ test("a member spends from the team's wallet until their budget answers 402", as
   await owner.getByRole("button", { name: "Pay $50.00" }).click();
   await expect(owner).toHaveURL(/checkout=success/);
   await expect(owner.getByTestId("balance")).toHaveText("$55.00");
+  // $50 paid for the team lifts its calls at once to the next tier.
+  await owner.reload();
+  await expect(owner.getByTestId("calls-at-once")).toHaveText("Up to 10 calls at once; 40 from $100.00 paid in all.");
 
   // An invitation link, opened by a second person in their own browser.
   const memberEmail = newEmail("member");
