@@ -137,10 +137,7 @@ async fn me(State(state): State<AppState>, caller: ApiCaller) -> Result<Json<Val
     let balance = state.ledger.balance_of(caller.acting.owner_id()).await.map_err(|e| ApiError(e.into()))?;
     let team =
         caller.acting.team.as_ref().map(|t| json!({ "id": t.id.as_str(), "name": t.name, "role": t.role.as_str() }));
-    let wallet = match caller.acting.team_id() {
-        Some(team) => in_flight::Owner::Team(team),
-        None => in_flight::Owner::Person(&caller.acting.user.id),
-    };
+    let wallet = in_flight::Owner::of(&caller.acting.user.id, caller.acting.team_id());
     let calls = in_flight::standing(&state, wallet).await?;
     let calls = json!({
         "in_flight": calls.in_flight,

@@ -58,11 +58,7 @@ pub async fn summary(state: &AppState, acting: Acting) -> Result<AccountSummary,
     let balance = state.ledger.balance_of(&owner).await?;
     let teams = crate::server::services::teams::list(state, &acting.user).await?;
     let team = acting.team_id().and_then(|id| teams.iter().find(|t| t.id == id).cloned());
-    let wallet = match acting.team_id() {
-        Some(team) => in_flight::Owner::Team(team),
-        None => in_flight::Owner::Person(&acting.user.id),
-    };
-    let standing = in_flight::standing(state, wallet).await?;
+    let standing = in_flight::standing(state, in_flight::Owner::of(&acting.user.id, acting.team_id())).await?;
     let calls_at_once = crate::shared::dto::auth::CallsAtOnce {
         max: standing.max,
         set_by_admin: standing.max_override.is_some(),
