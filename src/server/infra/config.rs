@@ -32,6 +32,7 @@ const KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "database_max_connections",
+    "group_commit",
     "sandbox",
     "log_format",
     "log_level",
@@ -74,6 +75,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseSetting,
     pub database_max_connections: u32,
+    /// Calls beginning and finishing at the same time share one database transaction
+    /// (one commit, one fsync) instead of committing one by one.
+    pub group_commit: bool,
     pub sandbox: bool,
     pub log_format: LogFormat,
     pub log_level: String,
@@ -164,7 +168,8 @@ impl Config {
 
     /// Parses every setting, group by group, in the order they are reported.
     fn from_layers(layers: &Layers<'_>) -> Result<Self, ConfigError> {
-        let Site { site_addr, public_url, data_dir, database, database_max_connections } = groups::site(layers)?;
+        let Site { site_addr, public_url, data_dir, database, database_max_connections, group_commit } =
+            groups::site(layers)?;
         let Runtime { sandbox, log_format, log_level, site_root } = groups::runtime(layers)?;
         let Accounts { signup_credit, signup_credit_expiry_days, session_idle_hours, session_max_days, behind_proxy } =
             groups::accounts(layers)?;
@@ -214,6 +219,7 @@ impl Config {
             data_dir,
             database,
             database_max_connections,
+            group_commit,
             sandbox,
             log_format,
             log_level,

@@ -20,6 +20,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::server::infra::config::{DatabaseSetting, redact_url};
+use crate::server::infra::group_commit::{BoxFuture, GroupError, GroupFailure, Lanes, Step, Work};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -57,6 +58,9 @@ pub struct Db {
     /// Told the count of committed write transactions after each commit (see
     /// [`Db::commits`]).
     committed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where [`Db::write_grouped`] queues work to share a commit; `None` runs each piece
+    /// in a transaction of its own.
+    group: Option<Arc<Lanes>>,
 }
 
 /// A transaction that writes. On SQLite it holds the write gate until it ends.
@@ -147,14 +151,70 @@ impl Db {
         };
         let pool = pool_options.connect_with(options).await.map_err(connect_err)?;
         let write_gate = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Self {
+        let db = Self {
             pool,
             backend,
             write_gate,
             writes: Arc::new(AtomicU64::new(0)),
             sqlite_file,
             committed: Arc::new(tokio::sync::watch::channel(0).0),
-        })
+            group: None,
+        };
+        Ok(db.grouping_writes(true, max_connections))
+    }
+
+    /// Turns group commit on or off (see [`Db::write_grouped`]). SQLite gets one lane (it
+    /// has one writer); PostgreSQL one lane per two pooled connections, so grouped work
+    /// never takes more than half the pool.
+    pub fn grouping_writes(mut self, on: bool, max_connections: u32) -> Self {
+        self.group = None;
+        if on {
+            let lanes = match self.backend {
+                Backend::Sqlite => 1,
+                Backend::Postgres => (max_connections as usize / 2).max(1),
+            };
+            self.group = Some(Arc::new(Lanes::start(self.clone(), lanes)));
+        }
+        self
+    }
+
+    /// Whether [`Db::write_grouped`] shares commits.
+    pub fn groups_writes(&self) -> bool {
+        self.group.is_some()
+    }
+
+    /// Runs `work` in a write transaction shared with other callers' work, each in a
+    /// savepoint of its own, and answers once that transaction has committed (see
+    /// [`crate::server::infra::group_commit`]). Work with the same `key` (a wallet's
+    /// owner, say) always shares a lane, so it meets in one transaction instead of
+    /// waiting on another batch's locks. `work` may run twice: once beside others and,
+    /// if it failed there, alone; it writes only through the transaction it is given.
+    pub async fn write_grouped<T, E, W>(&self, key: &str, work: W) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: GroupError,
+        W: for<'t> Fn(&'t mut WriteTx) -> BoxFuture<'t, Result<Step<T>, E>> + Send + Sync + 'static,
+    {
+        let work: Arc<Work<T, E>> = Arc::new(work);
+        if let Some(lanes) = &self.group {
+            match lanes.submit(key, work.clone()).await {
+                Ok(Some(value)) => return Ok(value),
+                Ok(None) => {}
+                Err(GroupFailure::Work(e)) => return Err(e),
+                Err(GroupFailure::Commit(e)) => return Err(E::database(sqlx::Error::Protocol(e))),
+            }
+        }
+        let mut tx = self.begin_write().await.map_err(E::database)?;
+        match work(&mut tx).await? {
+            Step::Keep(value) => {
+                tx.commit().await.map_err(E::database)?;
+                Ok(value)
+            }
+            Step::Undo(value) => {
+                tx.rollback().await.map_err(E::database)?;
+                Ok(value)
+            }
+        }
     }
 
     /// Changes after each write transaction this instance commits.

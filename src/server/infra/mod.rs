@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod event_bus;
+pub mod group_commit;
 pub mod installation;
 pub mod instance;
 pub mod state;

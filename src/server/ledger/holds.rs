@@ -2,7 +2,8 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::idempotency::idempotent;
+use super::idempotency::grouped;
+use crate::server::infra::group_commit::Step;
 use super::transfers::{NewTransfer, debit_wallet, insert_transfer, refusal};
 use super::{
     AccountId, CaptureReceipt, CaptureRequest, Hold, HoldRequest, HoldStatus, Ledger, LedgerError, SystemAccount,
@@ -20,7 +21,13 @@ impl Ledger {
     #[tracing::instrument(skip(self, req), fields(key = %req.idempotency_key, wallet = %req.wallet, amount = req.amount.get()))]
     pub async fn create_hold(&self, req: &HoldRequest) -> Result<Hold, LedgerError> {
         check_hold(req)?;
-        idempotent!(self, &req.idempotency_key, "hold", req, |tx| { self.write_hold(&mut tx, req).await? })
+        let owned = req.clone();
+        let lane = req.wallet.0.to_string();
+        grouped(self, &lane, &req.idempotency_key, "hold", req, move |ledger, tx| {
+            let req = owned.clone();
+            Box::pin(async move { ledger.write_hold(tx, &req).await })
+        })
+        .await
     }
 
     /// Places a hold inside the caller's write transaction, so the hold and the caller's
@@ -76,7 +83,13 @@ impl Ledger {
     #[tracing::instrument(skip(self, req), fields(key = %req.idempotency_key, hold = req.hold_id, actual = req.actual.get()))]
     pub async fn capture_hold(&self, req: &CaptureRequest) -> Result<CaptureReceipt, LedgerError> {
         check_capture(req)?;
-        idempotent!(self, &req.idempotency_key, "capture", req, |tx| { self.write_capture(&mut tx, req).await? })
+        let owned = req.clone();
+        let lane = format!("hold:{}", req.hold_id);
+        grouped(self, &lane, &req.idempotency_key, "capture", req, move |ledger, tx| {
+            let req = owned.clone();
+            Box::pin(async move { ledger.write_capture(tx, &req).await })
+        })
+        .await
     }
 
     /// Captures inside the caller's write transaction (see [`Ledger::create_hold_in`]).
@@ -154,12 +167,22 @@ impl Ledger {
     /// Voiding a voided hold is a no-op; voiding a captured or expired one is an error.
     #[tracing::instrument(skip(self))]
     pub async fn void_hold(&self, hold_id: i64) -> Result<Hold, LedgerError> {
-        let mut tx = self.db.begin_write().await?;
-        if self.void_hold_in(&mut tx, hold_id).await? {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
+        let ledger = self.clone();
+        let voided = self
+            .db
+            .write_grouped(&format!("hold:{hold_id}"), move |tx| {
+                let ledger = ledger.clone();
+                Box::pin(async move {
+                    Ok(match ledger.void_hold_in(tx, hold_id).await {
+                        Ok(true) => Step::Keep(Ok(())),
+                        Ok(false) => Step::Undo(Ok(())),
+                        Err(e @ LedgerError::Database(_)) => return Err(e),
+                        Err(refused) => Step::Undo(Err(refused)),
+                    })
+                })
+            })
+            .await?;
+        voided?;
         self.hold(hold_id).await
     }
 

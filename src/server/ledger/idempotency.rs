@@ -10,7 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::{Any, Row, Transaction};
 
+use std::sync::Arc;
+
 use crate::server::infra::db::WriteTx;
+use crate::server::infra::group_commit::{BoxFuture, Step};
 
 use super::LedgerError;
 use crate::server::infra::db::Db;
@@ -90,6 +93,59 @@ pub(super) fn decode<T: DeserializeOwned>(json: &str) -> Result<T, LedgerError> 
 
 pub(super) fn canonical<T: Serialize>(request: &T) -> String {
     serde_json::to_string(request).expect("ledger requests serialize")
+}
+
+/// Runs `work` once per idempotency key, in a transaction shared with other writers'
+/// work (group commit, see [`crate::server::infra::group_commit`]); `lane` keeps work on
+/// one wallet together. The answer of the first successful run is returned to every later
+/// call with the same key and request. A refusal (any error but the database's) takes
+/// back what `work` wrote and is the answer; it is not stored, so a later call may succeed.
+pub(super) async fn grouped<Req, Out, F>(
+    ledger: &super::Ledger,
+    lane: &str,
+    key: &str,
+    operation: &'static str,
+    request: &Req,
+    work: F,
+) -> Result<Out, LedgerError>
+where
+    Req: Serialize,
+    Out: Serialize + DeserializeOwned + Send + Sync + 'static,
+    F: for<'t> Fn(&'t super::Ledger, &'t mut WriteTx) -> BoxFuture<'t, Result<Out, LedgerError>> + Send + Sync + 'static,
+{
+    let shared = Arc::new((ledger.clone(), key.to_string(), canonical(request), work));
+    let now_ms = ledger.clock.now_ms();
+    let answer = ledger
+        .db
+        .write_grouped(lane, move |tx| {
+            let shared = shared.clone();
+            Box::pin(async move {
+                let (ledger, key, request, work) = &*shared;
+                if !claim_in(tx, key, operation, request, now_ms).await? {
+                    // Read in this transaction: the key's first use may be a batch-mate's.
+                    let row = sqlx::query("select operation, request, result from idempotency_key where key = $1")
+                        .bind(key.as_str())
+                        .fetch_one(&mut ***tx)
+                        .await?;
+                    let (prev_op, prev_request, result): (String, String, String) =
+                        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                    if prev_op != operation || prev_request != *request {
+                        return Ok(Step::Undo(Err(LedgerError::IdempotencyConflict(key.clone()))));
+                    }
+                    return Ok(Step::Undo(decode(&result)));
+                }
+                match work(ledger, tx).await {
+                    Ok(out) => {
+                        finish(tx, key, &out).await?;
+                        Ok(Step::Keep(Ok(out)))
+                    }
+                    Err(e @ LedgerError::Database(_)) => Err(e),
+                    Err(refused) => Ok(Step::Undo(Err(refused))),
+                }
+            })
+        })
+        .await?;
+    answer
 }
 
 /// Runs `work` once per idempotency key: the answer of the first successful run is

@@ -2,7 +2,7 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::idempotency::idempotent;
+use super::idempotency::{grouped, idempotent};
 use super::{
     AccountId, CreditRequest, DebitRequest, Ledger, LedgerError, TransferCode, TransferReceipt, lots, require_key,
     require_object, require_positive,
@@ -137,7 +137,13 @@ impl Ledger {
         require_key(&req.idempotency_key)?;
         require_positive(req.amount)?;
         require_object(&req.metadata)?;
-        idempotent!(self, &req.idempotency_key, "credit", req, |tx| { self.write_credit(&mut tx, req).await? })
+        let owned = req.clone();
+        let lane = req.wallet.0.to_string();
+        grouped(self, &lane, &req.idempotency_key, "credit", req, move |ledger, tx| {
+            let req = owned.clone();
+            Box::pin(async move { ledger.write_credit(tx, &req).await })
+        })
+        .await
     }
 
     /// Credits inside the caller's write transaction, so the credit and the caller's own
@@ -210,35 +216,43 @@ impl Ledger {
         require_key(&req.idempotency_key)?;
         require_positive(req.amount)?;
         require_object(&req.metadata)?;
-        idempotent!(self, &req.idempotency_key, "debit", req, |tx| {
-            let now_ms = self.clock.now_ms();
-            // Only usage is spent on credit: a refund or a correction never pays out
-            // borrowed money.
-            if req.kind == super::DebitKind::Usage {
-                super::credit_line::draw(self, &mut tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
-            }
-            let after = debit_wallet(&mut tx, req.wallet, req.amount).await?;
-            let receipt = insert_transfer(
-                &mut tx,
-                NewTransfer {
-                    debit: req.wallet,
-                    credit: self.system_account(req.kind.destination()),
-                    amount: req.amount,
-                    code: req.kind.code(),
-                    idempotency_key: &req.idempotency_key,
-                    description: &req.description,
-                    metadata: &req.metadata,
-                    wallet: req.wallet,
-                    wallet_balance_after: after,
-                    hold_id: None,
-                    reverses: None,
-                    now_ms: self.clock.now_ms(),
-                },
-            )
-            .await?;
-            lots::draw(&mut tx, req.wallet, receipt.transfer_id, req.amount, &[]).await?;
-            receipt
+        let owned = req.clone();
+        let lane = req.wallet.0.to_string();
+        grouped(self, &lane, &req.idempotency_key, "debit", req, move |ledger, tx| {
+            let req = owned.clone();
+            Box::pin(async move { ledger.write_debit(tx, &req).await })
         })
+        .await
+    }
+
+    async fn write_debit(&self, tx: &mut Transaction<'_, Any>, req: &DebitRequest) -> Result<TransferReceipt, LedgerError> {
+        let now_ms = self.clock.now_ms();
+        // Only usage is spent on credit: a refund or a correction never pays out borrowed
+        // money.
+        if req.kind == super::DebitKind::Usage {
+            super::credit_line::draw(self, tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
+        }
+        let after = debit_wallet(tx, req.wallet, req.amount).await?;
+        let receipt = insert_transfer(
+            tx,
+            NewTransfer {
+                debit: req.wallet,
+                credit: self.system_account(req.kind.destination()),
+                amount: req.amount,
+                code: req.kind.code(),
+                idempotency_key: &req.idempotency_key,
+                description: &req.description,
+                metadata: &req.metadata,
+                wallet: req.wallet,
+                wallet_balance_after: after,
+                hold_id: None,
+                reverses: None,
+                now_ms: self.clock.now_ms(),
+            },
+        )
+        .await?;
+        lots::draw(tx, req.wallet, receipt.transfer_id, req.amount, &[]).await?;
+        Ok(receipt)
     }
 
     /// Writes the transfer that undoes `transfer_id`: money goes back the way it came.

@@ -242,7 +242,9 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<(T, SocketAddr), StartError>>,
 {
-    let db = Db::connect(&config.database, config.database_max_connections).await?;
+    let db = Db::connect(&config.database, config.database_max_connections)
+        .await?
+        .grouping_writes(config.group_commit, config.database_max_connections);
     let report = db.migrate().await?;
     tracing::info!(
         database = %config.database,

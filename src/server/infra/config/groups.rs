@@ -18,6 +18,7 @@ pub(super) struct Site {
     pub(super) data_dir: PathBuf,
     pub(super) database: DatabaseSetting,
     pub(super) database_max_connections: u32,
+    pub(super) group_commit: bool,
 }
 
 pub(super) fn site(layers: &Layers<'_>) -> Result<Site, ConfigError> {
@@ -37,7 +38,8 @@ pub(super) fn site(layers: &Layers<'_>) -> Result<Site, ConfigError> {
         Ok(n) if (1..=1000).contains(&n) => Ok(n),
         _ => Err(format!("`{v}` is not a whole number from 1 to 1000")),
     })?;
-    Ok(Site { site_addr, public_url, data_dir, database, database_max_connections })
+    let group_commit = layers.parse("group_commit", true, parse_bool)?;
+    Ok(Site { site_addr, public_url, data_dir, database, database_max_connections, group_commit })
 }
 
 /// Sandbox mode, logging, and where the browser bundle is served from.

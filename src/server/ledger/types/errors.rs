@@ -103,3 +103,9 @@ mod tests {
         assert_eq!(AppError::from(LedgerError::Invalid("x".into())), AppError::Internal);
     }
 }
+
+impl crate::server::infra::group_commit::GroupError for LedgerError {
+    fn database(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
+}
