@@ -19,7 +19,6 @@
 
 use std::time::{Duration, Instant};
 
-
 use axum::Json;
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -226,7 +225,10 @@ async fn main() {
         println!(
             "\nGateway overhead: {label}, sandbox provider (no latency), {CONNECTIONS} connections, {ROUNDS} rounds of {requests} ({run_requests} for runs)\n"
         );
-        println!("{:<32} {:>9} {:>10} {:>9} {:>9} {:>8}", "scenario", "requests", "req/s", "p50 ms", "p99 ms", "errors");
+        println!(
+            "{:<32} {:>9} {:>10} {:>9} {:>9} {:>8}",
+            "scenario", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+        );
         let mut rows = Vec::new();
         let (mut bare_p99, mut bare_rps) = (0.0, 0.0);
         for (i, (scenario, _, _)) in urls.iter().enumerate() {
@@ -266,10 +268,9 @@ async fn main() {
                 "p99_overhead_ms": p99 - bare_p99, "throughput_ratio": ratio,
             }));
         }
-        if let (Some(run), Some(alone)) = (
-            rows.iter().find(|r| r.0 == Scenario::Run),
-            rows.iter().find(|r| r.0 == Scenario::RunAlone),
-        ) {
+        if let (Some(run), Some(alone)) =
+            (rows.iter().find(|r| r.0 == Scenario::Run), rows.iter().find(|r| r.0 == Scenario::RunAlone))
+        {
             let speedup = run.1 / alone.1;
             println!("group commit: runs {speedup:.1}x as many per second as one commit per call");
             backend.insert("group_commit_speedup".into(), json!(speedup));

@@ -18,7 +18,8 @@ pub async fn provider_keys() -> Result<Vec<ProviderSlot>, AppError> {
 pub async fn save_provider_key(provider: String, key: String) -> Result<KeyOutcome, AppError> {
     use crate::server::services::keys;
     crate::server::web::guard::acting(|state, acting| async move {
-        keys::save_pasted(&state, &acting.user.id, acting.managed_owner()?, Provider::from_field(&provider)?, &key).await
+        keys::save_pasted(&state, &acting.user.id, acting.managed_owner()?, Provider::from_field(&provider)?, &key)
+            .await
     })
     .await
 }

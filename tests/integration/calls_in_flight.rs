@@ -142,7 +142,11 @@ async fn a_wallet_runs_as_many_calls_at_once_as_its_purchases_allow(backend: Bac
     assert_eq!(res.status(), 429);
     // The Balance tab says so.
     let account: Value = app.call(&ada, "account", &[]).await.json().await.unwrap();
-    assert_eq!(account["calls_at_once"], json!({"max": 2, "set_by_admin": false, "next": [10_000_000, 3]}), "{account}");
+    assert_eq!(
+        account["calls_at_once"],
+        json!({"max": 2, "set_by_admin": false, "next": [10_000_000, 3]}),
+        "{account}"
+    );
     // Buying $10 lifts the limit to 3 at once; the refused request id runs then.
     buy(&app, &ada, "10").await;
     let c = spawn_run(&app, &secret, "c");
@@ -282,11 +286,18 @@ async fn an_administrator_sets_and_clears_a_wallets_limit(backend: Backend) {
             .args(args)
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     let (code, said, err) = admin(&["show", "--email", "ada@example.com"]);
     assert_eq!(code, Some(0), "{err}");
-    assert_eq!(said.trim(), "0 of 2 calls in flight (limit by purchases: $0.00 paid in all; 10 at once from $10.00 paid)");
+    assert_eq!(
+        said.trim(),
+        "0 of 2 calls in flight (limit by purchases: $0.00 paid in all; 10 at once from $10.00 paid)"
+    );
     let (code, said, err) = admin(&["set", "--email", "ADA@example.com", "--max", "1"]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(said.trim(), "0 of 1 calls in flight (limit set by an administrator)");
@@ -302,7 +313,10 @@ async fn an_administrator_sets_and_clears_a_wallets_limit(backend: Backend) {
     fal.release_runs();
     assert_eq!(first.await.unwrap().status(), 200);
     let (code, said, _) = admin(&["clear", "--email", "ada@example.com"]);
-    assert_eq!((code, said.trim()), (Some(0), "0 of 2 calls in flight (limit by purchases: $0.00 paid in all; 10 at once from $10.00 paid)"));
+    assert_eq!(
+        (code, said.trim()),
+        (Some(0), "0 of 2 calls in flight (limit by purchases: $0.00 paid in all; 10 at once from $10.00 paid)")
+    );
     // Bad input names what is wrong and changes nothing.
     let (code, _, err) = admin(&["set", "--email", "ada@example.com", "--max", "0"]);
     assert_eq!(code, Some(1));

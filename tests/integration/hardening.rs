@@ -355,3 +355,59 @@ async fn error_text_in_a_link_is_never_shown_on_the_page() {
     assert_eq!(only_err.status(), 303);
     assert_eq!(only_err.headers()["location"], "/credits");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_pages_and_json_are_compressed_when_asked_and_the_bundle_is_revalidated() {
+    use std::io::Read;
+    let site = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site.path().join("pkg")).unwrap();
+    let wasm: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+    std::fs::write(site.path().join("pkg/tollgate.wasm"), &wasm).unwrap();
+    let root = site.path().display().to_string();
+    let app = spawn_app_with(Backend::Sqlite, &[("TOLLGATE_SITE_ROOT", &root)]).await;
+    let fetch = |path: &str, encodings: Option<&str>| {
+        let mut req = app.client.get(app.url(path));
+        if let Some(e) = encodings {
+            req = req.header("accept-encoding", e);
+        }
+        req.send()
+    };
+
+    // Asked for gzip: gzip, and the same bytes once decoded.
+    let res = fetch("/pkg/tollgate.wasm", Some("gzip")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    assert!(res.headers()["vary"].to_str().unwrap().to_ascii_lowercase().contains("accept-encoding"));
+    let last_modified = res.headers()["last-modified"].to_str().unwrap().to_string();
+    let sent = res.bytes().await.unwrap();
+    assert!(sent.len() < wasm.len() / 4, "{} of {} bytes", sent.len(), wasm.len());
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&sent[..]).read_to_end(&mut decoded).unwrap();
+    assert_eq!(decoded, wasm);
+
+    // Brotli is preferred when both are accepted; nothing asked, nothing compressed.
+    let res = fetch("/pkg/tollgate.wasm", Some("gzip, deflate, br")).await.unwrap();
+    assert_eq!(res.headers()["content-encoding"], "br");
+    assert!(res.bytes().await.unwrap().len() < wasm.len() / 4);
+    let res = fetch("/pkg/tollgate.wasm", None).await.unwrap();
+    assert!(res.headers().get("content-encoding").is_none());
+    assert_eq!(res.bytes().await.unwrap(), wasm);
+
+    // A browser that has it asks again before use, and is told it is unchanged.
+    let res =
+        app.client.get(app.url("/pkg/tollgate.wasm")).header("if-modified-since", &last_modified).send().await.unwrap();
+    assert_eq!(res.status(), 304);
+
+    // Pages and JSON answers are compressed too; the event stream is not.
+    let browser = app.signed_up("ada@example.com", "correct horse battery").await;
+    for path in ["/", "/credits", "/api/v1/me", "/api/v1/events"] {
+        let res = browser.get(app.url(path)).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"), "{path}");
+    }
+    let res = browser.get(app.url("/api/v1/events/stream")).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(res.headers().get("content-encoding").is_none());
+}

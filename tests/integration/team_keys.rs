@@ -43,13 +43,12 @@ async fn a_team_key_pays_for_its_members_calls_and_only_managers_change_it(backe
     let (team, ada, bo, bo_id) = team_of_two(&app).await;
     select(&app, &ada, &team).await;
     buy(&app, &ada, "10").await;
-    let (status, saved) = json_of(app.call(&ada, "provider_key_save", &[("provider", "fal"), ("key", FAL_KEY)]).await).await;
+    let (status, saved) =
+        json_of(app.call(&ada, "provider_key_save", &[("provider", "fal"), ("key", FAL_KEY)]).await).await;
     assert_eq!(status, 200, "{saved}");
     // The key is the team's: Ada's own wallet has none.
-    let stored: Vec<String> = sqlx::query_scalar("select user_id from provider_key")
-        .fetch_all(app.db.pool())
-        .await
-        .unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("select user_id from provider_key").fetch_all(app.db.pool()).await.unwrap();
     assert_eq!(stored, vec![team.clone()]);
     select(&app, &ada, "").await;
     assert!(slots(&app, &ada).await[0]["key"].is_null(), "her own wallet has no fal key");
@@ -127,10 +126,8 @@ async fn openrouter_is_connected_for_the_team_whose_wallet_is_chosen(backend: Ba
     select(&app, &ada, "").await;
     let res = ada.get(&callback).send().await.unwrap();
     assert_eq!(location(&res), "/settings/api-keys?notice=openrouter_connected");
-    let owners: Vec<(String, String)> = sqlx::query_as("select user_id, source from provider_key")
-        .fetch_all(app.db.pool())
-        .await
-        .unwrap();
+    let owners: Vec<(String, String)> =
+        sqlx::query_as("select user_id, source from provider_key").fetch_all(app.db.pool()).await.unwrap();
     assert_eq!(owners, vec![(team.clone(), "oauth".to_string())]);
     let seen = slots(&app, &bo).await;
     assert_eq!(seen[1]["provider"], "openrouter");

@@ -3,13 +3,13 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::idempotency::grouped;
-use crate::server::infra::group_commit::Step;
 use super::transfers::{NewTransfer, debit_wallet, insert_transfer, refusal};
 use super::{
     AccountId, CaptureReceipt, CaptureRequest, Hold, HoldRequest, HoldStatus, Ledger, LedgerError, SystemAccount,
     TransferCode, lots, require_key, require_object, require_positive,
 };
 use crate::server::infra::db::WriteTx;
+use crate::server::infra::group_commit::Step;
 use crate::shared::money::Micros;
 use crate::shared::states::EventKind;
 

@@ -111,7 +111,10 @@ pub(super) async fn grouped<Req, Out, F>(
 where
     Req: Serialize,
     Out: Serialize + DeserializeOwned + Send + Sync + 'static,
-    F: for<'t> Fn(&'t super::Ledger, &'t mut WriteTx) -> BoxFuture<'t, Result<Out, LedgerError>> + Send + Sync + 'static,
+    F: for<'t> Fn(&'t super::Ledger, &'t mut WriteTx) -> BoxFuture<'t, Result<Out, LedgerError>>
+        + Send
+        + Sync
+        + 'static,
 {
     let shared = Arc::new((ledger.clone(), key.to_string(), canonical(request), work));
     let now_ms = ledger.clock.now_ms();

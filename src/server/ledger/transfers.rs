@@ -225,7 +225,11 @@ impl Ledger {
         .await
     }
 
-    async fn write_debit(&self, tx: &mut Transaction<'_, Any>, req: &DebitRequest) -> Result<TransferReceipt, LedgerError> {
+    async fn write_debit(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        req: &DebitRequest,
+    ) -> Result<TransferReceipt, LedgerError> {
         let now_ms = self.clock.now_ms();
         // Only usage is spent on credit: a refund or a correction never pays out borrowed
         // money.

@@ -41,6 +41,12 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         move || provide_context(state.clone())
     };
     let leptos_options = state.leptos_options.clone();
+    // The browser bundle, with its precompressed copies when a build made them, answering
+    // a browser's "has it changed?" with 304 (the fallback below would send it whole).
+    let bundle =
+        tower_http::services::ServeDir::new(format!("{}/{}", leptos_options.site_root, leptos_options.site_pkg_dir))
+            .precompressed_br()
+            .precompressed_gzip();
     let trace = TraceLayer::new_for_http()
         .make_span_with(|req: &Request<Body>| {
             let request_id = req
@@ -74,6 +80,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .route("/webhooks/stripe", axum::routing::post(crate::server::web::stripe_webhook::webhook_route))
         .route("/connect/openrouter", get(crate::server::web::oauth::start))
         .route(crate::server::web::oauth::CALLBACK_PATH, get(crate::server::web::oauth::callback))
+        .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), bundle)
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), require_sign_in))
@@ -82,6 +89,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .layer(middleware::from_fn(crate::server::web::middleware::server_fn_guard))
         .layer(middleware::from_fn(crate::server::web::middleware::strip_action_errors))
         .layer(middleware::from_fn(crate::server::web::middleware::security_headers))
+        .layer(crate::server::web::middleware::compression())
         .layer(trace)
         .layer(middleware::from_fn(crate::server::web::middleware::request_id))
         .with_state(state)

@@ -44,10 +44,35 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "same-origin");
     set(header::CONTENT_SECURITY_POLICY, NON_PAGE_POLICY);
-    if !cacheable {
-        set(header::CACHE_CONTROL, "no-store");
-    }
+    // Static files keep their names from one build to the next, so a browser may keep
+    // them but must ask (a 304 when unchanged) before each use: a new version is never
+    // missed after an upgrade.
+    set(header::CACHE_CONTROL, if cacheable { "no-cache" } else { "no-store" });
     res
+}
+
+/// The largest response compressed as it is sent. A release bundle (about 2 MB) is
+/// compressed; a debug build's bundle, many times that, is sent as it is, since
+/// compressing it on every cold load costs more than it saves on a local connection.
+const COMPRESS_AT_MOST: u64 = 4 * 1024 * 1024;
+
+/// Compresses answers (pages, JSON, the browser bundle) with brotli or gzip when the
+/// client accepts them. Brotli at quality 4: its default (11) is far too slow for
+/// answers made per request. Event streams, images and answers of a few bytes are sent
+/// as they are.
+pub fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+    use tower_http::compression::{CompressionLayer, CompressionLevel};
+    let small_enough =
+        |_: StatusCode, _: axum::http::Version, headers: &header::HeaderMap, _: &axum::http::Extensions| {
+            headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .is_none_or(|n| n <= COMPRESS_AT_MOST)
+        };
+    CompressionLayer::new()
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(DefaultPredicate::new().and(small_enough))
 }
 
 /// Leptos carries a failed form's error back in the address (`__path` and `__err`), and

@@ -27,10 +27,9 @@ pub fn notice_text(code: &str) -> Option<(&'static str, bool)> {
             "OpenRouter did not issue a key, so nothing was saved. Please try again in a moment, or paste a key instead.",
             true,
         ),
-        "oauth_forbidden" => (
-            "Only the team's owners and admins can connect its OpenRouter account, so nothing was saved.",
-            true,
-        ),
+        "oauth_forbidden" => {
+            ("Only the team's owners and admins can connect its OpenRouter account, so nothing was saved.", true)
+        }
         "oauth_failed" => ("Something went wrong on our side while connecting OpenRouter. Nothing was saved.", true),
         _ => return None,
     })

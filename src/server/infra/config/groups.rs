@@ -159,8 +159,11 @@ pub(super) fn limits(layers: &Layers<'_>) -> Result<Limits, ConfigError> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("`{v}` is not a whole number of at least 1")),
     })?;
-    let calls_in_flight =
-        layers.parse("calls_in_flight_tiers", super::types::InFlightTiers::standard(), super::types::InFlightTiers::parse)?;
+    let calls_in_flight = layers.parse(
+        "calls_in_flight_tiers",
+        super::types::InFlightTiers::standard(),
+        super::types::InFlightTiers::parse,
+    )?;
     Ok(Limits {
         calls_in_flight,
         low_balance,

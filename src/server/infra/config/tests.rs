@@ -224,8 +224,8 @@ fn calls_in_flight_tiers_grow_with_what_was_paid_and_bad_tiers_are_named() {
     let cfg = Config::load(Some(file_with("calls_in_flight_tiers = \"0:1, $25:5\"").path()), &env_of(&[])).unwrap();
     assert_eq!(cfg.calls_in_flight.limit_for(Micros::from_usd(25)), 5);
     for bad in ["", "5:2", "0:2,0:3", "0:5,10:2", "0:0", "0:two", "0-2", "-1:2,0:2"] {
-        let err = Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_CALLS_IN_FLIGHT_TIERS", bad)]))
-            .unwrap_err();
+        let err =
+            Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_CALLS_IN_FLIGHT_TIERS", bad)])).unwrap_err();
         assert_eq!(err.setting, "TOLLGATE_CALLS_IN_FLIGHT_TIERS", "{bad}");
     }
 }

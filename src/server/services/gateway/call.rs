@@ -12,11 +12,11 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::answer::{self, Answer};
+use super::estimate::MilliUnits;
 use super::in_flight;
 use super::jobs::NewJob;
 use super::request::{Call, CallRequest, Outcome, Settled};
 use super::run_cap::{self, RunCap};
-use super::estimate::MilliUnits;
 use super::units::{produced_units, reported_cost};
 use super::usage;
 use crate::server::adapters::providers::RunFailure;
@@ -129,8 +129,7 @@ impl Beginning {
         if let (None, Payer::Credits) = (&refused, &request.payer) {
             // Lock order: the run's cap, then the budgets, then the wallet.
             let now = crate::server::infra::installation::now_ms();
-            if let Err(over) =
-                super::budgets::admit(tx, &call.id, &request.budgets, request.estimate.cost, now).await?
+            if let Err(over) = super::budgets::admit(tx, &call.id, &request.budgets, request.estimate.cost, now).await?
             {
                 refused = Some((CallFailure::InsufficientCredits, Outcome::OverBudget(over)));
             }

@@ -232,7 +232,11 @@ pub async fn set_override(state: &AppState, owner: Owner<'_>, max: Option<u32>) 
 
 /// A wallet an administrator names: a person's by email, or a team's by id. The owner's
 /// id, and whether it is a team.
-pub async fn named_wallet(state: &AppState, email: Option<&str>, team: Option<&str>) -> Result<(String, bool), AppError> {
+pub async fn named_wallet(
+    state: &AppState,
+    email: Option<&str>,
+    team: Option<&str>,
+) -> Result<(String, bool), AppError> {
     use crate::server::services::accounts::users;
     match (email, team) {
         (Some(email), None) => {

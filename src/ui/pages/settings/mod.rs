@@ -48,11 +48,8 @@ pub fn ApiKeysPage() -> impl IntoView {
 fn ProviderKeys(team: Option<crate::shared::dto::teams::TeamSummary>) -> impl IntoView {
     let manages = team.as_ref().is_none_or(|t| t.role.manages());
     let team_note = team.map(|t| {
-        let who = if manages {
-            String::new()
-        } else {
-            " Only the team's owners and admins can change them.".to_string()
-        };
+        let who =
+            if manages { String::new() } else { " Only the team's owners and admins can change them.".to_string() };
         view! {
             <p class="notice" data-testid="team-keys-note">
                 {format!(
