@@ -49,6 +49,18 @@ async fn sixty_four_tasks_on_two_instances_cannot_overdraw_one_wallet(backend: B
     assert!(balance.posted.get() < 50_000, "tasks kept spending until little was left");
     assert_eq!(t.count("transfer").await, 1 + 64 - refused);
     t.assert_audit_clean().await;
+    assert_batched(&[&t.ledger, &second]);
+}
+
+/// The debits above went through group commit, several to a transaction: refusals and
+/// successes shared batches, and neither changed the other's answer.
+fn assert_batched(instances: &[&Ledger]) {
+    let (mut batches, mut pieces) = (0, 0);
+    for ledger in instances {
+        let stats = ledger.db().group_stats().expect("writes are grouped by default");
+        (batches, pieces) = (batches + stats.batches, pieces + stats.pieces);
+    }
+    assert!(pieces > batches, "some batch held more than one piece of work ({pieces} in {batches} batches)");
 }
 
 async fn sixty_four_holds_on_two_instances_cannot_reserve_more_than_the_wallet_has(backend: Backend) {
@@ -80,6 +92,7 @@ async fn sixty_four_holds_on_two_instances_cannot_reserve_more_than_the_wallet_h
     assert_eq!(charged, 1_000_000 - balance.posted.get());
     assert!(balance.posted.get() >= 0);
     t.assert_audit_clean().await;
+    assert_batched(&[&t.ledger, &second]);
 }
 
 async fn sixteen_tasks_sending_one_idempotency_key_write_exactly_one_transfer(backend: Backend) {

@@ -18,6 +18,7 @@ mod email;
 mod events;
 mod gateway;
 mod gift_codes;
+mod group_commit;
 mod hardening;
 mod health;
 mod invoices;

@@ -178,9 +178,9 @@ impl Db {
         self
     }
 
-    /// Whether [`Db::write_grouped`] shares commits.
-    pub fn groups_writes(&self) -> bool {
-        self.group.is_some()
+    /// Batches run and pieces of work in them so far; `None` when writes are not grouped.
+    pub fn group_stats(&self) -> Option<crate::server::infra::group_commit::GroupStats> {
+        self.group.as_ref().map(|lanes| lanes.stats())
     }
 
     /// Runs `work` in a write transaction shared with other callers' work, each in a
@@ -204,15 +204,27 @@ impl Db {
                 Err(GroupFailure::Commit(e)) => return Err(E::database(sqlx::Error::Protocol(e))),
             }
         }
-        let mut tx = self.begin_write().await.map_err(E::database)?;
-        match work(&mut tx).await? {
-            Step::Keep(value) => {
-                tx.commit().await.map_err(E::database)?;
-                Ok(value)
-            }
-            Step::Undo(value) => {
-                tx.rollback().await.map_err(E::database)?;
-                Ok(value)
+        // PostgreSQL ends one side of a deadlock with an error; that side is run once
+        // more (nothing of the failed try was written), as a piece that fails in a batch is.
+        let tries = if self.backend == Backend::Postgres { 2 } else { 1 };
+        let mut tried = 0;
+        loop {
+            tried += 1;
+            let mut tx = self.begin_write().await.map_err(E::database)?;
+            match work(&mut tx).await {
+                Ok(Step::Keep(value)) => {
+                    tx.commit().await.map_err(E::database)?;
+                    return Ok(value);
+                }
+                Ok(Step::Undo(value)) => {
+                    tx.rollback().await.map_err(E::database)?;
+                    return Ok(value);
+                }
+                Err(e) if tried >= tries => return Err(e),
+                Err(_) => {
+                    let _ = tx.rollback().await;
+                    tracing::warn!("a write failed on PostgreSQL; trying it once more");
+                }
             }
         }
     }

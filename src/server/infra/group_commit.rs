@@ -154,6 +154,21 @@ impl<T: Send + 'static, E: Send + 'static> Pending for Job<T, E> {
 /// The lanes of one database.
 pub(crate) struct Lanes {
     senders: Vec<mpsc::UnboundedSender<Box<dyn Pending>>>,
+    counts: Arc<Counts>,
+}
+
+/// What the lanes have done so far: batches that ran and the pieces in them.
+#[derive(Default)]
+struct Counts {
+    batches: std::sync::atomic::AtomicU64,
+    pieces: std::sync::atomic::AtomicU64,
+}
+
+/// Batches run and pieces of work run in them, since the database was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupStats {
+    pub batches: u64,
+    pub pieces: u64,
 }
 
 impl std::fmt::Debug for Lanes {
@@ -166,14 +181,20 @@ impl Lanes {
     /// Starts `count` lanes writing through `db` (which must not group its own writes).
     pub(crate) fn start(db: Db, count: usize) -> Self {
         let max_batch = Self::max_batch(db.backend());
+        let counts = Arc::new(Counts::default());
         let senders = (0..count.max(1))
             .map(|_| {
                 let (send, receive) = mpsc::unbounded_channel();
-                tokio::spawn(lane(db.clone(), receive, max_batch));
+                tokio::spawn(lane(db.clone(), receive, max_batch, counts.clone()));
                 send
             })
             .collect();
-        Self { senders }
+        Self { senders, counts }
+    }
+
+    pub(crate) fn stats(&self) -> GroupStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        GroupStats { batches: self.counts.batches.load(Relaxed), pieces: self.counts.pieces.load(Relaxed) }
     }
 
     pub(super) fn max_batch(backend: super::db::Backend) -> usize {
@@ -216,7 +237,7 @@ pub(crate) enum GroupFailure<E> {
     Commit(String),
 }
 
-async fn lane(db: Db, mut receive: mpsc::UnboundedReceiver<Box<dyn Pending>>, max_batch: usize) {
+async fn lane(db: Db, mut receive: mpsc::UnboundedReceiver<Box<dyn Pending>>, max_batch: usize, counts: Arc<Counts>) {
     while let Some(first) = receive.recv().await {
         // Whatever queued while the last batch ran goes into this one.
         let mut batch = vec![first];
@@ -226,6 +247,8 @@ async fn lane(db: Db, mut receive: mpsc::UnboundedReceiver<Box<dyn Pending>>, ma
                 Err(_) => break,
             }
         }
+        counts.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counts.pieces.fetch_add(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         // A batch runs in a task of its own so that a panic in one piece ends that batch
         // (its transaction rolled back, its callers told as their replies are dropped),
         // not the lane.
