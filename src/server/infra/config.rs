@@ -76,7 +76,8 @@ pub struct Config {
     pub database: DatabaseSetting,
     pub database_max_connections: u32,
     /// Calls beginning and finishing at the same time share one database transaction
-    /// (one commit, one fsync) instead of committing one by one.
+    /// (one commit, one fsync) instead of committing one by one. On by default with
+    /// SQLite, off with PostgreSQL.
     pub group_commit: bool,
     pub sandbox: bool,
     pub log_format: LogFormat,

@@ -38,7 +38,10 @@ pub(super) fn site(layers: &Layers<'_>) -> Result<Site, ConfigError> {
         Ok(n) if (1..=1000).contains(&n) => Ok(n),
         _ => Err(format!("`{v}` is not a whole number from 1 to 1000")),
     })?;
-    let group_commit = layers.parse("group_commit", true, parse_bool)?;
+    // On by default where it pays: SQLite, whose one writer commits (fsyncs) one
+    // transaction at a time. PostgreSQL commits many connections' transactions in
+    // parallel already, and one lane per wallet group serialises unrelated wallets.
+    let group_commit = layers.parse("group_commit", matches!(database, DatabaseSetting::Sqlite { .. }), parse_bool)?;
     Ok(Site { site_addr, public_url, data_dir, database, database_max_connections, group_commit })
 }
 

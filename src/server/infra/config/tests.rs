@@ -229,3 +229,19 @@ fn calls_in_flight_tiers_grow_with_what_was_paid_and_bad_tiers_are_named() {
         assert_eq!(err.setting, "TOLLGATE_CALLS_IN_FLIGHT_TIERS", "{bad}");
     }
 }
+
+#[test]
+fn group_commit_is_on_for_sqlite_off_for_postgres_unless_set_and_a_bad_value_is_named() {
+    let cfg = Config::load(Some(file_with("").path()), &env_of(&[])).unwrap();
+    assert!(cfg.group_commit, "SQLite groups commits by default");
+    let url = ("TOLLGATE_DATABASE_URL", "postgres://u:secret@localhost:5432/tollgate");
+    let key = ("TOLLGATE_SECRET_KEY", "0123456789abcdef0123456789abcdef");
+    let cfg = Config::load(Some(file_with("").path()), &env_of(&[url, key, MASTER])).unwrap();
+    assert!(!cfg.group_commit, "PostgreSQL commits each call alone by default");
+    let on = ("TOLLGATE_GROUP_COMMIT", "true");
+    assert!(Config::load(Some(file_with("").path()), &env_of(&[url, key, MASTER, on])).unwrap().group_commit);
+    let cfg = Config::load(Some(file_with("group_commit = false").path()), &env_of(&[])).unwrap();
+    assert!(!cfg.group_commit);
+    let err = Config::load(Some(file_with("").path()), &env_of(&[("TOLLGATE_GROUP_COMMIT", "sometimes")])).unwrap_err();
+    assert_eq!(err.setting, "TOLLGATE_GROUP_COMMIT");
+}
