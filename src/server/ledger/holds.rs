@@ -21,11 +21,9 @@ impl Ledger {
     #[tracing::instrument(skip(self, req), fields(key = %req.idempotency_key, wallet = %req.wallet, amount = req.amount.get()))]
     pub async fn create_hold(&self, req: &HoldRequest) -> Result<Hold, LedgerError> {
         check_hold(req)?;
-        let owned = req.clone();
         let lane = req.wallet.0.to_string();
-        grouped(self, &lane, &req.idempotency_key, "hold", req, move |ledger, tx| {
-            let req = owned.clone();
-            Box::pin(async move { ledger.write_hold(tx, &req).await })
+        grouped(self, &lane, &req.idempotency_key, "hold", req.clone(), |ledger, tx, req| {
+            Box::pin(ledger.write_hold(tx, req))
         })
         .await
     }
@@ -83,11 +81,9 @@ impl Ledger {
     #[tracing::instrument(skip(self, req), fields(key = %req.idempotency_key, hold = req.hold_id, actual = req.actual.get()))]
     pub async fn capture_hold(&self, req: &CaptureRequest) -> Result<CaptureReceipt, LedgerError> {
         check_capture(req)?;
-        let owned = req.clone();
         let lane = format!("hold:{}", req.hold_id);
-        grouped(self, &lane, &req.idempotency_key, "capture", req, move |ledger, tx| {
-            let req = owned.clone();
-            Box::pin(async move { ledger.write_capture(tx, &req).await })
+        grouped(self, &lane, &req.idempotency_key, "capture", req.clone(), |ledger, tx, req| {
+            Box::pin(ledger.write_capture(tx, req))
         })
         .await
     }

@@ -105,25 +105,25 @@ pub(super) async fn grouped<Req, Out, F>(
     lane: &str,
     key: &str,
     operation: &'static str,
-    request: &Req,
+    request: Req,
     work: F,
 ) -> Result<Out, LedgerError>
 where
-    Req: Serialize,
+    Req: Serialize + Send + Sync + 'static,
     Out: Serialize + DeserializeOwned + Send + Sync + 'static,
-    F: for<'t> Fn(&'t super::Ledger, &'t mut WriteTx) -> BoxFuture<'t, Result<Out, LedgerError>>
+    F: for<'t> Fn(&'t super::Ledger, &'t mut WriteTx, &'t Req) -> BoxFuture<'t, Result<Out, LedgerError>>
         + Send
         + Sync
         + 'static,
 {
-    let shared = Arc::new((ledger.clone(), key.to_string(), canonical(request), work));
+    let shared = Arc::new((ledger.clone(), key.to_string(), canonical(&request), work, request));
     let now_ms = ledger.clock.now_ms();
     let answer = ledger
         .db
         .write_grouped(lane, move |tx| {
             let shared = shared.clone();
             Box::pin(async move {
-                let (ledger, key, request, work) = &*shared;
+                let (ledger, key, request, work, original) = &*shared;
                 if !claim_in(tx, key, operation, request, now_ms).await? {
                     // Read in this transaction: the key's first use may be a batch-mate's.
                     let row = sqlx::query("select operation, request, result from idempotency_key where key = $1")
@@ -137,7 +137,7 @@ where
                     }
                     return Ok(Step::Undo(decode(&result)));
                 }
-                match work(ledger, tx).await {
+                match work(ledger, tx, original).await {
                     Ok(out) => {
                         finish(tx, key, &out).await?;
                         Ok(Step::Keep(Ok(out)))

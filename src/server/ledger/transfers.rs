@@ -137,11 +137,9 @@ impl Ledger {
         require_key(&req.idempotency_key)?;
         require_positive(req.amount)?;
         require_object(&req.metadata)?;
-        let owned = req.clone();
         let lane = req.wallet.0.to_string();
-        grouped(self, &lane, &req.idempotency_key, "credit", req, move |ledger, tx| {
-            let req = owned.clone();
-            Box::pin(async move { ledger.write_credit(tx, &req).await })
+        grouped(self, &lane, &req.idempotency_key, "credit", req.clone(), |ledger, tx, req| {
+            Box::pin(ledger.write_credit(tx, req))
         })
         .await
     }
@@ -216,11 +214,9 @@ impl Ledger {
         require_key(&req.idempotency_key)?;
         require_positive(req.amount)?;
         require_object(&req.metadata)?;
-        let owned = req.clone();
         let lane = req.wallet.0.to_string();
-        grouped(self, &lane, &req.idempotency_key, "debit", req, move |ledger, tx| {
-            let req = owned.clone();
-            Box::pin(async move { ledger.write_debit(tx, &req).await })
+        grouped(self, &lane, &req.idempotency_key, "debit", req.clone(), |ledger, tx, req| {
+            Box::pin(ledger.write_debit(tx, req))
         })
         .await
     }
