@@ -1,7 +1,7 @@
 //! The document shell, the app frame (header, main, footer) and the routes.
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, Link, Meta, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment, path};
 
@@ -40,6 +40,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
+                // The style sheet under its built name (with its content hash when the build
+                // hashes file names), like the scripts.
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -96,7 +99,6 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| set_hydrated.set(true));
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/tollgate.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="description" content="Prepaid credits and metered billing for AI generation." />
         <Title formatter=|title: String| {

@@ -399,6 +399,24 @@ async fn the_bundle_pages_and_json_are_compressed_when_asked_and_the_bundle_is_r
         app.client.get(app.url("/pkg/tollgate.wasm")).header("if-modified-since", &last_modified).send().await.unwrap();
     assert_eq!(res.status(), 304);
 
+    // A file named after its content is kept for good, its precompressed copy sent as it
+    // is; a missing one is not cached at all.
+    let hashed = "/pkg/tollgate.Kx3vU0o1_9p-AbCdEfGhIw.wasm";
+    std::fs::write(site.path().join(&hashed[1..]), &wasm).unwrap();
+    let precompressed = b"not really brotli, but served as the .br copy".to_vec();
+    std::fs::write(site.path().join(format!("{}.br", &hashed[1..])), &precompressed).unwrap();
+    let res = fetch(hashed, None).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(res.bytes().await.unwrap(), wasm);
+    let res = fetch(hashed, Some("br")).await.unwrap();
+    assert_eq!(res.headers()["content-encoding"], "br");
+    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(res.bytes().await.unwrap(), precompressed);
+    let res = fetch("/pkg/tollgate.AAAAAAAAAAAAAAAAAAAAAA.wasm", Some("br")).await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_ne!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+
     // Pages and JSON answers are compressed too; the event stream is not.
     let browser = app.signed_up("ada@example.com", "correct horse battery").await;
     for path in ["/", "/credits", "/api/v1/me", "/api/v1/events"] {

@@ -199,7 +199,21 @@ fn leptos_options(config: &Config, addr: SocketAddr) -> LeptosOptions {
         .site_addr(addr)
         .reload_port(var("LEPTOS_RELOAD_PORT").and_then(|p| p.parse().ok()).unwrap_or(3001))
         .env(env)
+        .hash_files(hash_files(var("LEPTOS_HASH_FILES").as_deref()))
         .build()
+}
+
+/// Whether the bundle's files carry content hashes in their names. cargo-leptos says so
+/// when it runs the server; a binary started on its own looks for the `hash.txt` its build
+/// left beside it (Leptos reads the names from there).
+fn hash_files(told: Option<&str>) -> bool {
+    match told {
+        Some(v) => v == "true",
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt").is_file()))
+            .unwrap_or(false),
+    }
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is

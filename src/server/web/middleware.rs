@@ -22,6 +22,22 @@ fn is_static_asset(path: &str) -> bool {
     path.starts_with("/pkg/") || path == "/favicon.svg"
 }
 
+/// A bundle file named after its content, `/pkg/<name>.<hash>.<ext>` with the 22-character
+/// URL-safe base64 MD5 the build puts there: a new build gives changed content a new name,
+/// so whatever is at this name never changes.
+pub fn is_content_named(path: &str) -> bool {
+    let Some(file) = path.strip_prefix("/pkg/") else { return false };
+    let mut parts = file.split('.');
+    let (Some(stem), Some(hash), Some(ext), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !stem.is_empty()
+        && !stem.contains('/')
+        && hash.len() == 22
+        && hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && matches!(ext, "js" | "wasm" | "css")
+}
+
 /// Server functions live under `/api/`; the JSON API under `/api/v1/` is not one.
 pub fn is_server_fn(path: &str) -> bool {
     path.starts_with("/api/") && !path.starts_with("/api/v1/")
@@ -33,7 +49,9 @@ pub fn is_server_fn(path: &str) -> bool {
 /// stored by browsers or proxies (a new API token's secret is in a server function's answer).
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let cacheable = is_static_asset(req.uri().path());
+    let immutable = is_content_named(req.uri().path());
     let mut res = next.run(req).await;
+    let immutable = immutable && res.status().is_success();
     let headers = res.headers_mut();
     let mut set = |name: header::HeaderName, value: &'static str| {
         if !headers.contains_key(&name) {
@@ -44,10 +62,20 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "same-origin");
     set(header::CONTENT_SECURITY_POLICY, NON_PAGE_POLICY);
-    // Static files keep their names from one build to the next, so a browser may keep
+    // A file named after its content is kept for a year without asking again. Other
+    // static files keep their names from one build to the next, so a browser may keep
     // them but must ask (a 304 when unchanged) before each use: a new version is never
     // missed after an upgrade.
-    set(header::CACHE_CONTROL, if cacheable { "no-cache" } else { "no-store" });
+    set(
+        header::CACHE_CONTROL,
+        if immutable {
+            "public, max-age=31536000, immutable"
+        } else if cacheable {
+            "no-cache"
+        } else {
+            "no-store"
+        },
+    );
     res
 }
 
@@ -168,6 +196,27 @@ mod tests {
         assert!(is_static_asset("/pkg/tollgate.wasm"));
         assert!(!is_static_asset("/credits"));
         assert!(!is_static_asset("/api/tokens_create"));
+    }
+
+    #[test]
+    fn only_bundle_files_named_after_their_content_are_immutable() {
+        assert!(is_content_named("/pkg/tollgate.Kx3vU0o1_9p-AbCdEfGhIw.wasm"));
+        assert!(is_content_named("/pkg/tollgate.Kx3vU0o1_9p-AbCdEfGhIw.js"));
+        assert!(is_content_named("/pkg/tollgate.Kx3vU0o1_9p-AbCdEfGhIw.css"));
+        for path in [
+            "/pkg/tollgate.wasm",
+            "/pkg/tollgate_bg.wasm",
+            "/pkg/tollgate.Kx3vU0o1_9p-AbCdEfGhI.wasm",
+            "/pkg/tollgate.Kx3vU0o1_9p-AbCdEfGh!w.wasm",
+            "/pkg/tollgate.Kx3vU0o1_9p-AbCdEfGhIw.wasm.br",
+            "/pkg/tollgate.Kx3vU0o1_9p-AbCdEfGhIw.html",
+            "/pkg/snippets/x/tollgate.Kx3vU0o1_9p-AbCdEfGhIw.js",
+            "/pkg/.Kx3vU0o1_9p-AbCdEfGhIw.js",
+            "/favicon.Kx3vU0o1_9p-AbCdEfGhIw.js",
+            "/credits",
+        ] {
+            assert!(!is_content_named(path), "{path}");
+        }
     }
 }
 
