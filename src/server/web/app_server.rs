@@ -298,3 +298,18 @@ where
     });
     Ok((state, placed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::hash_files;
+
+    #[test]
+    fn bundle_names_are_hashed_when_told_or_when_the_build_left_hash_txt() {
+        assert!(hash_files(Some("true")));
+        assert!(!hash_files(Some("false")));
+        assert!(!hash_files(Some("yes")));
+        // Nothing beside the test binary: the plain names.
+        let beside = std::env::current_exe().unwrap().parent().unwrap().join("hash.txt");
+        assert_eq!(hash_files(None), beside.is_file());
+    }
+}
