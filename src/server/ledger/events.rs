@@ -52,9 +52,11 @@ pub async fn record(
     mut data: Value,
     now_ms: i64,
 ) -> Result<i64, LedgerError> {
+    // The threshold comes back with the wallet's numbers: one statement, not two.
     let row = sqlx::query(
         "update account set event_seq = event_seq + 1 where id = $1 \
-         returning event_seq, posted_micros, reserved_micros, owed_micros, balance_low, credit_limit_micros",
+         returning event_seq, posted_micros, reserved_micros, owed_micros, balance_low, credit_limit_micros, \
+             coalesce((select low_balance_micros from ledger_setting where id = 1), 0)",
     )
     .bind(wallet.0)
     .fetch_one(&mut **tx)
@@ -63,15 +65,12 @@ pub async fn record(
     let (posted, reserved, owed): (i64, i64, i64) = (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
     let was_low: i64 = row.try_get(4)?;
     let credit_limit: i64 = row.try_get(5)?;
+    let threshold: i64 = row.try_get(6)?;
     if let Value::Object(map) = &mut data {
         map.insert("balance".into(), balance_json(posted, reserved, owed));
     }
     insert(tx, wallet, seq, kind, &data, now_ms).await?;
 
-    let threshold: i64 = sqlx::query_scalar("select low_balance_micros from ledger_setting where id = 1")
-        .fetch_optional(&mut **tx)
-        .await?
-        .unwrap_or(0);
     // Money held for running work is still the wallet's: a hold taking the available
     // balance under the threshold (and its capture giving most back) would say "low"
     // at every call. A postpaid wallet spends on credit and is not warned.

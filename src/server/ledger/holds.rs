@@ -29,14 +29,14 @@ impl Ledger {
     }
 
     /// Places a hold inside the caller's write transaction, so the hold and the caller's
-    /// own record of it commit together or not at all. The caller commits. A key used
-    /// before is refused with `IdempotencyConflict`; then roll the transaction back.
+    /// own record of it commit together or not at all. The caller commits.
+    ///
+    /// Nothing is kept for a replay: the caller's own record is what keeps the work from
+    /// running twice (the gateway's usage record, unique per request id, written in the
+    /// same transaction), and the key must be fresh, such as one made of a new call's id.
     pub async fn create_hold_in(&self, tx: &mut WriteTx, req: &HoldRequest) -> Result<Hold, LedgerError> {
         check_hold(req)?;
-        claim_fresh(tx, &req.idempotency_key, "hold", req, self.clock.now_ms()).await?;
-        let hold = self.write_hold(tx, req).await?;
-        super::idempotency::finish(tx, &req.idempotency_key, &hold).await?;
-        Ok(hold)
+        self.write_hold(tx, req).await
     }
 
     async fn write_hold(&self, tx: &mut Transaction<'_, Any>, req: &HoldRequest) -> Result<Hold, LedgerError> {
@@ -88,13 +88,12 @@ impl Ledger {
         .await
     }
 
-    /// Captures inside the caller's write transaction (see [`Ledger::create_hold_in`]).
+    /// Captures inside the caller's write transaction. Nothing is kept for a replay (see
+    /// [`Ledger::create_hold_in`]): a hold is captured once, as closing it is a guarded
+    /// update, and the charge's transfer key is unique besides.
     pub async fn capture_hold_in(&self, tx: &mut WriteTx, req: &CaptureRequest) -> Result<CaptureReceipt, LedgerError> {
         check_capture(req)?;
-        claim_fresh(tx, &req.idempotency_key, "capture", req, self.clock.now_ms()).await?;
-        let receipt = self.write_capture(tx, req).await?;
-        super::idempotency::finish(tx, &req.idempotency_key, &receipt).await?;
-        Ok(receipt)
+        self.write_capture(tx, req).await
     }
 
     async fn write_capture(
@@ -103,9 +102,9 @@ impl Ledger {
         req: &CaptureRequest,
     ) -> Result<CaptureReceipt, LedgerError> {
         let now_ms = self.clock.now_ms();
-        let (wallet, held) = close_hold(tx, req.hold_id, HoldStatus::Captured, now_ms, true).await?;
-        let hold_drawn = credit_drawn(tx, req.hold_id).await?;
-        let mut available = release(tx, wallet, held).await?;
+        let (wallet, held, hold_drawn) = close_hold(tx, req.hold_id, HoldStatus::Captured, now_ms, true).await?;
+        let released = release(tx, wallet, held).await?;
+        let mut available = released.available;
         // Above the hold, a postpaid wallet draws on its credit line as far as it goes.
         let extra = if req.actual > available {
             super::credit_line::draw(self, tx, wallet, req.actual, &req.idempotency_key, now_ms).await?
@@ -155,7 +154,9 @@ impl Ledger {
         let drawn = Micros((hold_drawn.get() + extra.get()).min(unused.get()));
         let key = format!("hold:{}", req.hold_id);
         super::credit_line::give_back(self, tx, wallet, drawn, &key, now_ms).await?;
-        super::clawback::repay_owed(self, tx, wallet, &key, now_ms).await?;
+        if released.owes {
+            super::clawback::repay_owed(self, tx, wallet, &key, now_ms).await?;
+        }
         Ok(CaptureReceipt { hold_id: req.hold_id, charged, uncollected, transfer })
     }
 
@@ -187,13 +188,14 @@ impl Ledger {
         let now_ms = self.clock.now_ms();
         // A hold past its expiry that the sweeper has not reached yet is voided all the same.
         match close_hold(tx, hold_id, HoldStatus::Voided, now_ms, false).await {
-            Ok((wallet, held)) => {
-                let drawn = credit_drawn(tx, hold_id).await?;
-                release(tx, wallet, held).await?;
+            Ok((wallet, held, drawn)) => {
+                let released = release(tx, wallet, held).await?;
                 hold_released(tx, wallet, hold_id, held, "voided", now_ms).await?;
                 let key = format!("hold:{hold_id}");
                 super::credit_line::give_back(self, tx, wallet, drawn, &key, now_ms).await?;
-                super::clawback::repay_owed(self, tx, wallet, &key, now_ms).await?;
+                if released.owes {
+                    super::clawback::repay_owed(self, tx, wallet, &key, now_ms).await?;
+                }
                 Ok(true)
             }
             Err(LedgerError::HoldNotOpen { status: HoldStatus::Voided, .. }) => Ok(false),
@@ -215,7 +217,8 @@ impl Ledger {
             let mut tx = self.db.begin_write().await?;
             let closed = sqlx::query(
                 "update hold set status = 'expired', closed_at_ms = $1 \
-                 where id = $2 and status = 'open' and expires_at_ms <= $1 returning wallet_id, amount_micros",
+                 where id = $2 and status = 'open' and expires_at_ms <= $1 \
+                 returning wallet_id, amount_micros, credit_drawn_micros",
             )
             .bind(now_ms)
             .bind(id)
@@ -226,12 +229,14 @@ impl Ledger {
             let wallet = AccountId(row.try_get(0)?);
             let key = format!("hold:{id}");
             let held = Micros(row.try_get(1)?);
+            let drawn = Micros(row.try_get(2)?);
             let released: Result<(), LedgerError> = async {
-                release(&mut tx, wallet, held).await?;
+                let released = release(&mut tx, wallet, held).await?;
                 hold_released(&mut tx, wallet, id, held, "expired", now_ms).await?;
-                let drawn = credit_drawn(&mut tx, id).await?;
                 super::credit_line::give_back(self, &mut tx, wallet, drawn, &key, now_ms).await?;
-                super::clawback::repay_owed(self, &mut tx, wallet, &key, now_ms).await?;
+                if released.owes {
+                    super::clawback::repay_owed(self, &mut tx, wallet, &key, now_ms).await?;
+                }
                 Ok(())
             }
             .await;
@@ -285,22 +290,6 @@ fn check_capture(req: &CaptureRequest) -> Result<(), LedgerError> {
     Ok(())
 }
 
-/// Claims a key in the caller's transaction; a key used before is a conflict.
-async fn claim_fresh<T: serde::Serialize>(
-    tx: &mut Transaction<'_, Any>,
-    key: &str,
-    operation: &str,
-    req: &T,
-    now_ms: i64,
-) -> Result<(), LedgerError> {
-    let request = super::idempotency::canonical(req);
-    if super::idempotency::claim_in(tx, key, operation, &request, now_ms).await? {
-        Ok(())
-    } else {
-        Err(LedgerError::IdempotencyConflict(key.to_string()))
-    }
-}
-
 fn parse_status(s: &str) -> Result<HoldStatus, LedgerError> {
     HoldStatus::parse(s).ok_or_else(|| LedgerError::Inconsistent(format!("unknown hold status {s:?}")))
 }
@@ -322,19 +311,26 @@ async fn reserve(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micro
     Err(refusal(tx, wallet, |available| LedgerError::InsufficientFunds { needed: amount, available }).await?)
 }
 
-/// Gives a hold's reservation back; returns the wallet's available funds afterwards.
-async fn release(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<Micros, LedgerError> {
-    let available: Option<i64> = sqlx::query_scalar(
+/// A hold's reservation given back: the wallet's available funds afterwards, and whether
+/// it owes anything (settling a hold changes neither that nor the row's lock, so when it
+/// owes nothing there is nothing to repay).
+struct Released {
+    available: Micros,
+    owes: bool,
+}
+
+/// Gives a hold's reservation back.
+async fn release(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<Released, LedgerError> {
+    let row = sqlx::query(
         "update account set reserved_micros = reserved_micros - $1 \
-         where id = $2 and reserved_micros >= $1 returning posted_micros - reserved_micros",
+         where id = $2 and reserved_micros >= $1 returning posted_micros - reserved_micros, owed_micros",
     )
     .bind(amount.get())
     .bind(wallet.0)
     .fetch_optional(&mut **tx)
-    .await?;
-    available
-        .map(Micros)
-        .ok_or_else(|| LedgerError::Inconsistent(format!("wallet {wallet} has less reserved than a hold on it")))
+    .await?
+    .ok_or_else(|| LedgerError::Inconsistent(format!("wallet {wallet} has less reserved than a hold on it")))?;
+    Ok(Released { available: Micros(row.try_get(0)?), owes: row.try_get::<i64, _>(1)? > 0 })
 }
 
 /// The event of a hold whose money went back to the wallet uncharged (`why`: voided,
@@ -352,18 +348,20 @@ async fn hold_released(
     Ok(())
 }
 
-/// Moves an open, unexpired hold to `status`; returns its wallet and amount. The
-/// conditional update is the lock: two captures of one hold cannot both succeed.
+/// Moves an open, unexpired hold to `status`; returns its wallet, its amount and what it
+/// drew on the wallet's credit line when placed. The conditional update is the lock: two
+/// captures of one hold cannot both succeed.
 async fn close_hold(
     tx: &mut Transaction<'_, Any>,
     hold_id: i64,
     status: HoldStatus,
     now_ms: i64,
     require_unexpired: bool,
-) -> Result<(AccountId, Micros), LedgerError> {
+) -> Result<(AccountId, Micros, Micros), LedgerError> {
     let row = sqlx::query(
         "update hold set status = $1, closed_at_ms = $2 \
-         where id = $3 and status = 'open' and (expires_at_ms > $2 or $4 = 0) returning wallet_id, amount_micros",
+         where id = $3 and status = 'open' and (expires_at_ms > $2 or $4 = 0) \
+         returning wallet_id, amount_micros, credit_drawn_micros",
     )
     .bind(status.as_str())
     .bind(now_ms)
@@ -372,7 +370,7 @@ async fn close_hold(
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(row) = row {
-        return Ok((AccountId(row.try_get(0)?), Micros(row.try_get(1)?)));
+        return Ok((AccountId(row.try_get(0)?), Micros(row.try_get(1)?), Micros(row.try_get(2)?)));
     }
     let current = sqlx::query("select status, expires_at_ms from hold where id = $1")
         .bind(hold_id)
@@ -384,13 +382,4 @@ async fn close_hold(
         HoldStatus::Open => LedgerError::HoldExpired(hold_id),
         other => LedgerError::HoldNotOpen { id: hold_id, status: other },
     })
-}
-
-/// What a hold drew on its wallet's credit line when it was placed.
-async fn credit_drawn(tx: &mut Transaction<'_, Any>, hold_id: i64) -> Result<Micros, LedgerError> {
-    let drawn: i64 = sqlx::query_scalar("select credit_drawn_micros from hold where id = $1")
-        .bind(hold_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(Micros(drawn))
 }

@@ -204,7 +204,7 @@ pub async fn admit(
 /// Locks the budgets call `call_id` is in (before its wallet is touched), one by one in
 /// id order as [`admit`] does, so a call finishing and one beginning never wait on each
 /// other in opposite orders.
-pub async fn lock(tx: &mut WriteTx, call_id: &str) -> Result<(), AppError> {
+pub async fn lock(tx: &mut WriteTx, call_id: &str) -> Result<Counted, AppError> {
     let err = db_err("settling a budget");
     let ids: Vec<String> =
         sqlx::query_scalar("select budget_id from budget_charge where call_id = $1 order by budget_id")
@@ -212,6 +212,7 @@ pub async fn lock(tx: &mut WriteTx, call_id: &str) -> Result<(), AppError> {
             .fetch_all(&mut ***tx)
             .await
             .map_err(&err)?;
+    let counted = if ids.is_empty() { Counted::Nowhere } else { Counted::InBudgets };
     for id in ids {
         sqlx::query("update budget set updated_at_ms = updated_at_ms where id = $1")
             .bind(&id)
@@ -219,7 +220,16 @@ pub async fn lock(tx: &mut WriteTx, call_id: &str) -> Result<(), AppError> {
             .await
             .map_err(&err)?;
     }
-    Ok(())
+    Ok(counted)
+}
+
+/// Whether a call counted in any budget when it began: one that did not has nothing to
+/// settle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Counted {
+    Nowhere,
+    InBudgets,
 }
 
 /// Replaces what call `call_id` put into its budgets by `charged` (zero: gives it back).

@@ -198,8 +198,6 @@ async fn hold_estimate(
         Err(LedgerError::InsufficientFunds { needed, available }) => {
             Ok(Some((CallFailure::InsufficientCredits, Outcome::Insufficient { needed, available })))
         }
-        // The hold's key is the call's own fresh id: it cannot have been used.
-        Err(LedgerError::IdempotencyConflict(_)) => Err(usage::repeated(&request.request_id)),
         Err(e) => Err(e.into()),
     }
 }
@@ -258,7 +256,7 @@ async fn settle(
         // Lock order as in `begin`: the run's budget before the wallet.
         run_cap::lock(tx, &call.user_id, run_id).await?;
     }
-    super::budgets::lock(tx, &call.id).await?;
+    let counted = super::budgets::lock(tx, &call.id).await?;
     let charged = match call.hold_id {
         Some(hold_id) => capture(state, tx, call, hold_id, cost).await?,
         None => Micros::ZERO,
@@ -268,7 +266,9 @@ async fn settle(
     if let Some(run_id) = &call.budget_run {
         run_cap::settle(tx, &call.user_id, run_id, call.cost_estimate, charged).await?;
     }
-    super::budgets::settle(tx, &call.id, charged).await?;
+    if counted == super::budgets::Counted::InBudgets {
+        super::budgets::settle(tx, &call.id, charged).await?;
+    }
     if let Some(owner) = &call.in_flight_owner {
         in_flight::release(tx, owner).await?;
     }
@@ -376,8 +376,9 @@ async fn void_in(
     if let Some(run_id) = &call.budget_run {
         run_cap::settle(tx, &call.user_id, run_id, call.cost_estimate, Micros::ZERO).await?;
     }
-    super::budgets::lock(tx, &call.id).await?;
-    super::budgets::settle(tx, &call.id, Micros::ZERO).await?;
+    if super::budgets::lock(tx, &call.id).await? == super::budgets::Counted::InBudgets {
+        super::budgets::settle(tx, &call.id, Micros::ZERO).await?;
+    }
     if let Some(hold_id) = call.hold_id {
         match state.ledger.void_hold_in(tx, hold_id).await {
             // An expired hold was released by the sweeper already.
