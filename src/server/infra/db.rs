@@ -204,9 +204,10 @@ impl Db {
                 Err(GroupFailure::Commit(e)) => return Err(E::database(sqlx::Error::Protocol(e))),
             }
         }
-        // PostgreSQL ends one side of a deadlock with an error; that side is run once
-        // more (nothing of the failed try was written), as a piece that fails in a batch is.
-        let tries = if self.backend == Backend::Postgres { 2 } else { 1 };
+        // PostgreSQL ends one side of a deadlock with an error; that side is run again
+        // (nothing of the failed try was written), as a piece that fails in a batch is,
+        // after a short pause that grows with each try so the two sides stop meeting.
+        let tries = if self.backend == Backend::Postgres { 4 } else { 1 };
         let mut tried = 0;
         loop {
             tried += 1;
@@ -223,7 +224,9 @@ impl Db {
                 Err(e) if tried >= tries => return Err(e),
                 Err(_) => {
                     let _ = tx.rollback().await;
-                    tracing::warn!("a write failed on PostgreSQL; trying it once more");
+                    tracing::warn!(tried, "a write failed on PostgreSQL; trying it again");
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0] % 8);
+                    tokio::time::sleep(Duration::from_millis((2u64 << tried) + jitter)).await;
                 }
             }
         }

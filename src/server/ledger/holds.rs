@@ -41,9 +41,16 @@ impl Ledger {
 
     async fn write_hold(&self, tx: &mut Transaction<'_, Any>, req: &HoldRequest) -> Result<Hold, LedgerError> {
         let now_ms = self.clock.now_ms();
-        // A postpaid wallet short of credits draws the rest on its credit line.
-        let drawn = super::credit_line::draw(self, tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
-        reserve(tx, req.wallet, req.amount).await?;
+        // Funds that cover the hold are reserved at once; a postpaid wallet short of them
+        // draws the rest on its credit line first.
+        let drawn = if try_reserve(tx, req.wallet, req.amount).await? {
+            Micros::ZERO
+        } else {
+            let drawn =
+                super::credit_line::draw(self, tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
+            reserve(tx, req.wallet, req.amount).await?;
+            drawn
+        };
         let expires_at_ms = now_ms.saturating_add(req.ttl_ms);
         let id: i64 = sqlx::query_scalar(
             "insert into hold (wallet_id, amount_micros, status, description, metadata, expires_at_ms, created_at_ms, \
@@ -294,8 +301,9 @@ fn parse_status(s: &str) -> Result<HoldStatus, LedgerError> {
     HoldStatus::parse(s).ok_or_else(|| LedgerError::Inconsistent(format!("unknown hold status {s:?}")))
 }
 
-/// Moves available funds into the reserved column, only if they are there.
-async fn reserve(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<(), LedgerError> {
+/// Moves available funds into the reserved column, only if they are there; `false`, and
+/// nothing changed, when they are not.
+async fn try_reserve(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<bool, LedgerError> {
     let updated = sqlx::query(
         "update account set reserved_micros = reserved_micros + $1 \
          where id = $2 and kind = 'wallet' and posted_micros - reserved_micros >= $1",
@@ -305,7 +313,12 @@ async fn reserve(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micro
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    if updated == 1 {
+    Ok(updated == 1)
+}
+
+/// Moves available funds into the reserved column, or refuses with what is available.
+async fn reserve(tx: &mut Transaction<'_, Any>, wallet: AccountId, amount: Micros) -> Result<(), LedgerError> {
+    if try_reserve(tx, wallet, amount).await? {
         return Ok(());
     }
     Err(refusal(tx, wallet, |available| LedgerError::InsufficientFunds { needed: amount, available }).await?)
