@@ -33,7 +33,7 @@ macro_rules! backend_tests {
 }
 
 /// The newest migration under migrations/.
-pub const LATEST_SCHEMA_VERSION: i64 = 23;
+pub const LATEST_SCHEMA_VERSION: i64 = 24;
 
 pub fn postgres_configured() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.trim().is_empty())

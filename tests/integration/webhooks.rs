@@ -155,6 +155,9 @@ async fn events_are_delivered_signed_in_order_and_retried_after_an_error(backend
     send_due(&app.state).await.unwrap();
     assert_eq!(receiver.got.lock().unwrap().len(), 5);
     assert!(webhooks::list(&app.state).await.unwrap().is_empty());
+    let written: i64 =
+        sqlx::query_scalar("select count(*) from webhook_delivery").fetch_one(app.db.pool()).await.unwrap();
+    assert_eq!(written, 3, "one delivery per wanted event, none for a removed endpoint");
 }
 
 async fn a_delivery_committed_before_a_crash_is_sent_after_the_restart(backend: Backend) {

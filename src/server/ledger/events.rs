@@ -7,7 +7,8 @@
 //! so do holds placed and voided. Each event carries the wallet's balance after it. When
 //! the balance (held money included) falls under the low-balance threshold
 //! (`ledger_setting`), a `balance.low` event follows, once until it is back above. Each event also
-//! writes a pending delivery for every webhook endpoint that wants its kind.
+//! writes a pending delivery for every webhook endpoint that wants its kind (a trigger
+//! does, as the event is inserted).
 
 use serde_json::{Value, json};
 use sqlx::{Any, Row, Transaction};
@@ -133,31 +134,16 @@ async fn insert(
     data: &Value,
     now_ms: i64,
 ) -> Result<(), LedgerError> {
-    let id: i64 = sqlx::query_scalar(
-        "insert into event (wallet_id, seq, kind, data, created_at_ms) values ($1, $2, $3, $4, $5) returning id",
-    )
-    .bind(wallet.0)
-    .bind(seq)
-    .bind(kind.as_str())
-    .bind(data.to_string())
-    .bind(now_ms)
-    .fetch_one(&mut **tx)
-    .await?;
-    // One delivery per webhook endpoint that wants this kind, in the same transaction.
-    sqlx::query(
-        "insert into webhook_delivery (id, endpoint_id, event_id, wallet_id, seq, status, next_attempt_at_ms, \
-             created_at_ms) \
-         select 'wd_' || cast($1 as text) || '_' || e.id, e.id, $1, $2, $3, 'pending', $4, $4 \
-         from webhook_endpoint e \
-         where e.removed_at_ms is null and (e.events = '*' or (',' || e.events || ',') like $5)",
-    )
-    .bind(id)
-    .bind(wallet.0)
-    .bind(seq)
-    .bind(now_ms)
-    .bind(format!("%,{},%", kind.as_str()))
-    .execute(&mut **tx)
-    .await?;
+    // The event's webhook deliveries (one per endpoint that wants its kind) are written by
+    // the `event_webhook_deliveries` trigger, in this statement.
+    sqlx::query("insert into event (wallet_id, seq, kind, data, created_at_ms) values ($1, $2, $3, $4, $5)")
+        .bind(wallet.0)
+        .bind(seq)
+        .bind(kind.as_str())
+        .bind(data.to_string())
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
