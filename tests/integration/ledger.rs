@@ -271,6 +271,21 @@ async fn spending_draws_promotional_lots_first_then_earliest_expiry(backend: Bac
     assert_eq!(lots, vec![("purchase".into(), 5_000_000), ("signup_grant".into(), 1_500_000), ("gift_code".into(), 0)]);
     t.ledger.debit(&usage("u2", w, "2")).await.unwrap();
     assert_eq!(lot_remaining(&t, w).await[..2], [("purchase".into(), 4_500_000), ("signup_grant".into(), 0)]);
+    // A spend the first lot with money left covers is taken from that lot alone; one that
+    // takes it to exactly zero as well.
+    let u3 = t.ledger.debit(&usage("u3", w, "0.25")).await.unwrap();
+    let u4 = t.ledger.debit(&usage("u4", w, "4.25")).await.unwrap();
+    assert_eq!(lot_remaining(&t, w).await[0], ("purchase".into(), 0));
+    for (receipt, amount) in [(u3, 250_000), (u4, 4_250_000)] {
+        let draws: Vec<(i64,)> = sqlx::query_as("select amount_micros from lot_draw where transfer_id = $1")
+            .bind(receipt.transfer_id)
+            .fetch_all(t.ledger.db().pool())
+            .await
+            .unwrap();
+        assert_eq!(draws, [(amount,)]);
+    }
+    // Nothing left in any lot: a debit is refused by the balance before a lot is touched.
+    assert!(t.ledger.debit(&usage("u5", w, "0.01")).await.is_err());
     t.assert_audit_clean().await;
 }
 

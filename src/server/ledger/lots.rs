@@ -44,6 +44,23 @@ pub(super) async fn draw(
     amount: Micros,
     first: &[i64],
 ) -> Result<(), LedgerError> {
+    if first.is_empty() && amount.is_positive() {
+        // Most spends fit in the lot that comes first: taken in one statement. The guard
+        // makes it take nothing when that lot holds less, and the lots are then read.
+        let lot: Option<i64> = sqlx::query_scalar(
+            "update credit_lot set remaining_micros = remaining_micros - $1 \
+             where id = (select id from credit_lot where wallet_id = $2 and remaining_micros > 0 \
+                 order by promotional desc, coalesce(expires_at_ms, 9223372036854775807), id limit 1) \
+             and remaining_micros >= $1 returning id",
+        )
+        .bind(amount.get())
+        .bind(wallet.0)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(lot_id) = lot {
+            return record_draw(tx, transfer_id, lot_id, amount.get()).await;
+        }
+    }
     let rows = sqlx::query(
         "select id, remaining_micros from credit_lot where wallet_id = $1 and remaining_micros > 0 \
          order by promotional desc, coalesce(expires_at_ms, 9223372036854775807), id",
@@ -100,6 +117,16 @@ pub(super) async fn take_from_lot(
     if updated != 1 {
         return Err(LedgerError::Inconsistent(format!("credit lot {lot_id} has less than {take} left")));
     }
+    record_draw(tx, transfer_id, lot_id, take).await
+}
+
+/// Records that `transfer_id` took `take` from a lot (already taken from it).
+async fn record_draw(
+    tx: &mut Transaction<'_, Any>,
+    transfer_id: i64,
+    lot_id: i64,
+    take: i64,
+) -> Result<(), LedgerError> {
     sqlx::query("insert into lot_draw (transfer_id, lot_id, amount_micros) values ($1, $2, $3)")
         .bind(transfer_id)
         .bind(lot_id)
