@@ -227,12 +227,16 @@ impl Ledger {
         req: &DebitRequest,
     ) -> Result<TransferReceipt, LedgerError> {
         let now_ms = self.clock.now_ms();
-        // Only usage is spent on credit: a refund or a correction never pays out borrowed
-        // money.
-        if req.kind == super::DebitKind::Usage {
-            super::credit_line::draw(self, tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
-        }
-        let after = debit_wallet(tx, req.wallet, req.amount).await?;
+        // The guarded debit first: a wallet that has the money needs nothing else. One that
+        // is short draws on its credit line, if it has one, and is debited again. Only usage
+        // is spent on credit: a refund or a correction never pays out borrowed money.
+        let after = match debit_wallet(tx, req.wallet, req.amount).await {
+            Err(LedgerError::InsufficientFunds { .. }) if req.kind == super::DebitKind::Usage => {
+                super::credit_line::draw(self, tx, req.wallet, req.amount, &req.idempotency_key, now_ms).await?;
+                debit_wallet(tx, req.wallet, req.amount).await?
+            }
+            result => result?,
+        };
         let receipt = insert_transfer(
             tx,
             NewTransfer {
