@@ -135,7 +135,10 @@ impl Db {
         let pool_options =
             AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10));
         let pool_options = match backend {
-            Backend::Sqlite => pool_options.after_connect(|conn, _meta| {
+            // A SQLite connection is a file opened in this process: it cannot go stale
+            // the way a network connection can, so it is not pinged (a round trip to its
+            // thread) each time it is taken from the pool.
+            Backend::Sqlite => pool_options.test_before_acquire(false).after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
                         // synchronous = full: a commit is on disk before it is acknowledged,

@@ -185,7 +185,11 @@ impl Lanes {
         let senders = (0..count.max(1))
             .map(|_| {
                 let (send, receive) = mpsc::unbounded_channel();
-                tokio::spawn(lane(db.clone(), receive, max_batch, counts.clone()));
+                let lane = lane(db.clone(), receive, max_batch, counts.clone());
+                match db.backend() {
+                    super::db::Backend::Sqlite => on_thread_of_its_own(lane),
+                    super::db::Backend::Postgres => drop(tokio::spawn(lane)),
+                }
                 send
             })
             .collect();
@@ -235,6 +239,21 @@ pub(crate) enum GroupFailure<E> {
     Work(E),
     /// Its writes were in a batch whose commit failed (or that stopped on a panic).
     Commit(String),
+}
+
+/// Runs SQLite's one lane on a thread of its own. Every statement of a batch is a round
+/// trip to the connection's thread; on the shared runtime each answer would wait its turn
+/// behind every request being served, while a thread that does nothing else is woken at
+/// once. The lane ends (and the thread with it) when the database is dropped.
+fn on_thread_of_its_own(lane: impl Future<Output = ()> + Send + 'static) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let started = runtime.and_then(|runtime| {
+        std::thread::Builder::new().name("tollgate-writes".into()).spawn(move || runtime.block_on(lane))
+    });
+    if let Err(e) = started {
+        // Without a thread, no batch would ever run: that is no state to serve in.
+        panic!("could not start the database's writing thread: {e}");
+    }
 }
 
 async fn lane(db: Db, mut receive: mpsc::UnboundedReceiver<Box<dyn Pending>>, max_batch: usize, counts: Arc<Counts>) {
