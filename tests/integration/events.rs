@@ -13,6 +13,7 @@ use crate::helpers::{TestApp, spawn_app};
 backend_tests!(
     every_money_movement_writes_one_event_in_order,
     a_change_reaches_a_stream_on_another_instance_within_a_second,
+    a_change_the_command_line_makes_reaches_a_stream_within_a_second,
     a_stream_resumes_after_its_last_event_id,
     a_reader_that_stops_reading_is_dropped_with_a_bounded_backlog,
     notices_on_the_balance_tab_come_from_money_events,
@@ -164,6 +165,37 @@ async fn a_change_reaches_a_stream_on_another_instance_within_a_second(backend: 
         latencies[latencies.len() / 2],
         latencies[latencies.len() * 99 / 100],
     );
+}
+
+/// A process that is not a server (the command line) writes money events and stops: on
+/// PostgreSQL it announces them before it closes the database, on SQLite servers read the
+/// table for other processes' writes. Either way a stream hears of it well within the
+/// 15 s a follower waits before looking again on its own.
+async fn a_change_the_command_line_makes_reaches_a_stream_within_a_second(backend: Backend) {
+    use tollgate::server::ledger::{Clock, CreditKind, CreditRequest, Ledger};
+    let app = spawn_app(backend).await;
+    let ada = app.signed_up("ada@example.com", "correct horse battery").await;
+    let id = app.me(&ada).await.1["id"].as_str().unwrap().to_string();
+    let mut stream = Stream::open(&app, &ada, Some("1")).await;
+    let other = tollgate::server::infra::db::Db::connect(&app.state.config.database, 2).await.unwrap();
+    let ledger = Ledger::new(other.clone(), Clock::System).await.unwrap();
+    let wallet = ledger.find_wallet(&id).await.unwrap().unwrap();
+    let started = Instant::now();
+    let grant = CreditRequest {
+        idempotency_key: "from-the-command-line".into(),
+        wallet,
+        amount: Micros::from_usd(3),
+        kind: CreditKind::Adjustment,
+        description: "made elsewhere".into(),
+        metadata: json!({}),
+        expires_at_ms: None,
+    };
+    ledger.credit(&grant).await.unwrap();
+    tollgate::server::infra::event_bus::announce_recent(&other).await;
+    other.close().await;
+    let (seq, event) = stream.next().await;
+    assert_eq!((seq, event["kind"].as_str().unwrap()), (2, "balance.adjusted"));
+    assert!(started.elapsed() < Duration::from_secs(1), "heard after {:?}", started.elapsed());
 }
 
 async fn a_stream_resumes_after_its_last_event_id(backend: Backend) {

@@ -86,6 +86,7 @@ pub(super) async fn refund(config: Config, payment: &str, amount_usd: Option<&st
         refund::refund(&state, payment, amount).await
     }
     .await;
+    crate::server::infra::event_bus::announce_recent(&state.db).await;
     state.db.close().await;
     match result {
         Ok(started) => {
@@ -111,6 +112,7 @@ pub(super) async fn billing_mode(config: Config, email: &str, mode: &str, limit_
         Err(e) => return fail(&format!("billing-mode: {e}")),
     };
     let result = postpaid::set_mode(&state, email, mode, limit_usd).await;
+    crate::server::infra::event_bus::announce_recent(&state.db).await;
     state.db.close().await;
     match result {
         Ok(mode) => {
@@ -133,6 +135,7 @@ pub(super) async fn run_invoices(config: Config, month: &str) -> ExitCode {
         Ok(month) => run_month(&state, month, crate::server::infra::installation::now_ms()).await,
         Err(e) => Err(e),
     };
+    crate::server::infra::event_bus::announce_recent(&state.db).await;
     state.db.close().await;
     match result {
         Ok(run) => {

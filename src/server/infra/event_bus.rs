@@ -4,8 +4,12 @@
 //! which wallet has new ones, so followers read them there. Wakeups may be lost or
 //! repeated without harm: followers read by sequence number, and look again at least
 //! every few seconds.
-//! - PostgreSQL: a trigger on `event` runs `pg_notify('tollgate_events', wallet id)`,
-//!   delivered when the transaction commits, to every instance listening (this one too).
+//! - PostgreSQL: after this instance commits, it reads which wallets have new events and
+//!   sends `pg_notify('tollgate_events', wallet id)` for them in a statement of its own,
+//!   heard by every instance listening (this one too). Not from the transaction that
+//!   writes the events: a transaction that notifies holds a lock on the database's
+//!   notification queue until its commit is on disk, so every money write of every
+//!   instance would commit one after another.
 //! - SQLite: one process writes (the embedded default), so this instance reads the new
 //!   rows after each of its commits, and every 200 ms for other processes (the CLI).
 
@@ -19,6 +23,13 @@ use super::db::{Backend, Db};
 /// The PostgreSQL channel the `event` trigger notifies.
 pub const CHANNEL: &str = "tollgate_events";
 
+/// How far back (in event ids) each PostgreSQL announcing round looks for events that
+/// committed after higher ids were announced.
+const LOOKBACK: i64 = 4096;
+
+/// The least time between two PostgreSQL announcing rounds.
+const ROUND_PAUSE: Duration = Duration::from_millis(5);
+
 /// Sent instead of a wallet id when some wakeups may have been missed: every follower
 /// looks again.
 pub const EVERYONE: i64 = -1;
@@ -26,6 +37,27 @@ pub const EVERYONE: i64 = -1;
 /// How many wakeups wait for slow followers before the oldest are dropped (they then
 /// get [`EVERYONE`]).
 const CAPACITY: usize = 1024;
+
+/// PostgreSQL: notifies every wallet with any of the last [`LOOKBACK`] events, for a
+/// process that wrote money events and stops without announcing them as a server does
+/// (the command line). A follower that had them already looks and finds nothing new.
+/// SQLite needs nothing: servers read the table for other processes' events.
+pub async fn announce_recent(db: &Db) {
+    if db.backend() != Backend::Postgres {
+        return;
+    }
+    let sent = sqlx::query(
+        "select pg_notify($1, cast(w as text)) from (select distinct wallet_id as w from event \
+         where id > (select coalesce(max(id), 0) from event) - $2) recent",
+    )
+    .bind(CHANNEL)
+    .bind(LOOKBACK)
+    .execute(db.pool())
+    .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "cannot announce new money events");
+    }
+}
 
 /// The wakeups of one instance. Cheap to clone.
 #[derive(Clone)]
@@ -74,7 +106,10 @@ impl EventBus {
     pub fn spawn(&self, db: Db, url: String) -> tokio::task::JoinHandle<()> {
         let bus = self.clone();
         match db.backend() {
-            Backend::Postgres => tokio::spawn(async move { bus.listen(&url).await }),
+            Backend::Postgres => tokio::spawn(async move {
+                let announcing = bus.clone();
+                tokio::join!(bus.listen(&url), announcing.announce(&db));
+            }),
             Backend::Sqlite => tokio::spawn(async move { bus.tail(&db).await }),
         }
     }
@@ -112,6 +147,63 @@ impl EventBus {
                     }
                 }
             }
+        }
+    }
+
+    /// PostgreSQL: after each round of this instance's commits, notifies every wallet with
+    /// events newer than it announced before. Event ids are taken when rows are inserted
+    /// and transactions on different wallets commit in any order, so a smaller id may
+    /// appear after a larger one was announced: each round looks back over the last
+    /// [`LOOKBACK`] ids. On one wallet ids grow in commit order (its row is locked from
+    /// its first event to the commit), so a wallet is announced when its highest id grew.
+    async fn announce(&self, db: &Db) {
+        let mut commits = db.commits();
+        // What was there before this instance started was announced by whoever wrote it.
+        let mut top: i64 =
+            match sqlx::query_scalar::<_, Option<i64>>("select max(id) from event").fetch_one(db.pool()).await {
+                Ok(max) => max.unwrap_or(0),
+                Err(_) => 0,
+            };
+        let mut announced: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+        loop {
+            if commits.changed().await.is_err() {
+                return;
+            }
+            let rows = sqlx::query("select wallet_id, max(id) from event where id > $1 group by wallet_id")
+                .bind(top - LOOKBACK)
+                .fetch_all(db.pool())
+                .await;
+            let rows = match rows {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read new money events to announce");
+                    continue;
+                }
+            };
+            let mut wallets = Vec::new();
+            for row in rows {
+                let (Ok(wallet), Ok(id)) = (row.try_get::<i64, _>(0), row.try_get::<i64, _>(1)) else { continue };
+                if announced.get(&wallet).is_none_or(|&before| id > before) {
+                    announced.insert(wallet, id);
+                    wallets.push(wallet.to_string());
+                }
+                top = top.max(id);
+            }
+            announced.retain(|_, id| *id > top - LOOKBACK);
+            if wallets.is_empty() {
+                continue;
+            }
+            let sent = sqlx::query("select pg_notify($1, w) from unnest(string_to_array($2, ',')) as w")
+                .bind(CHANNEL)
+                .bind(wallets.join(","))
+                .execute(db.pool())
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "cannot announce new money events");
+            }
+            // Commits that came meanwhile are read in the next round: rounds, not commits,
+            // set the pace, so a busy instance sends few notifications with many wallets.
+            tokio::time::sleep(ROUND_PAUSE).await;
         }
     }
 

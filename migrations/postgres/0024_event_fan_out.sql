@@ -15,3 +15,10 @@ end
 $$;
 create trigger event_webhook_deliveries after insert on event for each row
     execute function tollgate_event_webhook_deliveries();
+
+-- Instances are told of new events by a NOTIFY each instance sends after its commits
+-- (see the event bus), no longer from the transaction that writes them: a transaction
+-- that notifies holds a lock on the database's notification queue until its commit is on
+-- disk, so every money write of every instance committed one after another.
+drop trigger event_notify on event;
+drop function tollgate_event_notify();
