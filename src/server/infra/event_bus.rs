@@ -25,10 +25,11 @@ pub const CHANNEL: &str = "tollgate_events";
 
 /// How far back (in event ids) each PostgreSQL announcing round looks for events that
 /// committed after higher ids were announced.
-const LOOKBACK: i64 = 4096;
+const LOOKBACK: i64 = 2048;
 
-/// The least time between two PostgreSQL announcing rounds.
-const ROUND_PAUSE: Duration = Duration::from_millis(5);
+/// The least time between two PostgreSQL announcing rounds. Each round reads up to
+/// [`LOOKBACK`] rows, so a busy instance should not run one after every commit.
+const ROUND_PAUSE: Duration = Duration::from_millis(20);
 
 /// Sent instead of a wallet id when some wakeups may have been missed: every follower
 /// looks again.
