@@ -160,11 +160,7 @@ impl EventBus {
     async fn announce(&self, db: &Db) {
         let mut commits = db.commits();
         // What was there before this instance started was announced by whoever wrote it.
-        let mut top: i64 =
-            match sqlx::query_scalar::<_, Option<i64>>("select max(id) from event").fetch_one(db.pool()).await {
-                Ok(max) => max.unwrap_or(0),
-                Err(_) => 0,
-            };
+        let mut top = latest_event_id(db).await;
         let mut announced: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
         loop {
             if commits.changed().await.is_err() {
@@ -210,11 +206,7 @@ impl EventBus {
 
     async fn tail(&self, db: &Db) {
         let mut commits = db.commits();
-        let mut last: i64 =
-            match sqlx::query_scalar::<_, Option<i64>>("select max(id) from event").fetch_one(db.pool()).await {
-                Ok(max) => max.unwrap_or(0),
-                Err(_) => 0,
-            };
+        let mut last = latest_event_id(db).await;
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -238,5 +230,14 @@ impl EventBus {
                 Err(e) => tracing::warn!(error = %e, "cannot read new money events"),
             }
         }
+    }
+}
+
+/// The newest event's id (0 when there is none, or when it cannot be read: followers then
+/// start from the beginning, which repeats wakeups but loses none).
+async fn latest_event_id(db: &Db) -> i64 {
+    match sqlx::query_scalar::<_, Option<i64>>("select max(id) from event").fetch_one(db.pool()).await {
+        Ok(max) => max.unwrap_or(0),
+        Err(_) => 0,
     }
 }
