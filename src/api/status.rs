@@ -1,7 +1,8 @@
-//! Facts about the running service, for the home page and the header.
+//! Facts about the running service, for the home page, the status page and the header.
 //!
-//! Both functions are deliberately public (no sign-in): they reveal nothing about any
-//! account, secret or setting beyond what the page shows anyway.
+//! These functions are deliberately public (no sign-in): they reveal nothing about any
+//! account, secret or setting beyond what the pages show anyway (prices are the catalog's,
+//! not anyone's own).
 
 use crate::shared::error::AppError;
 use leptos::prelude::*;
@@ -13,6 +14,20 @@ pub async fn get_site_info() -> Result<SiteInfo, AppError> {
     use crate::server::infra::state::AppState;
     let state = AppState::from_context()?;
     Ok(SiteInfo { sandbox: state.config.sandbox, version: env!("CARGO_PKG_VERSION").to_string() })
+}
+
+/// What the home page tells a visitor about prices and how to start.
+#[server(endpoint = "front_door")]
+pub async fn get_front_door() -> Result<FrontDoor, AppError> {
+    use crate::server::infra::state::AppState;
+    let state = AppState::from_context()?;
+    Ok(FrontDoor {
+        signup_credit: state.config.signup_credit,
+        purchase_min: state.config.purchase_min,
+        bonus_threshold: state.config.purchase_bonus_threshold,
+        bonus_percent: state.config.purchase_bonus_percent,
+        prices: crate::server::services::studio::price_highlights(&state),
+    })
 }
 
 #[server(endpoint = "service_status")]

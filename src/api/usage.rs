@@ -23,7 +23,7 @@ pub async fn get_usage_history(limit: String, days: String) -> Result<Vec<UsageR
     crate::server::web::guard::acting(|state, acting| async move {
         let limit = super::whole_number("limit", &limit, 1..=u64::from(MAX_HISTORY))? as u32;
         let days = super::whole_number("days", &days, 1..=u64::from(MAX_DAYS))? as u32;
-        history(&state.db, UsageOf::of(&acting), limit, days, now_ms()).await
+        history(&state.db, &state.catalog, UsageOf::of(&acting), limit, days, now_ms()).await
     })
     .await
 }

@@ -17,9 +17,15 @@ pub enum AppError {
     #[error("{what} was not found.")]
     NotFound { what: String },
     /// Input that was refused; nothing was changed. `field` names the form field or
-    /// API parameter so the message can be shown next to it.
+    /// API parameter so the message can be shown next to it; `also` has the other fields
+    /// of the same form that were refused with it (an empty sign-up form: both).
     #[error("{message}")]
-    Validation { field: String, message: String },
+    Validation {
+        field: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<FieldProblem>,
+    },
     #[error("{message}")]
     Conflict { message: String },
     #[error(
@@ -55,13 +61,43 @@ pub enum AppError {
     Internal,
 }
 
+/// Another field refused with the first (see [`AppError::Validation`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
 impl AppError {
+    /// The message for `field`, when this refused it (as the first field or another).
+    pub fn field_message(&self, name: &str) -> Option<&str> {
+        match self {
+            Self::Validation { field, message, .. } if field == name => Some(message),
+            Self::Validation { also, .. } => also.iter().find(|p| p.field == name).map(|p| p.message.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Both refusals as one: `self`'s field first, then `other`'s. Either being no
+    /// validation error, that one wins (it is not about the input).
+    pub fn and(self, other: AppError) -> AppError {
+        match (self, other) {
+            (Self::Validation { field, message, mut also }, Self::Validation { field: f, message: m, also: more }) => {
+                also.push(FieldProblem { field: f, message: m });
+                also.extend(more);
+                Self::Validation { field, message, also }
+            }
+            (Self::Validation { .. }, other) => other,
+            (first, _) => first,
+        }
+    }
+
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound { what: what.into() }
     }
 
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation { field: field.into(), message: message.into() }
+        Self::Validation { field: field.into(), message: message.into(), also: Vec::new() }
     }
 
     /// The HTTP status this error is answered with, by the JSON API and during SSR.
@@ -160,6 +196,23 @@ mod tests {
         let json = serde_json::to_string(&err).unwrap();
         assert_eq!(json, r#"{"kind":"validation","field":"amount","message":"Enter at least $5.00"}"#);
         assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), err);
+    }
+
+    #[test]
+    fn a_form_refused_on_two_fields_names_both() {
+        let both = AppError::validation("email", "Enter your email address.")
+            .and(AppError::validation("password", "Use at least 8 characters."));
+        assert_eq!(both.field_message("email"), Some("Enter your email address."));
+        assert_eq!(both.field_message("password"), Some("Use at least 8 characters."));
+        assert_eq!(both.field_message("next"), None);
+        let json = serde_json::to_value(&both).unwrap();
+        assert_eq!(json["also"][0]["field"], "password");
+        // One field: the answer is as it always was.
+        let one = serde_json::to_value(AppError::validation("email", "x")).unwrap();
+        assert_eq!(one, serde_json::json!({ "kind": "validation", "field": "email", "message": "x" }));
+        assert_eq!(serde_json::from_value::<AppError>(one).unwrap(), AppError::validation("email", "x"));
+        // Anything but a refusal of the input wins.
+        assert_eq!(AppError::validation("email", "x").and(AppError::Internal), AppError::Internal);
     }
 
     #[test]

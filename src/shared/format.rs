@@ -75,6 +75,45 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// A model's name made from its endpoint id, for a model the catalog does not name:
+/// the owner (and OpenRouter's prefix) left out, words capitalised, versions kept as
+/// written (`fal-ai/some-new-model/v2` → `Some New Model v2`).
+pub fn model_name(endpoint_id: &str) -> String {
+    let mut parts: Vec<&str> = endpoint_id.split('/').filter(|p| !p.is_empty()).collect();
+    let skip = if parts.first() == Some(&"openrouter") { 2 } else { 1 };
+    if parts.len() > skip {
+        parts.drain(..skip);
+    }
+    let words: Vec<String> = parts
+        .iter()
+        .flat_map(|p| p.split(['-', '_']))
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let version = w.starts_with('v') && w[1..].starts_with(|c: char| c.is_ascii_digit());
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) if !version => first.to_uppercase().chain(chars).collect(),
+                _ => w.to_string(),
+            }
+        })
+        .collect();
+    if words.is_empty() { endpoint_id.to_string() } else { words.join(" ") }
+}
+
+/// What a call did, in words (`generateImage` → "Image generation"); `unit` tells a
+/// video from other work for the catch-all `run`.
+pub fn operation_label(operation: &str, unit: &str) -> &'static str {
+    match (operation, unit) {
+        ("generateImage", _) => "Image generation",
+        ("editImage", _) => "Image editing",
+        ("removeBackground", _) => "Background removal",
+        ("upscale", _) => "Upscaling",
+        ("chat", _) => "Chat",
+        ("run", "video" | "video_second") => "Video generation",
+        _ => "Generation",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +153,16 @@ mod tests {
             escape_xml(r#"<a href="x">Tom & Jerry</a>"#),
             "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn models_and_operations_read_as_words() {
+        assert_eq!(model_name("fal-ai/flux/schnell"), "Flux Schnell");
+        assert_eq!(model_name("fal-ai/some-new-model/v2"), "Some New Model v2");
+        assert_eq!(model_name("openrouter/openai/gpt-4o-mini"), "Gpt 4o Mini");
+        assert_eq!(model_name("a/b"), "B");
+        assert_eq!(operation_label("generateImage", "image"), "Image generation");
+        assert_eq!(operation_label("run", "video"), "Video generation");
+        assert_eq!(operation_label("run", "request"), "Generation");
     }
 }

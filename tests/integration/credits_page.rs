@@ -161,8 +161,8 @@ async fn transactions_page_newest_first_filter_by_type_and_carry_usage_details(b
 
     let html = client.get(app.url("/credits?tab=transactions&type=usage")).send().await.unwrap().text().await.unwrap();
     assert!(
-        html.contains("fal.ai · fal-ai/flux/schnell · generateImage"),
-        "usage rows show provider, model and operation"
+        html.contains("fal.ai · FLUX.1 [schnell] · Image generation"),
+        "usage rows show provider, model and operation in words"
     );
     assert!(html.contains("\u{2212}$0.0030"), "amounts carry a sign, not only a colour");
 }

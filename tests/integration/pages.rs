@@ -8,6 +8,7 @@ backend_tests!(
     unknown_pages_answer_404_with_an_error_page,
     settings_redirects_to_api_keys,
     the_sandbox_badge_shows_only_in_sandbox_mode,
+    a_form_posted_without_scripts_comes_back_as_its_page_with_the_errors_once,
 );
 
 async fn page(app: &crate::helpers::TestApp, path: &str) -> (u16, String) {
@@ -77,4 +78,62 @@ async fn the_sandbox_badge_shows_only_in_sandbox_mode(backend: Backend) {
     let live = crate::helpers::spawn_app_with(backend, &[("TOLLGATE_SANDBOX", "false")]).await;
     let (_, html) = page(&live, "/").await;
     assert!(!html.contains("badge--sandbox"));
+}
+
+/// A plain form post (no JavaScript) that is refused: the browser is sent back to the form
+/// (303, the address as it was, without one-time notices), and that page, once, shows the
+/// message beside each field; the error never travels in the address.
+async fn a_form_posted_without_scripts_comes_back_as_its_page_with_the_errors_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let browser = app.browser();
+    let from = app.url("/signup?next=%2Fstudio&notice=openrouter_connected");
+    let res = browser
+        .post(app.url("/api/sign_up"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", &from)
+        .form(&[("email", ""), ("password", ""), ("next", "/studio")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(location, "/signup?next=%2Fstudio");
+    let html = browser.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    let html = crate::helpers::visible(&html);
+    assert!(html.contains("Enter your email address."), "{html}");
+    assert!(html.contains("Use at least 8 characters."), "{html}");
+    assert!(!html.contains(r#""kind""#));
+    // Shown once.
+    let again = browser.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(!crate::helpers::visible(&again).contains("Enter your email address."));
+    // Another visitor (another session) never sees it.
+    let (_, stranger) = page(&app, "/signup").await;
+    assert!(!stranger.contains("Enter your email address."));
+
+    // A script's call (asking for JSON) still gets the error itself, naming the field.
+    let res = browser
+        .post(app.url("/api/sign_up"))
+        .header("accept", "application/json")
+        .form(&[("email", "x@example.com"), ("password", "short")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["field"].as_str(), body["message"].as_str()),
+        (Some("password"), Some("Use at least 8 characters."))
+    );
+
+    // Accepted, the post goes where the form said, untouched.
+    let res = browser
+        .post(app.url("/api/sign_up"))
+        .header("accept", "text/html")
+        .header("referer", &from)
+        .form(&[("email", "plain@example.com"), ("password", "a long enough password"), ("next", "/studio")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert_eq!(res.headers()["location"], "/studio");
 }

@@ -63,7 +63,7 @@ pub(super) async fn webhooks(config: Config, command: WebhooksCommand) -> ExitCo
             }
             ExitCode::SUCCESS
         }
-        Err(AppError::Validation { field, message }) => fail(&format!("webhooks: {field}: {message}")),
+        Err(AppError::Validation { field, message, .. }) => fail(&format!("webhooks: {field}: {message}")),
         Err(e) => fail(&format!("webhooks: {e}")),
     }
 }

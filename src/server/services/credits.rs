@@ -17,6 +17,7 @@ fn row(e: HistoryEntry) -> TxRow {
         created_at_ms: e.created_at_ms,
         provider: text("provider"),
         model: text("model"),
+        model_name: None,
         operation: text("operation"),
         reversal: e.reverses_transfer_id.is_some(),
     }
@@ -35,7 +36,11 @@ pub async fn transactions(
     };
     let codes: Vec<TransferCode> = filter.codes().iter().filter_map(|c| TransferCode::parse(c)).collect();
     let page = state.ledger.history(wallet, &codes, before, limit).await?;
-    Ok(TxPage { rows: page.entries.into_iter().map(row).collect(), next_before: page.next_before })
+    let named = |mut r: TxRow| {
+        r.model_name = r.model.as_deref().map(|m| state.catalog.name_of(m));
+        r
+    };
+    Ok(TxPage { rows: page.entries.into_iter().map(row).map(named).collect(), next_before: page.next_before })
 }
 
 /// The most rows one CSV export holds.

@@ -46,6 +46,7 @@ pub async fn models(state: &AppState, user_id: &str) -> Result<Vec<StudioModel>,
         .into_iter()
         .map(|p| StudioModel {
             endpoint_id: p.price.endpoint_id.to_string(),
+            name: p.price.name,
             category: p.price.category,
             unit: p.price.unit.as_str().to_string(),
             unit_price: p.price.unit_price,
@@ -226,4 +227,30 @@ mod tests {
         let kinds: Vec<(String, String)> = media_of(&output).into_iter().map(|m| (m.url, m.kind)).collect();
         assert_eq!(kinds, vec![("a.png".into(), "image".into()), ("v.mp4".into(), "video".into())]);
     }
+}
+
+/// The kinds of work the home page prices, by catalog category.
+const HIGHLIGHTS: [(&str, &str); 5] = [
+    ("image-generation", "Images"),
+    ("image-editing", "Image edits"),
+    ("upscaling", "Upscaling"),
+    ("video", "Videos"),
+    ("llm", "Chat (LLM)"),
+];
+
+/// The cheapest listed model of each kind, at the catalog's prices, for the home page.
+pub fn price_highlights(state: &AppState) -> Vec<crate::shared::dto::status::PriceHighlight> {
+    let (list, _) = state.catalog.page(None, usize::MAX);
+    HIGHLIGHTS
+        .iter()
+        .filter_map(|(category, what)| {
+            let cheapest = list.iter().filter(|p| p.category == *category).min_by_key(|p| p.unit_price)?;
+            Some(crate::shared::dto::status::PriceHighlight {
+                what: what.to_string(),
+                model: cheapest.name.clone(),
+                unit: cheapest.unit.as_str().replace('_', " "),
+                unit_price: cheapest.unit_price,
+            })
+        })
+        .collect()
 }

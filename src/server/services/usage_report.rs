@@ -2,6 +2,7 @@
 //! analytics buckets. Days are UTC. Credit spend is what was taken from the wallet; calls
 //! paid with the person's own key show their provider price but are not credit spend.
 
+use crate::server::services::gateway::catalog::Catalog;
 use sqlx::Row;
 
 use crate::server::infra::db::{Db, db_err, optional_word, word};
@@ -124,9 +125,11 @@ fn route_label(provider: Provider, paid_with: PaidWith) -> String {
     }
 }
 
-/// The calls of the last `days` days, newest first, at most `limit`.
+/// The calls of the last `days` days, newest first, at most `limit`; each model named as
+/// `catalog` names it.
 pub async fn history(
     db: &Db,
+    catalog: &Catalog,
     of: UsageOf<'_>,
     limit: u32,
     days: u32,
@@ -160,6 +163,7 @@ pub async fn history(
                 route: route_label(provider, paid_with),
                 provider,
                 model: r.try_get(3)?,
+                model_name: catalog.name_of(&r.try_get::<String, _>(3)?),
                 operation: r.try_get(4)?,
                 status: word(r, 5)?,
                 failure: optional_word(r, 6)?,

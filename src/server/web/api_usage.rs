@@ -236,7 +236,7 @@ async fn history(
         (Ok(l), Ok(d)) => (l, d),
         (Err(r), _) | (_, Err(r)) => return r,
     };
-    match usage_report::history(&state.db, UsageOf::of(&caller.acting), limit, days, now_ms()).await {
+    match usage_report::history(&state.db, &state.catalog, UsageOf::of(&caller.acting), limit, days, now_ms()).await {
         Ok(records) => Json(json!({ "records": records, "limit": limit, "days": days })).into_response(),
         Err(e) => ApiError(e).into_response(),
     }

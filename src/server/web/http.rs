@@ -38,7 +38,10 @@ pub fn router(state: AppState, web: WebApp) -> Router {
     let shell = web.shell;
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            crate::server::web::form_posts::provide_carried_error();
+        }
     };
     let leptos_options = state.leptos_options.clone();
     // The browser bundle, with its precompressed copies when a build made them, answering
@@ -84,6 +87,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), require_sign_in))
+        .layer(middleware::from_fn(crate::server::web::form_posts::carry_form_errors))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(sessions)
         .layer(middleware::from_fn(crate::server::web::middleware::server_fn_guard))

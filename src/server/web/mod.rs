@@ -8,6 +8,7 @@ pub mod api_usage;
 pub mod api_v1;
 pub mod app_server;
 pub mod csrf;
+pub mod form_posts;
 pub mod gateway;
 pub mod guard;
 pub mod http;

@@ -89,6 +89,9 @@ pub struct TxRow {
     /// Set on usage rows.
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// The model's name, as the price catalog gives it.
+    #[serde(default)]
+    pub model_name: Option<String>,
     pub operation: Option<String>,
     /// This row undoes an earlier one.
     pub reversal: bool,

@@ -28,12 +28,24 @@ pub struct Quote {
 
 pub const PRESETS_USD: [i64; 4] = [10, 25, 50, 100];
 
+/// What a purchase amount that is not dollars and cents is told.
+const DOLLARS_AND_CENTS: &str = "Use dollars and cents, e.g. 12.50.";
+
 impl PurchaseRules {
     /// Checks an amount typed in dollars and prices it. Amounts are whole cents: that is
     /// what a card is charged in.
     pub fn quote(&self, text: &str) -> Result<Quote, AppError> {
+        use crate::shared::money::AmountError;
         let field = |m: String| AppError::validation("amount", m);
-        let pay = Micros::parse_positive(text).map_err(|e| field(e.to_string()))?;
+        let pay = Micros::parse_positive(text).map_err(|e| match e {
+            // Written for someone buying: dollars and cents, within the limits.
+            AmountError::NotANumber(_) | AmountError::TooPrecise => field(DOLLARS_AND_CENTS.into()),
+            AmountError::TooLarge => field(format!("The largest purchase is {}.", self.max.format())),
+            AmountError::Negative | AmountError::NotPositive => {
+                field(format!("The smallest purchase is {}.", self.min.format()))
+            }
+            AmountError::Empty => field(e.to_string()),
+        })?;
         self.quote_micros(pay)
     }
 
@@ -41,7 +53,7 @@ impl PurchaseRules {
     pub fn quote_micros(&self, pay: Micros) -> Result<Quote, AppError> {
         let field = |m: String| AppError::validation("amount", m);
         if pay.to_cents_exact().is_none() {
-            return Err(field("Use whole cents, e.g. 12.50.".into()));
+            return Err(field(DOLLARS_AND_CENTS.into()));
         }
         if pay < self.min {
             return Err(field(format!("The smallest purchase is {}.", self.min.format())));
@@ -113,6 +125,24 @@ mod tests {
         }
         assert!(rules().quote("5").is_ok());
         assert!(rules().quote("1,000").is_ok());
+    }
+
+    #[test]
+    fn a_refused_amount_says_what_to_type_instead() {
+        let message = |text: &str| match rules().quote(text) {
+            Err(AppError::Validation { field, message, .. }) if field == "amount" => message,
+            other => panic!("{text}: {other:?}"),
+        };
+        for small in ["4", "$4", "0", "-10"] {
+            assert_eq!(message(small), "The smallest purchase is $5.00.", "{small}");
+        }
+        for large in ["1,001", "$1,001", "1000.01", "99999999999999999999"] {
+            assert_eq!(message(large), "The largest purchase is $1,000.00.", "{large}");
+        }
+        for odd in ["abc", "12.345", "12.3456789", "1.2.3"] {
+            assert_eq!(message(odd), "Use dollars and cents, e.g. 12.50.", "{odd}");
+        }
+        assert_eq!(message(" "), "Enter an amount.");
     }
 }
 

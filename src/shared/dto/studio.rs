@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StudioModel {
     pub endpoint_id: String,
+    /// What the picker shows: the catalog's name for the model.
+    pub name: String,
     pub category: String,
     pub unit: String,
     pub unit_price: Micros,

@@ -48,6 +48,9 @@ pub struct UsageRecord {
     /// The upstream provider.
     pub provider: Provider,
     pub model: String,
+    /// The model's name, as the price catalog gives it.
+    #[serde(default)]
+    pub model_name: String,
     pub operation: String,
     pub status: CallStatus,
     pub failure: Option<CallFailure>,

@@ -46,7 +46,7 @@ where
     S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
     Signal::derive(move || match result.get() {
-        Some(Err(AppError::Validation { field: f, message })) if f == field => Some(message),
+        Some(Err(e)) => e.field_message(field).map(str::to_string),
         _ => None,
     })
 }

@@ -86,8 +86,12 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, AppErro
 /// Creates an account owed `signup_credit`. The email must not be taken; nothing is
 /// written when any input is refused.
 pub async fn create(db: &Db, email: &str, password: &str, role: Role, signup_credit: Micros) -> Result<User, AppError> {
-    let email = normalize_email(email)?;
-    passwords::validate(password)?;
+    // Both fields are checked, so a form with both wrong says so beside each.
+    let email = match (normalize_email(email), passwords::validate(password)) {
+        (Ok(email), Ok(())) => email,
+        (Err(e), Ok(())) | (Ok(_), Err(e)) => return Err(e),
+        (Err(e), Err(p)) => return Err(e.and(p)),
+    };
     if find_by_email(db, &email).await?.is_some() {
         return Err(taken());
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::shared::dto::keys::Provider;
 use crate::shared::endpoint::EndpointId;
+use crate::shared::format::model_name;
 use crate::shared::money::Micros;
 
 pub const BUILTIN: &str = include_str!("prices.csv");
@@ -69,6 +70,9 @@ pub struct Price {
     pub category: String,
     /// The category's default endpoint.
     pub default: bool,
+    /// What people are shown (`FLUX.1 [schnell]`): the catalog's name, else one made
+    /// from the endpoint id.
+    pub name: String,
     /// Not in the catalog: the price for unknown endpoints.
     pub listed: bool,
 }
@@ -87,7 +91,11 @@ pub struct Catalog {
     unknown_price: Micros,
 }
 
-const HEADER: &str = "endpoint_id,provider,unit,unit_price_usd,operation,category,default";
+const HEADER: &str = "endpoint_id,provider,unit,unit_price_usd,operation,category,default,name";
+
+/// The header of catalogs written before models had display names; their models are
+/// shown with names made from their ids.
+const HEADER_WITHOUT_NAMES: &str = "endpoint_id,provider,unit,unit_price_usd,operation,category,default";
 
 impl Catalog {
     /// Reads a catalog; `source_name` is how errors name the file.
@@ -95,6 +103,7 @@ impl Catalog {
         let err = |line: usize, message: String| CatalogError { source_name: source_name.to_string(), line, message };
         let mut prices = BTreeMap::new();
         let mut saw_header = false;
+        let mut columns = 8;
         let mut defaults: BTreeMap<String, usize> = BTreeMap::new();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -103,15 +112,17 @@ impl Catalog {
                 continue;
             }
             if !saw_header {
-                if row.replace(' ', "") != HEADER {
-                    return Err(err(line, format!("the first row must be the header `{HEADER}`")));
-                }
+                columns = match row.replace(' ', "").as_str() {
+                    HEADER => 8,
+                    HEADER_WITHOUT_NAMES => 7,
+                    _ => return Err(err(line, format!("the first row must be the header `{HEADER}`"))),
+                };
                 saw_header = true;
                 continue;
             }
             let cells: Vec<&str> = row.split(',').map(str::trim).collect();
-            if cells.len() != 7 {
-                return Err(err(line, format!("expected 7 columns ({HEADER}), found {}", cells.len())));
+            if cells.len() != columns {
+                return Err(err(line, format!("expected {columns} columns, found {}", cells.len())));
             }
             let endpoint_id = EndpointId::parse(cells[0])
                 .map_err(|e| err(line, format!("`{}` is not an endpoint id: {e}", cells[0])))?;
@@ -143,8 +154,13 @@ impl Catalog {
             if default && let Some(first) = defaults.insert(category.clone(), line) {
                 return Err(err(line, format!("category `{category}` already has a default (line {first})")));
             }
+            let name = match cells.get(7).copied().unwrap_or_default() {
+                "" => model_name(endpoint_id.as_str()),
+                named => named.to_string(),
+            };
             let key = endpoint_id.as_str().to_string();
-            let price = Price { endpoint_id, provider, unit, unit_price, operation, category, default, listed: true };
+            let price =
+                Price { endpoint_id, provider, unit, unit_price, operation, category, default, name, listed: true };
             if prices.insert(key, price).is_some() {
                 return Err(err(line, format!("`{}` is listed twice", cells[0])));
             }
@@ -169,8 +185,18 @@ impl Catalog {
             operation: "run",
             category: "other".into(),
             default: false,
+            name: model_name(endpoint_id.as_str()),
             listed: false,
         })
+    }
+
+    /// What people are shown for `endpoint_id`: the catalog's name for a listed model,
+    /// else one made from the id (a model no longer listed, say).
+    pub fn name_of(&self, endpoint_id: &str) -> String {
+        match self.prices.get(endpoint_id) {
+            Some(p) => p.name.clone(),
+            None => model_name(endpoint_id),
+        }
     }
 
     pub fn is_listed(&self, endpoint_id: &str) -> bool {
@@ -228,28 +254,43 @@ mod tests {
     fn bad_rows_are_refused_with_their_line() {
         let head = format!("# comment\n{HEADER}\n");
         for (row, expect) in [
-            ("a/b,fal,image,0,generateImage,x,", "must be more than zero"),
-            ("a/b,fal,image,-0.01,generateImage,x,", "must be more than zero"),
-            ("a/b,fal,image,cheap,generateImage,x,", "is not a number"),
-            ("a/b,fal,frames,0.01,generateImage,x,", "unknown unit `frames`"),
-            ("a/b,replicate,image,0.01,generateImage,x,", "unknown provider"),
-            ("a/b,fal,image,0.01,paint,x,", "unknown operation"),
-            ("a/b,fal,image,0.01", "expected 7 columns"),
-            ("a b,fal,image,0.01,generateImage,x,", "not an endpoint id"),
-            ("http://evil.example/x,fal,image,0.01,generateImage,x,", "not an endpoint id"),
+            ("a/b,fal,image,0,generateImage,x,,", "must be more than zero"),
+            ("a/b,fal,image,-0.01,generateImage,x,,", "must be more than zero"),
+            ("a/b,fal,image,cheap,generateImage,x,,", "is not a number"),
+            ("a/b,fal,frames,0.01,generateImage,x,,", "unknown unit `frames`"),
+            ("a/b,replicate,image,0.01,generateImage,x,,", "unknown provider"),
+            ("a/b,fal,image,0.01,paint,x,,", "unknown operation"),
+            ("a/b,fal,image,0.01", "expected 8 columns"),
+            ("a/b,fal,image,0.01,generateImage,x,", "expected 8 columns"),
+            ("a b,fal,image,0.01,generateImage,x,,", "not an endpoint id"),
+            ("http://evil.example/x,fal,image,0.01,generateImage,x,,", "not an endpoint id"),
         ] {
             let e = parse(&format!("{head}{row}\n")).unwrap_err();
             assert_eq!(e.line, 3, "{row}");
             assert!(e.message.contains(expect), "{row}: {}", e.message);
             assert!(e.to_string().starts_with("test.csv line 3: "));
         }
-        let twice = format!("{head}a/b,fal,image,0.01,generateImage,x,\na/b,fal,image,0.02,generateImage,x,\n");
+        let twice = format!("{head}a/b,fal,image,0.01,generateImage,x,,\na/b,fal,image,0.02,generateImage,x,,\n");
         assert_eq!(parse(&twice).unwrap_err().line, 4);
         let defaults =
-            format!("{head}a/b,fal,image,0.01,generateImage,x,default\na/c,fal,image,0.02,generateImage,x,default\n");
+            format!("{head}a/b,fal,image,0.01,generateImage,x,default,\na/c,fal,image,0.02,generateImage,x,default,\n");
         assert!(parse(&defaults).unwrap_err().message.contains("already has a default (line 3)"));
         assert!(parse("a/b,fal,image,0.01,generateImage,x,\n").unwrap_err().message.contains("header"));
         assert!(parse("").is_err());
+    }
+
+    #[test]
+    fn models_are_shown_by_name_and_older_catalogs_without_names_still_load() {
+        let c = Catalog::builtin(Micros::parse("0.05").unwrap());
+        assert_eq!(c.name_of("fal-ai/flux/schnell"), "FLUX.1 [schnell]");
+        assert!(c.page(None, 100).0.iter().all(|p| !p.name.is_empty() && !p.name.contains('/')));
+        // Not listed: a name made from the id.
+        assert_eq!(c.name_of("fal-ai/some-new-model/v2"), "Some New Model v2");
+        let old =
+            parse(&format!("{HEADER_WITHOUT_NAMES}\nfal-ai/flux/dev,fal,image,0.025,generateImage,x,\n")).unwrap();
+        assert_eq!(old.name_of("fal-ai/flux/dev"), "Flux Dev");
+        let named = parse(&format!("{HEADER}\nfal-ai/flux/dev,fal,image,0.025,generateImage,x,,My model\n")).unwrap();
+        assert_eq!(named.price(&id("fal-ai/flux/dev")).name, "My model");
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct RunQuery {
 /// 400 naming it, missing credits a 402.
 fn refused(e: AppError) -> Response {
     match e {
-        AppError::Validation { field, message } => bad_param(&field, message),
+        AppError::Validation { field, message, .. } => bad_param(&field, message),
         AppError::InsufficientCredits { needed_micros, available_micros } => {
             payment_required("balance", Micros(needed_micros), Micros(available_micros))
         }

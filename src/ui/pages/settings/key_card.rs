@@ -28,7 +28,7 @@ where
 fn describe(provider: Provider) -> &'static str {
     match provider {
         Provider::Fal => "Images, video, audio and music.",
-        Provider::OpenRouter => "LLM calls, such as script analysis.",
+        Provider::OpenRouter => "Chat and text models (LLM calls).",
     }
 }
 
@@ -48,7 +48,7 @@ pub(super) fn ProviderCard(
     let tested = for_provider(actions.test, actions.test_for, provider);
     let removed = for_provider(actions.remove, actions.remove_for, provider);
     let key_error = Signal::derive(move || match saved.get() {
-        Some(Err(AppError::Validation { field, message })) if field == "key" => Some(message),
+        Some(Err(AppError::Validation { field, message, .. })) if field == "key" => Some(message),
         _ => None,
     });
     let other_error = Signal::derive(move || {
