@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
     );
     provide_context(account);
     crate::ui::live::provide_live(account);
+    crate::ui::components::notice::Notices::provide();
 
     // Flips to true once the browser bundle has taken over the page. Effects never run
     // during server rendering, so this also tells end-to-end tests when to start clicking.
@@ -117,6 +118,7 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                         <Route path=StaticSegment("credits") view=CreditsPage ssr=SsrMode::Async />
                         <Route path=StaticSegment("studio") view=StudioPage ssr=SsrMode::Async />
+                        <Route path=StaticSegment("status") view=crate::ui::pages::status::StatusPage ssr=SsrMode::Async />
                         <Route path=path!("/settings/api-keys") view=ApiKeysPage ssr=SsrMode::Async />
                         <Route path=path!("/settings/api-tokens") view=ApiTokensPage ssr=SsrMode::Async />
                         <Route path=path!("/settings/teams") view=crate::ui::pages::settings::teams::TeamsPage ssr=SsrMode::Async />

@@ -10,11 +10,21 @@ use leptos::prelude::*;
 use crate::shared::money::Micros;
 use crate::ui::context::AccountResource;
 
-/// A wallet's balance as the latest event gave it.
+/// A wallet's money as of one of its events (`seq`): what an event carries, or what the
+/// account summary read (with the number of the latest event then).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LiveBalance {
+    pub seq: i64,
     pub available: Micros,
     pub reserved: Micros,
+    pub owed: Micros,
+}
+
+impl LiveBalance {
+    /// The figures of an account summary, as of its latest event.
+    pub fn of(account: &crate::api::auth::AccountSummary) -> Self {
+        Self { seq: account.event_seq, available: account.available, reserved: account.reserved, owed: account.owed }
+    }
 }
 
 /// What the stream has said: provided to every page by the app.
@@ -27,14 +37,14 @@ pub struct Live {
 }
 
 impl Live {
-    /// The available balance to show: the latest event's, else the account's.
-    pub fn available(&self, account: Micros) -> Micros {
-        self.balance.get().map_or(account, |b| b.available)
-    }
-
-    /// The held amount to show, the same way.
-    pub fn reserved(&self, account: Micros) -> Micros {
-        self.balance.get().map_or(account, |b| b.reserved)
+    /// The figures to show: the latest event's, unless the account was read after it (a
+    /// reload after a purchase, say). Every figure on a page comes from here, so none of
+    /// them can be older than another.
+    pub fn now(&self, read: LiveBalance) -> LiveBalance {
+        match self.balance.get() {
+            Some(event) if event.seq > read.seq => event,
+            _ => read,
+        }
     }
 }
 
@@ -52,8 +62,10 @@ pub fn provide_live(account: AccountResource) {
 pub fn balance_of(event: &serde_json::Value) -> Option<LiveBalance> {
     let b = &event["data"]["balance"];
     Some(LiveBalance {
+        seq: event["seq"].as_i64()?,
         available: Micros(b["available_micros"].as_i64()?),
         reserved: Micros(b["reserved_micros"].as_i64()?),
+        owed: Micros(b["owed_micros"].as_i64().unwrap_or(0)),
     })
 }
 
@@ -87,12 +99,38 @@ mod browser {
         });
     }
 
-    /// Lists reload at most this often, however fast events come (an API client makes
-    /// two per call); the balance itself changes with every event.
+    /// Lists reload at once after the first event, then at most this often however fast
+    /// events come (an API client makes two per call), with one more reload after the
+    /// last; the balance itself changes with every event.
     const RELOAD_AT_MOST_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
 
+    /// Whether a reload happened less than [`RELOAD_AT_MOST_EVERY`] ago, and whether an
+    /// event has come since.
+    #[derive(Default)]
+    struct Reloads {
+        recent: std::cell::Cell<bool>,
+        owed: std::cell::Cell<bool>,
+    }
+
+    fn reload(live: Live, reloads: std::rc::Rc<Reloads>) {
+        if reloads.recent.replace(true) {
+            reloads.owed.set(true);
+            return;
+        }
+        live.version.update(|v| *v += 1);
+        set_timeout(
+            move || {
+                reloads.recent.set(false);
+                if reloads.owed.replace(false) {
+                    reload(live, reloads);
+                }
+            },
+            RELOAD_AT_MOST_EVERY,
+        );
+    }
+
     fn connect(live: Live, after: i64) -> Option<web_sys::EventSource> {
-        let reload_due = std::rc::Rc::new(std::cell::Cell::new(false));
+        let reloads = std::rc::Rc::new(Reloads::default());
         // `after` only for the first connection: on reconnecting, the browser sends the
         // last id it saw (Last-Event-ID), which the server prefers.
         let es = web_sys::EventSource::new(&format!("/api/v1/events/stream?after={after}")).ok()?;
@@ -102,17 +140,7 @@ mod browser {
             if let Some(balance) = balance_of(&event) {
                 live.balance.set(Some(balance));
             }
-            // One reload for a burst: the first event schedules it, the rest ride along.
-            if !reload_due.replace(true) {
-                let reload_due = reload_due.clone();
-                set_timeout(
-                    move || {
-                        reload_due.set(false);
-                        live.version.update(|v| *v += 1);
-                    },
-                    RELOAD_AT_MOST_EVERY,
-                );
-            }
+            reload(live, reloads.clone());
         });
         es.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // Lives as long as the page: the stream is followed until sign-out or unload.

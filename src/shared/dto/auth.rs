@@ -38,6 +38,15 @@ pub struct AccountSummary {
     pub calls_at_once: CallsAtOnce,
 }
 
+impl AccountSummary {
+    /// Whether `available` (the balance as now known) is under the low-balance threshold;
+    /// a postpaid account spends on credit and is never warned. As the server decides
+    /// `low_balance`, for figures newer than it.
+    pub fn is_low(&self, available: Micros) -> bool {
+        available < self.low_balance_threshold && !self.credit_limit.is_positive()
+    }
+}
+
 /// A wallet's limit on calls in flight: by what its buyers paid, or set by an
 /// administrator.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,7 +43,9 @@ fn AccountMenu() -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match account.await {
-                        Ok(Some(a)) => view! {
+                        Ok(Some(a)) => {
+                            let read = crate::ui::live::LiveBalance::of(&a);
+                            view! {
                             {(!a.teams.is_empty()).then(|| view! {
                                 <WalletSwitcher current=a.team.as_ref().map(|t| t.id.clone()) teams=a.teams.clone() />
                             })}
@@ -52,13 +54,14 @@ fn AccountMenu() -> impl IntoView {
                                     Some(t) => format!("Available balance of team {}", t.name),
                                     None => "Available balance".to_string(),
                                 }>
-                                {move || expect_context::<crate::ui::live::Live>().available(a.available).format()}
+                                {move || expect_context::<crate::ui::live::Live>().now(read).available.format()}
                             </a>
                             <span class="account-menu__email" title="Signed in">{a.email}</span>
                             <ActionForm action=sign_out attr:class="inline-form">
                                 <button type="submit" class="btn btn--small">"Sign out"</button>
                             </ActionForm>
-                        }.into_any(),
+                        }.into_any()
+                        }
                         _ => view! {
                             <a class="btn btn--small" href="/signin">"Sign in"</a>
                             <a class="btn btn--small btn--primary" href="/signup">"Sign up"</a>
@@ -130,6 +133,7 @@ pub fn SiteFooter() -> impl IntoView {
                     {concat!("Tollgate v", env!("CARGO_PKG_VERSION"), " · Self-hosted credits and billing for AI generation")}
                 </p>
                 <p class="site-footer__links">
+                    <a href="/status">"Status"</a>
                     <a href="/healthz">"Health"</a>
                     <a href="/readyz">"Readiness"</a>
                 </p>

@@ -35,10 +35,30 @@ pub fn notice_text(code: &str) -> Option<(&'static str, bool)> {
     })
 }
 
+/// Which notice of the address the person has dismissed (or a page has made untrue),
+/// shared by the banner and the pages.
+#[derive(Clone, Copy)]
+pub struct Notices {
+    dismissed: RwSignal<Option<String>>,
+}
+
+impl Notices {
+    /// Provided by the app to the banner and every page.
+    pub fn provide() {
+        provide_context(Notices { dismissed: RwSignal::new(None) });
+    }
+
+    /// Hides the notice `code` while the address still carries it: what a page just did
+    /// made it untrue (a key removed after "OpenRouter is connected").
+    pub fn dismiss(&self, code: &str) {
+        self.dismissed.set(Some(code.to_string()));
+    }
+}
+
 #[component]
 pub fn NoticeBanner() -> impl IntoView {
     let query = use_query_map();
-    let dismissed = RwSignal::new(None::<String>);
+    let dismissed = expect_context::<Notices>().dismissed;
     let current = move || {
         let code = query.with(|q| q.get("notice"))?;
         if dismissed.get().as_deref() == Some(code.as_str()) {

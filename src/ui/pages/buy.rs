@@ -10,6 +10,7 @@ use crate::api::purchases::{
     CheckoutState, PRESETS_USD, PurchaseRules, SandboxPay, StartCheckout, get_checkout_state, get_purchase_rules,
     get_sandbox_checkout,
 };
+use crate::shared::error::AppError;
 use crate::ui::components::error_page::ErrorPage;
 use crate::ui::components::forms::{FormError, field_error, form_error};
 use crate::ui::components::frame::SignedIn;
@@ -51,6 +52,17 @@ fn BuyForm(
     let result = start.value();
     let next = move || query.with(|q| q.get("next")).unwrap_or_default();
     let quote = move || rules.quote(&amount.get());
+    // Why the amount typed cannot be bought, as soon as it is typed; the server's answer
+    // to the last attempt otherwise (an empty field says so only when sent).
+    let server_error = field_error(result, "amount");
+    let error = Signal::derive(move || {
+        let typed = amount.with(|a| !a.trim().is_empty());
+        match quote() {
+            Err(AppError::Validation { message, .. }) if typed => Some(message),
+            Err(e) if typed => Some(e.to_string()),
+            _ => server_error.get(),
+        }
+    });
     view! {
         <p class="muted">
             {format!(
@@ -71,7 +83,7 @@ fn BuyForm(
                     autocomplete="off"
                     prop:value=move || amount.get()
                     on:input=move |ev| amount.set(event_target_value(&ev))
-                    aria-invalid=move || field_error(result, "amount").get().is_some().then_some("true")
+                    aria-invalid=move || error.get().is_some().then_some("true")
                     aria-describedby="field-amount-quote field-amount-error"
                 />
                 <p class="field__hint" id="field-amount-quote" aria-live="polite" data-testid="quote">
@@ -81,8 +93,8 @@ fn BuyForm(
                         Err(_) => String::new(),
                     }}
                 </p>
-                <p class="field__error" id="field-amount-error" aria-live="polite">
-                    {move || field_error(result, "amount").get()}
+                <p class="field__error" id="field-amount-error" aria-live="polite" data-testid="amount-error">
+                    {move || error.get()}
                 </p>
             </div>
             <button type="submit" class="btn btn--primary" disabled=move || start.pending().get() || quote().is_err()>

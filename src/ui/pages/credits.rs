@@ -87,10 +87,17 @@ fn BalanceTab(
     save_top_up: ServerAction<SaveAutoTopUp>,
 ) -> impl IntoView {
     // Follows money events as they happen (another tab, the command line, a call).
+    // Every figure below comes from the same reading, so none is older than another.
     let live = expect_context::<crate::ui::live::Live>();
-    let (available, reserved) = (account.available, account.reserved);
-    let shown_available = move || live.available(available);
-    let shown_reserved = move || live.reserved(reserved);
+    let read = crate::ui::live::LiveBalance::of(&account);
+    let shown_available = move || live.now(read).available;
+    let shown_reserved = move || live.now(read).reserved;
+    let shown_owed = move || live.now(read).owed;
+    let low = {
+        let account = account.clone();
+        move || account.is_low(shown_available()) && !shown_owed().is_positive()
+    };
+    let threshold = account.low_balance_threshold;
     // Acting for a team: its wallet's figures; cards, top-ups and payments stay personal.
     let team = account.team.clone();
     let personal = team.is_none();
@@ -117,9 +124,9 @@ fn BalanceTab(
                 }
             })}
             <p class="muted small" data-testid="calls-at-once">{account.calls_at_once.describe()}</p>
-            {account.owed.is_positive().then(|| view! {
+            {move || shown_owed().is_positive().then(|| view! {
                 <p class="notice notice--error" role="alert" data-testid="owed">
-                    "You owe " {account.owed.format()} ": a refund or a disputed payment took back credits "
+                    "You owe " {shown_owed().format()} ": a refund or a disputed payment took back credits "
                     "that had already been spent. New work is paused until it is paid; "
                     <a href="#field-amount">"adding credits"</a> " pays it first."
                 </p>
@@ -130,17 +137,17 @@ fn BalanceTab(
                     " on credit, billed monthly. Drawn so far: " {account.credit_used.format()} "."
                 </p>
             })}
-            {(account.low_balance && !account.owed.is_positive()).then(|| if buys {
+            {move || low().then(|| if buys {
                 view! {
-                    <p class="notice notice--warn" role="status">
-                        "Your balance is under " {account.low_balance_threshold.format()} ". "
-                        <a href="#field-amount">"Add credits"</a> " to keep generating without interruption."
+                    <p class="notice notice--warn" role="status" data-testid="low-balance">
+                        "Your balance is under " {threshold.format()} ": a call that costs more than what is left is refused. "
+                        <a href="#field-amount">"Add credits"</a> " to avoid that."
                     </p>
                 }.into_any()
             } else {
                 view! {
-                    <p class="notice notice--warn" role="status">
-                        "The team's balance is under " {account.low_balance_threshold.format()}
+                    <p class="notice notice--warn" role="status" data-testid="low-balance">
+                        "The team's balance is under " {threshold.format()}
                         ". Ask one of its owners or admins to add credits."
                     </p>
                 }.into_any()

@@ -11,6 +11,7 @@ pub mod payments;
 pub mod sandbox_oauth;
 pub mod saved_card;
 pub mod settings;
+pub mod status;
 pub mod studio;
 pub mod tokens;
 pub mod transactions;

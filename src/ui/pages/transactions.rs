@@ -5,7 +5,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::credits::{TxFilter, TxPage, TxRow, code_label, list_transactions};
 use crate::shared::error::AppError;
-use crate::shared::format::utc_minute;
+use crate::shared::format::{operation_label, utc_minute};
 
 #[component]
 pub fn TransactionsTab() -> impl IntoView {
@@ -164,23 +164,29 @@ fn TxLine(r: TxRow) -> impl IntoView {
     } else {
         format!("\u{2212}{}", r.amount.format().trim_start_matches('-'))
     };
-    let usage = [r.provider.clone(), r.model.clone(), r.operation.clone()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" · ");
+    // A call is described by its model's name and what it did, not by ids; the endpoint
+    // id stays on hand as the description's title.
+    let operation = r.operation.as_deref().map(|op| operation_label(op, "").to_string());
+    let named_by_id = r.model.as_ref().is_some_and(|id| *id == r.description);
+    let (description, model) = match &r.model_name {
+        // A call described by its endpoint id: its model's name instead.
+        Some(name) if named_by_id => (name.clone(), None),
+        name => (r.description.clone(), name.clone()),
+    };
+    let title = r.model.clone();
+    let usage = [r.provider.clone(), model, operation].into_iter().flatten().collect::<Vec<_>>().join(" · ");
     let label =
         if r.reversal { format!("{} (reversed)", code_label(&r.code)) } else { code_label(&r.code).to_string() };
     view! {
         <tr data-code=r.code.clone()>
-            <td>{utc_minute(r.created_at_ms)}</td>
-            <td>{label}</td>
-            <td class="tx-table__description">
-                {r.description.clone()}
+            <td class="tx-table__date">{utc_minute(r.created_at_ms)}</td>
+            <td class="tx-table__type">{label}</td>
+            <td class="tx-table__description" title=title>
+                {description}
                 {(!usage.is_empty()).then(|| view! { <span class="tx-table__usage">{usage}</span> })}
             </td>
-            <td class=if incoming { "num amount amount--in" } else { "num amount amount--out" }>{amount}</td>
-            <td class="num">{r.balance_after.format()}</td>
+            <td class=if incoming { "num amount amount--in tx-table__amount" } else { "num amount amount--out tx-table__amount" }>{amount}</td>
+            <td class="num tx-table__balance">{r.balance_after.format()}</td>
         </tr>
     }
 }

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::{GateReason, Notifier, OPENER, with_next};
 use crate::api::keys::FinishOnboarding;
+use crate::shared::dto::keys::Provider;
 
 #[component]
 pub(super) fn GateDialog(notifier: Notifier) -> impl IntoView {
@@ -22,9 +23,7 @@ pub(super) fn GateDialog(notifier: Notifier) -> impl IntoView {
         }
         shown.set_value(None);
         notifier.gate.set(None);
-        if let Some(el) = OPENER.with(|o| o.borrow_mut().take()) {
-            let _ = el.focus();
-        }
+        give_focus_back();
     };
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| keep_tab_inside(dialog, &ev);
     let reason = move || notifier.gate.get().unwrap_or(GateReason::Onboarding);
@@ -50,6 +49,31 @@ pub(super) fn GateDialog(notifier: Notifier) -> impl IntoView {
                 view! { <GateOptions notifier /> }.into_any()
             }}
         </dialog>
+    }
+}
+
+/// Focus goes back to what had it when the gate opened; when nothing had (the gate that
+/// greets a new account opens by itself), to the page's heading, so the keyboard and a
+/// screen reader carry on from the top of the page rather than from nowhere.
+fn give_focus_back() {
+    use leptos::wasm_bindgen::JsCast;
+    let opener = OPENER.with(|o| o.borrow_mut().take());
+    let body = document().body();
+    let opener = opener.filter(|el| {
+        body.as_ref().is_none_or(|b| {
+            b.unchecked_ref::<leptos::web_sys::Element>() != el.unchecked_ref::<leptos::web_sys::Element>()
+        })
+    });
+    let target = opener.or_else(|| {
+        let heading =
+            document().query_selector("main h1").ok().flatten().or_else(|| document().get_element_by_id("main"))?;
+        if !heading.has_attribute("tabindex") {
+            let _ = heading.set_attribute("tabindex", "-1");
+        }
+        heading.dyn_into::<leptos::web_sys::HtmlElement>().ok()
+    });
+    if let Some(el) = target {
+        let _ = el.focus();
     }
 }
 
@@ -108,7 +132,15 @@ fn keep_tab_inside(dialog: NodeRef<leptos::html::Dialog>, ev: &leptos::ev::Keybo
 #[component]
 fn GateIntro(notifier: Notifier) -> impl IntoView {
     let reason = move || notifier.gate.get().unwrap_or(GateReason::Onboarding);
-    let welcome_credit = move || notifier.credit_line.get();
+    // The balance as it is now, like the rest of the page.
+    let live = expect_context::<crate::ui::live::Live>();
+    let welcome_credit = move || {
+        let available = notifier.welcome.get().map(|read| live.now(read).available);
+        match available.filter(|a| a.is_positive()) {
+            Some(a) => format!(" You have {a} of credit to try things out."),
+            None => String::new(),
+        }
+    };
     view! {
         <h2 id="gate-title" class="gate__title">
             {move || match reason() {
@@ -123,7 +155,17 @@ fn GateIntro(notifier: Notifier) -> impl IntoView {
                     "Generations are paid with prepaid credits, or with your own provider keys at no charge from us.{}",
                     welcome_credit(),
                 ),
-                GateReason::Generation => "This needs more credits than you have, and no key of yours covers it. Choose how to pay; you will come back here afterwards.".to_string(),
+                GateReason::Generation => {
+                    let need = match notifier.shortfall.get() {
+                        Some((needed, available)) => format!("This needs {needed} and you have {available} available"),
+                        None => "This needs more credits than you have".to_string(),
+                    };
+                    let key = match notifier.provider.get() {
+                        Some(p) => format!("no {} key of yours covers it", p.label()),
+                        None => "no key of yours covers it".to_string(),
+                    };
+                    format!("{need}, and {key}. Choose how to pay; you will come back here afterwards.")
+                }
                 GateReason::Budget => notifier.detail.get(),
             }}
         </p>
@@ -152,6 +194,21 @@ fn BudgetOptions(notifier: Notifier) -> impl IntoView {
 fn GateOptions(notifier: Notifier) -> impl IntoView {
     let here = notifier.here;
     let close = move |_| notifier.close_gate();
+    // Onboarding offers every way; a refusal only those that can pay for its provider's
+    // work (connecting OpenRouter pays for nothing but OpenRouter's models).
+    let provider = move || match notifier.gate.get() {
+        Some(GateReason::Generation) => notifier.provider.get(),
+        _ => None,
+    };
+    let keys_text = move || match provider() {
+        Some(p) => format!("Use your own {} key: those calls cost no credits.", p.label()),
+        None => "Use your own fal.ai or OpenRouter key: those calls cost no credits.".to_string(),
+    };
+    let keys_title = move || match provider() {
+        Some(p) => format!("Add a {} key", p.label()),
+        None => "Add API keys".to_string(),
+    };
+    let openrouter = move || provider().is_none_or(|p| p == Provider::OpenRouter);
     view! {
         <ul class="gate__options">
             <li>
@@ -162,16 +219,18 @@ fn GateOptions(notifier: Notifier) -> impl IntoView {
             </li>
             <li>
                 <a class="gate-option" href=move || with_next("/settings/api-keys", &here.get()) on:click=close>
-                    <span class="gate-option__title">"Add API keys"</span>
-                    <span class="gate-option__text">"Use your own fal.ai or OpenRouter key: those calls cost no credits."</span>
+                    <span class="gate-option__title">{keys_title}</span>
+                    <span class="gate-option__text">{keys_text}</span>
                 </a>
             </li>
-            <li>
-                <a class="gate-option" rel="external" href=move || with_next("/connect/openrouter", &here.get()) on:click=close>
-                    <span class="gate-option__title">"Connect OpenRouter"</span>
-                    <span class="gate-option__text">"Sign in to OpenRouter and approve: no key to copy."</span>
-                </a>
-            </li>
+            <Show when=openrouter>
+                <li>
+                    <a class="gate-option" rel="external" href=move || with_next("/connect/openrouter", &here.get()) on:click=close>
+                        <span class="gate-option__title">"Connect OpenRouter"</span>
+                        <span class="gate-option__text">"Sign in to OpenRouter and approve: no key to copy."</span>
+                    </a>
+                </li>
+            </Show>
         </ul>
         <p class="gate__gift">
             <a href=move || with_next("/credits?tab=gift-codes", &here.get()) on:click=close>"Have a gift code? Redeem it"</a>

@@ -10,7 +10,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
 use crate::api::auth::encode_query_value as url_encode;
+use crate::shared::dto::keys::Provider;
 use crate::shared::error::AppError;
+use crate::shared::money::Micros;
 use crate::ui::context::AccountResource;
 use dialog::GateDialog;
 
@@ -42,10 +44,16 @@ pub struct Notifier {
     next_id: StoredValue<u64>,
     /// Where the person is, so each step of the gate can bring them back here.
     here: Memo<String>,
-    /// "You have $5.00 of credit to try things out." for the onboarding text.
-    credit_line: RwSignal<String>,
+    /// The balance the onboarding text speaks of, as the account was read (the live
+    /// stream's is newer once an event arrives).
+    welcome: RwSignal<Option<crate::ui::live::LiveBalance>>,
     /// Which budget stopped the call, for the gate's text.
     detail: RwSignal<String>,
+    /// What the refused work needed and what was available, for the gate's text.
+    shortfall: RwSignal<Option<(Micros, Micros)>>,
+    /// The provider whose work was refused: only the ways that can pay for it are offered
+    /// (an OpenRouter key cannot pay for images). `None`: every way.
+    provider: RwSignal<Option<Provider>>,
 }
 
 thread_local! {
@@ -78,32 +86,22 @@ impl Notifier {
         }
     }
 
-    /// Shows what went wrong. Missing credits get the "Insufficient credits" toast with
-    /// an Add credits action, and the gate.
-    pub fn error(&self, err: &AppError) {
+    /// Shows what went wrong with work for `provider`'s models. Missing credits and used-up
+    /// budgets open the gate, which says how much was needed and offers only the ways that
+    /// can pay for that provider; anything else is a toast.
+    pub fn error(&self, err: &AppError, provider: Option<Provider>) {
         match err {
-            AppError::InsufficientCredits { .. } => {
-                let add = ("Add credits".to_string(), with_next("/credits?tab=balance", &self.here.get_untracked()));
-                self.toast("Insufficient credits", true, Some(add));
+            AppError::InsufficientCredits { needed_micros, available_micros } => {
+                self.shortfall.set(Some((Micros(*needed_micros), Micros(*available_micros))));
+                self.provider.set(provider);
                 self.open_gate(GateReason::Generation);
             }
-            AppError::OverBudget { limit, message, .. } => {
-                self.toast(format!("{}: {message}", budget_title(limit)), true, None);
+            AppError::OverBudget { message, .. } => {
                 self.detail.set(message.clone());
                 self.gate.set(Some(GateReason::Budget));
             }
             _ => self.toast(err.to_string(), true, None),
         }
-    }
-}
-
-/// The name of the budget a refusal names (`member_budget`, `team_budget`, `token_budget`).
-pub fn budget_title(limit: &str) -> &'static str {
-    match limit {
-        "member_budget" => "Your member budget is used up",
-        "team_budget" => "The team's budget is used up",
-        "token_budget" => "The token's budget is used up",
-        _ => "A budget is used up",
     }
 }
 
@@ -139,10 +137,14 @@ pub fn BillingGateHost() -> impl IntoView {
         toasts: RwSignal::new(Vec::new()),
         next_id: StoredValue::new(0),
         here: current_place(),
-        credit_line: RwSignal::new(String::new()),
+        welcome: RwSignal::new(None),
         detail: RwSignal::new(String::new()),
+        shortfall: RwSignal::new(None),
+        provider: RwSignal::new(None),
     };
     provide_context(notifier);
+    // A toast is about the page it appeared on: going elsewhere clears them.
+    Effect::watch(move || notifier.here.get(), move |_, _, _| notifier.toasts.update(|t| t.clear()), false);
 
     // "Get started" opens once, after the page has come alive, for people who have not
     // dismissed it on any device.
@@ -154,9 +156,7 @@ pub fn BillingGateHost() -> impl IntoView {
             && !offered.get_value()
         {
             offered.set_value(true);
-            if a.available.is_positive() {
-                notifier.credit_line.set(format!(" You have {} of credit to try things out.", a.available));
-            }
+            notifier.welcome.set(Some(crate::ui::live::LiveBalance::of(&a)));
             notifier.open_gate(GateReason::Onboarding);
         }
     });

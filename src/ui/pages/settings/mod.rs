@@ -87,10 +87,17 @@ fn ProviderKeys(team: Option<crate::shared::dto::teams::TeamSummary>) -> impl In
         remove_for: track(Memo::new(move |_| remove.input().get().map(|i| i.provider))),
         confirming: RwSignal::new(None),
     };
-    // A removal answered (either way) ends its confirmation.
+    // A removal answered (either way) ends its confirmation. Once the OpenRouter key is
+    // gone, "OpenRouter is connected" (from the address) is no longer true.
+    let notices = expect_context::<crate::ui::components::notice::Notices>();
     Effect::new(move |_| {
         if remove.version().get() > 0 {
             actions.confirming.set(None);
+        }
+        if matches!(remove.value().get(), Some(Ok(_)))
+            && actions.remove_for.get().as_deref() == Some(Provider::OpenRouter.as_str())
+        {
+            notices.dismiss("openrouter_connected");
         }
     });
     view! {

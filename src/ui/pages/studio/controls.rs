@@ -36,13 +36,13 @@ pub(super) fn ModelField(
                     let options = move |group: Vec<StudioModel>| group.into_iter().map(|m| {
                         let selected = m.endpoint_id == model.get_untracked();
                         view! {
-                            <option value=m.endpoint_id.clone() selected=selected>
-                                {format!("{} ({} per {})", m.endpoint_id, m.unit_price, m.unit)}
+                            <option value=m.endpoint_id.clone() selected=selected title=m.endpoint_id.clone()>
+                                {format!("{} ({} per {})", m.name, m.unit_price, m.unit.replace('_', " "))}
                             </option>
                         }
                     }).collect_view();
                     view! {
-                        <select id="studio-model" on:change=choose>
+                        <select id="studio-model" prop:value=move || model.get() on:change=choose>
                             <optgroup label="Images">{options(images)}</optgroup>
                             <optgroup label="Video (queued)">{options(videos)}</optgroup>
                         </select>
@@ -97,8 +97,8 @@ pub(super) fn SimulateToggle(info: SiteInfoResource, simulate: RwSignal<bool>) -
     }
 }
 
-/// The Generate button, and what went wrong with the last run (short of credits aside:
-/// the billing gate says that).
+/// The Generate button, and what went wrong with the last run (short of credits too: it
+/// stays said here after the billing gate is closed).
 #[component]
 pub(super) fn StudioActions(
     run: ServerAction<StudioRun>,
@@ -124,10 +124,7 @@ pub(super) fn StudioActions(
         } else {
             run.value().get().and_then(Result::err)
         };
-        match failed {
-            Some(AppError::InsufficientCredits { .. }) | None => None,
-            Some(e) => Some(e.to_string()),
-        }
+        failed.map(|e| e.to_string())
     };
     view! {
         <div class="studio__actions">

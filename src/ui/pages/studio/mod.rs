@@ -9,6 +9,7 @@ use leptos_meta::Title;
 use crate::api::studio::{
     StudioJob, StudioModel, StudioRun, StudioSubmit, studio_estimate, studio_job_status, studio_models,
 };
+use crate::shared::dto::keys::Provider;
 use crate::shared::error::AppError;
 use crate::ui::components::billing_gate::use_notifier;
 use crate::ui::components::frame::SignedIn;
@@ -25,11 +26,14 @@ pub fn StudioPage() -> impl IntoView {
     let notifier = use_notifier();
     Effect::new(move |_| {
         if let Some(Err(e @ (AppError::InsufficientCredits { .. } | AppError::OverBudget { .. }))) = run.value().get() {
-            notifier.error(&e);
+            // The Studio's models are fal.ai's.
+            notifier.error(&e, Some(Provider::Fal));
         }
     });
     Effect::new(move |_| match submit.value().get() {
-        Some(Err(e @ (AppError::InsufficientCredits { .. } | AppError::OverBudget { .. }))) => notifier.error(&e),
+        Some(Err(e @ (AppError::InsufficientCredits { .. } | AppError::OverBudget { .. }))) => {
+            notifier.error(&e, Some(Provider::Fal))
+        }
         Some(Ok(queued)) => job.set(Some(queued)),
         _ => {}
     });
@@ -64,7 +68,7 @@ pub fn StudioPage() -> impl IntoView {
             <h1>"Studio"</h1>
             <p class="lead">"Generate images and videos. You see the estimate before running and what it cost after."</p>
         </header>
-        <SignedIn here="/studio" children=move |account| view! { <Studio run submit job available=account.available /> } />
+        <SignedIn here="/studio" children=move |account| view! { <Studio run submit job read=crate::ui::live::LiveBalance::of(&account) /> } />
     }
 }
 
@@ -73,7 +77,8 @@ fn Studio(
     run: ServerAction<StudioRun>,
     submit: ServerAction<StudioSubmit>,
     job: RwSignal<Option<StudioJob>>,
-    available: crate::shared::money::Micros,
+    /// The balance as the page read it; the live stream's is newer once an event arrives.
+    read: crate::ui::live::LiveBalance,
 ) -> impl IntoView {
     // Money moved anywhere (another tab, the API, a finished job) shows here at once.
     let live = expect_context::<crate::ui::live::Live>();
@@ -86,6 +91,8 @@ fn Studio(
     let prompt = RwSignal::new(String::new());
     let simulate = RwSignal::new(false);
     let choices = Choices { model, video, count, prompt, simulate };
+    #[cfg(feature = "hydrate")]
+    draft::keep(choices);
     // A finished job changes the balance, so the estimate is asked again.
     let jobs_done = Memo::new(move |_| job.with(|j| j.as_ref().filter(|j| j.finished()).map(|j| j.job_id.clone())));
     let estimate = Resource::new(
@@ -99,7 +106,7 @@ fn Studio(
                 <ModelField models listed model video />
                 <div class="field" hidden=move || video.get()>
                     <label for="studio-count">"Images"</label>
-                    <select id="studio-count" on:change=move |ev| count.set(event_target_value(&ev).parse().unwrap_or(1))>
+                    <select id="studio-count" prop:value=move || count.get().to_string() on:change=move |ev| count.set(event_target_value(&ev).parse().unwrap_or(1))>
                         {(1..=4).map(|n| view! { <option value=n.to_string() selected=n == 1>{n.to_string()}</option> }).collect_view()}
                     </select>
                 </div>
@@ -116,7 +123,7 @@ fn Studio(
             </div>
             <p class="studio__balance">
                 "Available credits: "
-                <a href="/credits" data-testid="studio-balance">{move || live.available(available).format()}</a>
+                <a href="/credits" data-testid="studio-balance">{move || live.now(read).available.format()}</a>
             </p>
             <EstimateLine estimate />
             <SimulateToggle info simulate />
@@ -139,4 +146,53 @@ struct Choices {
     count: RwSignal<u32>,
     prompt: RwSignal<String>,
     simulate: RwSignal<bool>,
+}
+
+/// The form as it was left (model, count, prompt), kept in the tab's session storage: a
+/// person sent to buy credits or add a key by the billing gate finds it again when they
+/// come back with "Continue where you left off".
+#[cfg(feature = "hydrate")]
+mod draft {
+    use leptos::prelude::*;
+    use serde::{Deserialize, Serialize};
+
+    use super::Choices;
+
+    const KEY: &str = "tollgate.studio.draft";
+
+    #[derive(Serialize, Deserialize)]
+    struct Draft {
+        model: String,
+        video: bool,
+        count: u32,
+        prompt: String,
+    }
+
+    fn storage() -> Option<leptos::web_sys::Storage> {
+        window().session_storage().ok().flatten()
+    }
+
+    /// Puts the saved draft back once the page is alive, then saves every change.
+    pub(super) fn keep(choices: Choices) {
+        let Choices { model, video, count, prompt, .. } = choices;
+        let restored = StoredValue::new(false);
+        Effect::new(move |_| {
+            let now = Draft { model: model.get(), video: video.get(), count: count.get(), prompt: prompt.get() };
+            let Some(storage) = storage() else { return };
+            if !restored.get_value() {
+                restored.set_value(true);
+                let saved = storage.get_item(KEY).ok().flatten().and_then(|t| serde_json::from_str::<Draft>(&t).ok());
+                if let Some(d) = saved {
+                    model.set(d.model);
+                    video.set(d.video);
+                    count.set(d.count.clamp(1, 4));
+                    prompt.set(d.prompt);
+                    return;
+                }
+            }
+            if let Ok(text) = serde_json::to_string(&now) {
+                let _ = storage.set_item(KEY, &text);
+            }
+        });
+    }
 }

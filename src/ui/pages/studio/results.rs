@@ -33,17 +33,13 @@ pub(super) fn JobView(job: StudioJob) -> impl IntoView {
     let running = !job.finished();
     let failed = job.status == JobState::Failed;
     view! {
-        <section class="card" aria-labelledby="job-title" data-testid="job" data-status=job.status.as_str()>
+        <section class="card" aria-labelledby="job-title" data-testid="job" data-status=job.status.as_str() data-job-id=job.job_id.clone()>
             <h2 id="job-title">{if running { "In progress" } else if failed { "Failed" } else { "Result" }}</h2>
             <p data-testid="job-status" role="status" aria-live="polite" class:notice=failed class:notice--error=failed>{status}</p>
             {running.then(|| view! { <progress class="studio__progress" aria-label="Job progress"></progress> })}
-            {(!running && !failed).then(|| view! {
-                <p class="muted small">{format!("Estimated {} before it ran.", job.cost_estimate)}</p>
-            })}
             <div class="studio__images">
                 {job.media.into_iter().enumerate().map(|(i, m)| media_view(i, m)).collect_view()}
             </div>
-            <p class="muted small">{format!("Job {}", job.job_id)}</p>
         </section>
     }
 }
@@ -67,7 +63,7 @@ pub(super) fn RunResult(result: StudioResult) -> impl IntoView {
         format!("Cost {}, charged to your credits (estimated {}).", result.charged, result.cost_estimate)
     };
     view! {
-        <section class="card" aria-labelledby="result-title">
+        <section class="card" aria-labelledby="result-title" data-request-id=result.request_id.clone()>
             <h2 id="result-title">"Result"</h2>
             <p data-testid="run-cost" role="status">{paid}</p>
             <div class="studio__images">
@@ -75,7 +71,6 @@ pub(super) fn RunResult(result: StudioResult) -> impl IntoView {
                     <img src=url alt=format!("Generated image {}", i + 1) loading="lazy" />
                 }).collect_view()}
             </div>
-            <p class="muted small">{format!("Request {}", result.request_id)}</p>
         </section>
     }
 }

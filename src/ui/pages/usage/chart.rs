@@ -16,6 +16,11 @@ fn short_date(date: &str) -> String {
     }
 }
 
+/// "19" from `YYYY-MM-DD`.
+fn day_of_month(date: &str) -> String {
+    date.rsplit('-').next().and_then(|d| d.parse::<u32>().ok()).map_or_else(|| date.to_string(), |d| d.to_string())
+}
+
 /// The top of the chart's scale: the smallest 1, 2, 2.5 or 5 × 10ⁿ micro-dollars at or
 /// above `max`, and never under one cent.
 pub fn axis_top(max: Micros) -> Micros {
@@ -52,42 +57,83 @@ pub fn chart_caption(s: &UsageSummary) -> String {
     }
 }
 
-const CHART_W: f64 = 640.0;
 const CHART_H: f64 = 220.0;
-const PLOT_LEFT: f64 = 72.0;
-const PLOT_RIGHT: f64 = 628.0;
 const PLOT_TOP: f64 = 22.0;
 const PLOT_BOTTOM: f64 = 188.0;
+
+/// How a chart is laid out: the full one, or the one a phone shows whole.
+struct Layout {
+    width: f64,
+    plot_left: f64,
+    plot_right: f64,
+    /// Each bar carries its amount (the full chart); else only its tooltip does, and the
+    /// table under the chart.
+    values: bool,
+    /// Days are labelled "Nov 19" (full) or "19".
+    short_labels: bool,
+    desc_id: &'static str,
+}
+
+const WIDE: Layout = Layout {
+    width: 640.0,
+    plot_left: 72.0,
+    plot_right: 628.0,
+    values: true,
+    short_labels: false,
+    desc_id: "usage-chart-desc",
+};
+
+/// A phone's: narrow enough to be drawn whole at 360 px with readable labels, today on screen.
+const COMPACT: Layout = Layout {
+    width: 340.0,
+    plot_left: 58.0,
+    plot_right: 334.0,
+    values: false,
+    short_labels: true,
+    desc_id: "usage-chart-desc-compact",
+};
 
 /// The daily credit spend as an SVG bar chart, drawn on the server (the browser's copy is
 /// the same string). Each bar is labelled with its amount; its accessible name and the
 /// per-day list it carries make the picture readable without seeing it.
 pub fn spend_chart_svg(days: &[DaySummary]) -> String {
+    draw(days, &WIDE)
+}
+
+/// The same chart for a phone: every day fits the screen, so no scrolling, and today
+/// (on the right) is always in view; amounts are in the table under it.
+pub fn spend_chart_svg_compact(days: &[DaySummary]) -> String {
+    draw(days, &COMPACT)
+}
+
+fn draw(days: &[DaySummary], layout: &Layout) -> String {
     use std::fmt::Write;
+    let (plot_left, plot_right, chart_w) = (layout.plot_left, layout.plot_right, layout.width);
     let max = days.iter().map(|d| d.cost).max().unwrap_or(Micros::ZERO);
     let top = axis_top(max);
     let plot_h = PLOT_BOTTOM - PLOT_TOP;
-    let slot = (PLOT_RIGHT - PLOT_LEFT) / days.len().max(1) as f64;
+    let slot = (plot_right - plot_left) / days.len().max(1) as f64;
     let listing = days.iter().map(|d| format!("{} {}", d.date, d.cost.format())).collect::<Vec<_>>().join(", ");
     let mut svg = String::with_capacity(4096);
     let _ = write!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {CHART_W} {CHART_H}" class="spend-chart" role="img" aria-labelledby="usage-chart-caption" aria-describedby="usage-chart-desc" focusable="false"><desc id="usage-chart-desc">{}</desc>"#,
-        escape_xml(&format!("Credit spend per day: {listing}."))
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {chart_w} {CHART_H}" class="spend-chart" role="img" aria-labelledby="usage-chart-caption" aria-describedby="{desc}" focusable="false"><desc id="{desc}">{}</desc>"#,
+        escape_xml(&format!("Credit spend per day: {listing}.")),
+        desc = layout.desc_id
     );
     // Grid lines and the scale: zero, half and the top.
     for (fraction, value) in [(0.0, Micros::ZERO), (0.5, Micros(top.get() / 2)), (1.0, top)] {
         let y = PLOT_BOTTOM - plot_h * fraction;
         let _ = write!(
             svg,
-            r#"<line class="spend-chart__grid" x1="{PLOT_LEFT}" x2="{PLOT_RIGHT}" y1="{y:.1}" y2="{y:.1}"/><text class="spend-chart__scale" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            PLOT_LEFT - 8.0,
+            r#"<line class="spend-chart__grid" x1="{plot_left}" x2="{plot_right}" y1="{y:.1}" y2="{y:.1}"/><text class="spend-chart__scale" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            plot_left - 8.0,
             y + 4.0,
             escape_xml(&value.format())
         );
     }
     for (i, d) in days.iter().enumerate() {
-        let x = PLOT_LEFT + slot * i as f64;
+        let x = plot_left + slot * i as f64;
         let center = x + slot / 2.0;
         let height = if top.is_positive() { plot_h * d.cost.get() as f64 / top.get() as f64 } else { 0.0 };
         // A day with any spend stays visible, however small beside the others.
@@ -98,7 +144,16 @@ pub fn spend_chart_svg(days: &[DaySummary]) -> String {
             date = escape_xml(&d.date),
             micros = d.cost.get()
         );
-        if height > 0.0 {
+        if height > 0.0 && !layout.values {
+            let _ = write!(
+                svg,
+                r#"<rect class="spend-chart__bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{height:.1}" rx="3"><title>{}</title></rect>"#,
+                x + slot * 0.2,
+                PLOT_BOTTOM - height,
+                slot * 0.6,
+                escape_xml(&format!("{}: {} in {} requests", d.date, d.cost.format(), d.requests)),
+            );
+        } else if height > 0.0 {
             let _ = write!(
                 svg,
                 r#"<rect class="spend-chart__bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{height:.1}" rx="3"><title>{}</title></rect><text class="spend-chart__value" x="{center:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
@@ -114,7 +169,7 @@ pub fn spend_chart_svg(days: &[DaySummary]) -> String {
             svg,
             r#"<text class="spend-chart__label" x="{center:.1}" y="{:.1}" text-anchor="middle">{}</text></g>"#,
             PLOT_BOTTOM + 20.0,
-            escape_xml(&short_date(&d.date))
+            escape_xml(&if layout.short_labels { day_of_month(&d.date) } else { short_date(&d.date) })
         );
     }
     svg.push_str("</svg>");
@@ -154,6 +209,18 @@ mod tests {
         assert!(svg.contains("2026-11-21 $0.05"));
         assert!(svg.contains(">$0.025<") || svg.contains(">$0.0250<"), "{svg}");
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn the_phone_chart_fits_a_narrow_screen_and_labels_days_by_number() {
+        let days = [day("2026-11-20", 25_000, 1), day("2026-11-21", 50_000, 2)];
+        let svg = spend_chart_svg_compact(&days);
+        assert!(svg.contains(r#"viewBox="0 0 340 220""#), "{svg}");
+        assert!(svg.contains(">21<") && !svg.contains(">Nov 21<"), "{svg}");
+        // Amounts only in the tooltips (and the table), not over the bars.
+        assert_eq!(svg.matches("spend-chart__value").count(), 0);
+        assert_eq!(svg.matches("<title>").count(), 2);
+        assert!(svg.contains(r#"<desc id="usage-chart-desc-compact">"#));
     }
 
     #[test]

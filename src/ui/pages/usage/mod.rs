@@ -37,6 +37,14 @@ pub fn UsageSection(account: AccountSummary) -> impl IntoView {
     // Reloaded when money moves (a money event arrives).
     let version = expect_context::<crate::ui::live::Live>().version;
     let summary = Resource::new(move || version.get(), |_| get_usage_summary(SUMMARY_DAYS.to_string()));
+    // The balance and its warning follow the live stream, like every figure of the page.
+    let live = expect_context::<crate::ui::live::Live>();
+    let read = crate::ui::live::LiveBalance::of(&account);
+    let low = {
+        let account = account.clone();
+        move || account.is_low(live.now(read).available)
+    };
+    let buys = account.team.as_ref().is_none_or(|t| t.role.manages());
     let history = Resource::new(
         move || (limit.get(), days.get(), version.get()),
         |(l, d, _)| get_usage_history(l.to_string(), d.to_string()),
@@ -47,25 +55,23 @@ pub fn UsageSection(account: AccountSummary) -> impl IntoView {
             <div class="toolbar">
                 <h2 id="usage-title">"Usage"</h2>
                 <p class="usage__balance" data-testid="usage-balance">
-                    "Balance: " <strong>{
-                        let (live, available) = (expect_context::<crate::ui::live::Live>(), account.available);
-                        move || live.available(available).format()
-                    }</strong>
+                    "Balance: " <strong>{move || live.now(read).available.format()}</strong>
                     // Only someone who can buy for this wallet is sent to the buy form.
-                    {(account.low_balance && account.team.as_ref().is_none_or(|t| t.role.manages())).then(|| view! {
+                    {move || (low() && buys).then(|| view! {
                         " " <a class="badge badge--warn" href="#field-amount" data-testid="usage-low-balance">"Low balance: add credits"</a>
                     })}
                 </p>
             </div>
             <h3>"Last 7 days"</h3>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            // Kept on screen while it reloads after a money event: no flash of "Loading…".
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match summary.await {
                         Err(e) => view! { <p class="notice notice--error">{e.to_string()}</p> }.into_any(),
                         Ok(s) => view! { <SpendSummary s /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
             <HistoryControls limit days />
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {

@@ -3,19 +3,32 @@
 
 use leptos::prelude::*;
 
-use super::chart::{chart_caption, spend_chart_svg};
+use super::chart::{chart_caption, spend_chart_svg, spend_chart_svg_compact};
 use crate::api::usage::UsageSummary;
 use crate::shared::money::Micros;
 
 #[component]
 pub(super) fn SpendSummary(s: UsageSummary) -> impl IntoView {
+    // Seven rows of nothing say less than one sentence.
+    let quiet = s.requests == 0 && !s.total.is_positive() && s.days.iter().all(|d| !d.own_key_cost.is_positive());
+    if quiet {
+        return view! {
+            <p class="muted" data-testid="usage-summary-empty">
+                "Nothing spent in the last 7 days. What you generate shows here, day by day."
+            </p>
+        }
+        .into_any();
+    }
     let own_key_any = s.days.iter().any(|d| d.own_key_cost.is_positive());
     let own_key_total = Micros(s.days.iter().map(|d| d.own_key_cost.get()).sum());
     let chart = spend_chart_svg(&s.days);
+    let compact = spend_chart_svg_compact(&s.days);
     let caption = chart_caption(&s);
     view! {
         <figure class="usage-chart" data-testid="usage-chart">
-            <div class="usage-chart__plot" inner_html=chart />
+            // One drawing or the other, by the width of the screen (the style sheet picks).
+            <div class="usage-chart__plot usage-chart__plot--wide" inner_html=chart />
+            <div class="usage-chart__plot usage-chart__plot--compact" inner_html=compact />
             <figcaption id="usage-chart-caption">{caption}</figcaption>
         </figure>
         <div class="table-wrap">
@@ -58,6 +71,7 @@ pub(super) fn SpendSummary(s: UsageSummary) -> impl IntoView {
         })}
         {(!s.members.is_empty()).then(|| view! { <MemberSpendTable members=s.members.clone() /> })}
     }
+    .into_any()
 }
 
 /// A team's spend over the same days, per member.
