@@ -39,5 +39,5 @@ test("a purchase in one browser updates the balance in another without a reload"
   expect((await buyer.request.post("/api/v1/run/fal-ai/flux/schnell", { data: { prompt: "a fox" } })).status()).toBe(200);
   await expect(watcher.getByTestId("balance")).toHaveText("$14.9970", { timeout: 3000 });
   await watcher.getByRole("tab", { name: "Transactions" }).click();
-  await expect(watcher.getByRole("row", { name: /fal-ai\/flux\/schnell/ }).first()).toBeVisible();
+  await expect(watcher.getByRole("row", { name: /FLUX\.1 \[schnell\]/ }).first()).toBeVisible();
 });

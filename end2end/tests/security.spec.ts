@@ -47,6 +47,9 @@ test("every page hydrates and works under its content security policy", async ({
   await hydrated(page);
   await page.goto("/");
   await hydrated(page);
+  expect(await violations(page)).toEqual([]);
+  await page.goto("/status");
+  await hydrated(page);
   await page.getByRole("button", { name: "Check status" }).click();
   await expect(page.getByRole("status")).toContainText("All systems operational.");
 

@@ -1,10 +1,14 @@
 import { expect, hydrated, test } from "./fixtures";
 
 test.describe("home page", () => {
-  test("hydrates and shows the server's status from a server function", async ({ page }) => {
+  test("hydrates, and the status page shows the server's status from a server function", async ({ page }) => {
     await page.goto("/");
     await expect(page).toHaveTitle("Tollgate");
     await expect(page.getByRole("heading", { level: 1 })).toHaveText("Prepaid credits for AI generation");
+    await hydrated(page);
+    await page.getByRole("contentinfo").getByRole("link", { name: "Status" }).click();
+    await expect(page).toHaveURL(/\/status$/);
+    await expect(page).toHaveTitle("Status · Tollgate");
     await hydrated(page);
 
     const status = page.getByRole("status");

@@ -29,9 +29,12 @@ test("the estimate shows before running, and a run charges its cost and shows in
 
   await page.goto("/credits?tab=transactions");
   await hydrated(page);
-  const row = page.getByRole("row", { name: /fal-ai\/flux\/schnell/ });
+  // Described by the model's name and what it did, not by ids.
+  const row = page.getByRole("row", { name: /FLUX\.1 \[schnell\]/ });
   await expect(row).toContainText("$0.0060");
-  await expect(row).toContainText("generateImage");
+  await expect(row).toContainText("fal.ai · Image generation");
+  await expect(row).not.toContainText("generateImage");
+  await expect(row.locator('td[title="fal-ai/flux/schnell"]')).toContainText("FLUX.1 [schnell]");
 });
 
 test("a provider failure charges nothing", async ({ page }) => {
@@ -44,7 +47,7 @@ test("a provider failure charges nothing", async ({ page }) => {
   await expect(page.getByTestId("balance")).toHaveText("$5.00");
 });
 
-test("running out of credits shows the toast and opens the billing gate", async ({ page }) => {
+test("running out of credits opens the billing gate, which says how much is needed", async ({ page }) => {
   const email = await signUp(page);
   execFileSync("../target/debug/tollgate", ["admin", "prices", "set", "--email", email, "--endpoint", "fal-ai/flux/schnell", "--usd", "6"]);
   // The server sees a price set from the command line within a few seconds.
@@ -59,15 +62,18 @@ test("running out of credits shows the toast and opens the billing gate", async 
   const generate = page.getByRole("button", { name: "Generate" });
   await generate.click();
 
-  await expect(page.getByText("Insufficient credits", { exact: true })).toBeVisible();
-  await expect(page.getByRole("link", { name: "Add credits" }).first()).toBeVisible();
   const gate = page.getByRole("dialog", { name: "Set up billing to continue" });
   await expect(gate).toBeVisible();
+  await expect(gate).toContainText("This needs $6.00 and you have $5.00 available, and no fal.ai key of yours covers it.");
+  // The gate has the ways to pay; no toast competes with it (nor could be clicked behind it).
+  await expect(page.getByRole("region", { name: "Notifications" }).locator(".toast")).toHaveCount(0);
   await expect(gate.getByRole("link", { name: /Add credits/ })).toHaveAttribute("href", "/credits?tab=balance&next=/studio");
   await snapshot(page, "gate-generation");
   await page.keyboard.press("Escape");
   await expect(gate).toBeHidden();
   await expect(generate).toBeFocused();
+  // Closed, the reason stays said beside the button.
+  await expect(page.getByRole("alert")).toContainText("Insufficient credits: this needs $6.00 and $5.00 is available.");
 });
 
 test("a saved fal.ai key makes the run free", async ({ page }) => {

@@ -54,12 +54,14 @@ test("a member spends from the team's wallet until their budget answers 402", as
   }
   await member.getByLabel("Prompt").fill("a third fox");
   await generate.click();
-  await expect(member.getByText(/Your member budget is used up: This needs \$0\.0030, and the member budget/)).toBeVisible();
   const gate = member.getByRole("dialog", { name: "Budget reached" });
+  await expect(gate).toContainText(/This needs \$0\.0030, and the member budget/);
   await expect(gate).toBeVisible();
   await expect(gate).toContainText("has $0.00 left. It resets at");
   await member.keyboard.press("Escape");
   await expect(gate).toBeHidden();
+  // Closed, the reason stays said beside the button.
+  await expect(member.getByRole("alert")).toContainText(/This needs \$0\.0030, and the member budget/);
 
   // The team's usage says who spent what; the member's own wallet was not touched.
   await owner.goto("/credits");

@@ -372,7 +372,9 @@ async fn the_credits_page_shows_usage_a_chart_and_the_history(backend: Backend) 
     let bob = app.signed_up("bob@example.com", "correct horse battery").await;
     let html = bob.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("No calls in the last 30 days."), "{html}");
-    assert!(html.contains("nothing was spent."));
+    // One sentence, not a chart and seven rows of nothing.
+    assert!(html.contains("Nothing spent in the last 7 days."), "{html}");
+    assert!(!html.contains("<svg") && !html.contains(r#"data-testid="usage-summary""#), "{html}");
     crate::credits_page::spend(&app, "bob@example.com", 1, tollgate::shared::money::Micros(4_500_000)).await;
     let html = bob.get(app.url("/credits")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Low balance: add credits"), "{html}");
