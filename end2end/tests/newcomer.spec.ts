@@ -216,59 +216,59 @@ for (const [name, viewport] of [
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
       await snapshot(page, `credits-transactions-${name}`);
     });
+
+    test("closing Get started gives focus to the page's heading", async ({ page }) => {
+      await page.goto("/signup");
+      await hydrated(page);
+      await page.getByLabel("Email").fill(newEmail("focus"));
+      await page.getByLabel("Password").fill("a long enough password");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await expect(page).toHaveURL(/\/credits$/);
+      await dismissOnboarding(page);
+      await expect(page.getByRole("heading", { level: 1, name: "Credits" })).toBeFocused();
+    });
+
+    test("removing the OpenRouter key takes back 'OpenRouter is connected'", async ({ page }) => {
+      await signUpAs(page, newEmail("or-notice"));
+      await page.goto("/settings/api-keys");
+      await hydrated(page);
+      await page.locator("[data-provider=openrouter]").getByRole("link", { name: "Connect with OpenRouter" }).click();
+      await expect(page).toHaveURL(/\/sandbox\/openrouter\/auth/);
+      await page.getByRole("link", { name: "Authorize" }).click();
+      await expect(page).toHaveURL(/\/settings\/api-keys\?notice=openrouter_connected$/);
+      await hydrated(page);
+      const banner = page.locator("[data-notice=openrouter_connected]");
+      await expect(banner).toBeVisible();
+      const card = page.locator("[data-provider=openrouter]");
+      await card.getByRole("button", { name: "Remove" }).click();
+      await card.getByRole("button", { name: "Remove key" }).click();
+      await expect(card.getByTestId("key-status")).toHaveText("Not set");
+      await expect(banner).toHaveCount(0);
+      await expect(card).toContainText("Chat and text models (LLM calls).");
+    });
+
+    test("the Studio names models, not endpoint ids, and shows no request ids", async ({ page }) => {
+      await signUpAs(page, newEmail("words"));
+      await page.goto("/studio");
+      await hydrated(page);
+      await expect(page.getByLabel("Model").locator("option:checked")).toHaveText("FLUX.1 [schnell] ($0.0030 per image)");
+      await page.getByLabel("Prompt").fill("a red fox");
+      await page.getByRole("button", { name: "Generate" }).click();
+      await expect(page.getByTestId("run-cost")).toContainText("charged to your credits");
+      await expect(page.getByRole("main")).not.toContainText(/Request [0-9a-f-]{8,}/);
+    });
+
+    test("an empty sign-up form is told about both fields", async ({ page }) => {
+      await page.goto("/signup");
+      await hydrated(page);
+      await page.getByRole("button", { name: "Create account" }).click();
+      await expect(page.getByLabel("Email")).toHaveAttribute("aria-invalid", "true");
+      await expect(page.getByLabel("Password")).toHaveAttribute("aria-invalid", "true");
+      await expect(page.locator("#field-email-error")).toHaveText("Enter your email address.");
+      await expect(page.locator("#field-password-error")).toHaveText("Use at least 8 characters.");
+    });
   });
 }
-
-test("closing Get started gives focus to the page's heading", async ({ page }) => {
-  await page.goto("/signup");
-  await hydrated(page);
-  await page.getByLabel("Email").fill(newEmail("focus"));
-  await page.getByLabel("Password").fill("a long enough password");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL(/\/credits$/);
-  await dismissOnboarding(page);
-  await expect(page.getByRole("heading", { level: 1, name: "Credits" })).toBeFocused();
-});
-
-test("removing the OpenRouter key takes back 'OpenRouter is connected'", async ({ page }) => {
-  await signUpAs(page, newEmail("or-notice"));
-  await page.goto("/settings/api-keys");
-  await hydrated(page);
-  await page.locator("[data-provider=openrouter]").getByRole("link", { name: "Connect with OpenRouter" }).click();
-  await expect(page).toHaveURL(/\/sandbox\/openrouter\/auth/);
-  await page.getByRole("link", { name: "Authorize" }).click();
-  await expect(page).toHaveURL(/\/settings\/api-keys\?notice=openrouter_connected$/);
-  await hydrated(page);
-  const banner = page.locator("[data-notice=openrouter_connected]");
-  await expect(banner).toBeVisible();
-  const card = page.locator("[data-provider=openrouter]");
-  await card.getByRole("button", { name: "Remove" }).click();
-  await card.getByRole("button", { name: "Remove key" }).click();
-  await expect(card.getByTestId("key-status")).toHaveText("Not set");
-  await expect(banner).toHaveCount(0);
-  await expect(card).toContainText("Chat and text models (LLM calls).");
-});
-
-test("the Studio names models, not endpoint ids, and shows no request ids", async ({ page }) => {
-  await signUpAs(page, newEmail("words"));
-  await page.goto("/studio");
-  await hydrated(page);
-  await expect(page.getByLabel("Model").locator("option:checked")).toHaveText("FLUX.1 [schnell] ($0.0030 per image)");
-  await page.getByLabel("Prompt").fill("a red fox");
-  await page.getByRole("button", { name: "Generate" }).click();
-  await expect(page.getByTestId("run-cost")).toContainText("charged to your credits");
-  await expect(page.getByRole("main")).not.toContainText(/Request [0-9a-f-]{8,}/);
-});
-
-test("an empty sign-up form is told about both fields", async ({ page }) => {
-  await page.goto("/signup");
-  await hydrated(page);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page.getByLabel("Email")).toHaveAttribute("aria-invalid", "true");
-  await expect(page.getByLabel("Password")).toHaveAttribute("aria-invalid", "true");
-  await expect(page.locator("#field-email-error")).toHaveText("Enter your email address.");
-  await expect(page.locator("#field-password-error")).toHaveText("Use at least 8 characters.");
-});
 
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
@@ -288,30 +288,36 @@ test.describe("without JavaScript", () => {
     });
   }
 
-  test("a refused form comes back as the page, with the message beside each field", async ({ page }) => {
-    await page.goto("/signup");
-    await page.getByRole("button", { name: "Create account" }).click();
-    await expect(page).toHaveURL(/\/signup$/);
-    await expect(page.getByRole("heading", { name: "Create an account" })).toBeVisible();
-    await expect(page.locator("body")).not.toContainText('"kind"');
-    await expect(page.locator("#field-email-error")).toHaveText("Enter your email address.");
-    await expect(page.locator("#field-password-error")).toHaveText("Use at least 8 characters.");
-    await snapshot(page, "signup-errors-no-js");
-    // Shown once: the next visit is a clean form.
-    await page.goto("/signup");
-    await expect(page.locator("#field-email-error")).toHaveText("");
+  for (const [name, viewport] of [
+    ["desktop", DESKTOP],
+    ["phone", PHONE],
+  ] as const) {
+    test(`a refused form comes back as the page, with the message beside each field (${name})`, async ({ page }) => {
+      await page.setViewportSize(viewport);
+      await page.goto("/signup");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await expect(page).toHaveURL(/\/signup$/);
+      await expect(page.getByRole("heading", { name: "Create an account" })).toBeVisible();
+      await expect(page.locator("body")).not.toContainText('"kind"');
+      await expect(page.locator("#field-email-error")).toHaveText("Enter your email address.");
+      await expect(page.locator("#field-password-error")).toHaveText("Use at least 8 characters.");
+      await snapshot(page, `signup-errors-no-js-${name}`);
+      // Shown once: the next visit is a clean form.
+      await page.goto("/signup");
+      await expect(page.locator("#field-email-error")).toHaveText("");
 
-    // Signed up, a purchase amount refused by the server is said next to the amount.
-    await page.getByLabel("Email").fill(newEmail("nojs-buy"));
-    await page.getByLabel("Password").fill("a long enough password");
-    await page.getByRole("button", { name: "Create account" }).click();
-    await expect(page).toHaveURL(/\/credits$/);
-    await page.getByLabel("Amount (USD)").fill("abc");
-    await page.getByRole("button", { name: "Continue to payment" }).click();
-    await expect(page).toHaveURL(/\/credits$/);
-    await expect(page.getByTestId("amount-error")).toHaveText("Use dollars and cents, e.g. 12.50.");
-    await page.getByLabel("Amount (USD)").fill("4");
-    await page.getByRole("button", { name: "Continue to payment" }).click();
-    await expect(page.getByTestId("amount-error")).toHaveText("The smallest purchase is $5.00.");
-  });
+      // Signed up, a purchase amount refused by the server is said next to the amount.
+      await page.getByLabel("Email").fill(newEmail("nojs-buy"));
+      await page.getByLabel("Password").fill("a long enough password");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await expect(page).toHaveURL(/\/credits$/);
+      await page.getByLabel("Amount (USD)").fill("abc");
+      await page.getByRole("button", { name: "Continue to payment" }).click();
+      await expect(page).toHaveURL(/\/credits$/);
+      await expect(page.getByTestId("amount-error")).toHaveText("Use dollars and cents, e.g. 12.50.");
+      await page.getByLabel("Amount (USD)").fill("4");
+      await page.getByRole("button", { name: "Continue to payment" }).click();
+      await expect(page.getByTestId("amount-error")).toHaveText("The smallest purchase is $5.00.");
+    });
+  }
 });
