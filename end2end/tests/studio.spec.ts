@@ -120,6 +120,10 @@ test("a video job shows its progress while queued and running, then the video an
 
   await page.goto("/credits");
   await expect(page.getByTestId("balance")).toHaveText("$4.90");
+  // Named the same way in the call history and in Transactions.
+  await expect(page.getByTestId("usage-history").locator("tr[data-status=succeeded]").first()).toContainText("Video generation");
+  await page.goto("/credits?tab=transactions");
+  await expect(page.getByRole("row", { name: /Kling 1\.0 Standard/ }).first()).toContainText("fal.ai · Video generation");
 });
 
 test("a video job the provider fails charges nothing", async ({ page }) => {

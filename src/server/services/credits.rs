@@ -18,6 +18,7 @@ fn row(e: HistoryEntry) -> TxRow {
         provider: text("provider"),
         model: text("model"),
         model_name: None,
+        unit: None,
         operation: text("operation"),
         reversal: e.reverses_transfer_id.is_some(),
     }
@@ -38,6 +39,11 @@ pub async fn transactions(
     let page = state.ledger.history(wallet, &codes, before, limit).await?;
     let named = |mut r: TxRow| {
         r.model_name = r.model.as_deref().map(|m| state.catalog.name_of(m));
+        r.unit = r
+            .model
+            .as_deref()
+            .and_then(|m| crate::shared::endpoint::EndpointId::parse(m).ok())
+            .map(|id| state.catalog.price(&id).unit.as_str().to_string());
         r
     };
     Ok(TxPage { rows: page.entries.into_iter().map(row).map(named).collect(), next_before: page.next_before })

@@ -92,6 +92,9 @@ pub struct TxRow {
     /// The model's name, as the price catalog gives it.
     #[serde(default)]
     pub model_name: Option<String>,
+    /// What the model is billed by (`image`, `video` ...), as the catalog says.
+    #[serde(default)]
+    pub unit: Option<String>,
     pub operation: Option<String>,
     /// This row undoes an earlier one.
     pub reversal: bool,

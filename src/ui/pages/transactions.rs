@@ -166,7 +166,7 @@ fn TxLine(r: TxRow) -> impl IntoView {
     };
     // A call is described by its model's name and what it did, not by ids; the endpoint
     // id stays on hand as the description's title.
-    let operation = r.operation.as_deref().map(|op| operation_label(op, "").to_string());
+    let operation = r.operation.as_deref().map(|op| operation_label(op, r.unit.as_deref().unwrap_or("")).to_string());
     let named_by_id = r.model.as_ref().is_some_and(|id| *id == r.description);
     let (description, model) = match &r.model_name {
         // A call described by its endpoint id: its model's name instead.
