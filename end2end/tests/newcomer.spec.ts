@@ -215,6 +215,16 @@ for (const [name, viewport] of [
       await expect(row.locator(".tx-table__balance")).toContainText("$4.9940");
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
       await snapshot(page, `credits-transactions-${name}`);
+
+      // API tokens: every fact and the Revoke button on screen too.
+      await page.goto("/settings/api-tokens");
+      await hydrated(page);
+      await page.getByLabel("Token name").fill("phone check");
+      await page.getByRole("button", { name: "Create token" }).click();
+      const token = page.getByTestId("tokens").getByRole("row", { name: /phone check/ });
+      await onScreen(token.getByRole("button", { name: "Revoke phone check" }));
+      await onScreen(token.getByRole("cell", { name: /Never/ }));
+      await snapshot(page, `api-tokens-${name}`);
     });
 
     test("closing Get started gives focus to the page's heading", async ({ page }) => {

@@ -19,7 +19,9 @@ test("a member spends from the team's wallet until their budget answers 402", as
   await expect(owner.getByTestId("balance")).toHaveText("$55.00");
   // $50 paid for the team lifts its calls at once to the next tier.
   await owner.reload();
-  await expect(owner.getByTestId("calls-at-once")).toHaveText("Up to 10 calls at once; 40 from $100.00 paid in all.");
+  await expect(owner.getByTestId("calls-at-once")).toHaveText(
+    "You can run 10 generations at a time. Once purchases for this wallet add up to $100.00, you can run 40.",
+  );
 
   // An invitation link, opened by a second person in their own browser.
   const memberEmail = newEmail("member");

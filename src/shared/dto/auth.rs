@@ -60,11 +60,14 @@ pub struct CallsAtOnce {
 impl CallsAtOnce {
     /// One line for the Balance tab, e.g. "Up to 2 calls at once; 10 from $10.00 paid in all."
     pub fn describe(&self) -> String {
-        let calls = if self.max == 1 { "1 call".to_string() } else { format!("{} calls", self.max) };
+        let runs = if self.max == 1 { "1 generation".to_string() } else { format!("{} generations", self.max) };
         match (self.set_by_admin, self.next) {
-            (true, _) => format!("Up to {calls} at once (set for this wallet)."),
-            (false, Some((from, n))) => format!("Up to {calls} at once; {n} from {} paid in all.", from.format()),
-            (false, None) => format!("Up to {calls} at once."),
+            (true, _) => format!("You can run {runs} at a time (set for this wallet)."),
+            (false, Some((from, n))) => format!(
+                "You can run {runs} at a time. Once purchases for this wallet add up to {}, you can run {n}.",
+                from.format()
+            ),
+            (false, None) => format!("You can run {runs} at a time."),
         }
     }
 }

@@ -56,9 +56,9 @@ fn AccountMenu() -> impl IntoView {
                                 }>
                                 {move || expect_context::<crate::ui::live::Live>().now(read).available.format()}
                             </a>
-                            <span class="account-menu__email" title="Signed in">{a.email}</span>
+                            <span class="account-menu__email" title="Signed in">{a.email.clone()}</span>
                             <ActionForm action=sign_out attr:class="inline-form">
-                                <button type="submit" class="btn btn--small">"Sign out"</button>
+                                <button type="submit" class="btn btn--small" title=format!("Signed in as {}", a.email)>"Sign out"</button>
                             </ActionForm>
                         }.into_any()
                         }

@@ -79,6 +79,8 @@ fn BuyForm(
                 <input
                     id="field-amount"
                     name="amount"
+                    // Drawn with the amount the quote below speaks of, also without scripts.
+                    value=amount.get_untracked()
                     inputmode="decimal"
                     autocomplete="off"
                     prop:value=move || amount.get()

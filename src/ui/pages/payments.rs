@@ -33,7 +33,7 @@ pub fn PaymentHistory() -> impl IntoView {
 fn PaymentTable(list: Vec<Payment>) -> impl IntoView {
     view! {
         <div class="table-wrap">
-            <table class="table">
+            <table class="table table--cards" data-testid="payments">
                 <thead>
                     <tr>
                         <th scope="col">"Date (UTC)"</th>
@@ -62,13 +62,13 @@ fn PaymentLine(p: Payment) -> impl IntoView {
     };
     view! {
         <tr data-status=p.status.as_str()>
-            <td>{p.date.clone()}</td>
-            <td>{p.kind.label()}</td>
-            <td class="num">{p.amount.format()}</td>
-            <td class="num">{p.bonus.format()}</td>
-            <td class="num">{if p.refunded.is_positive() { p.refunded.format() } else { "—".to_string() }}</td>
-            <td class:notice--error=troubled>{status}</td>
-            <td>
+            <td data-label="Date (UTC)">{p.date.clone()}</td>
+            <td data-label="Kind">{p.kind.label()}</td>
+            <td class="num" data-label="Paid">{p.amount.format()}</td>
+            <td class="num" data-label="Bonus">{p.bonus.format()}</td>
+            <td class="num" data-label="Refunded">{if p.refunded.is_positive() { p.refunded.format() } else { "—".to_string() }}</td>
+            <td class:notice--error=troubled data-label="Status">{status}</td>
+            <td class="table__actions">
                 {(p.status != PaymentStatus::Declined).then(|| view! {
                     <a href=format!("/credits/receipts/{}", p.id) aria-label=format!("Receipt for the {} payment of {}", p.date, p.amount.format())>"Receipt"</a>
                 })}

@@ -95,7 +95,7 @@ fn TokenTable(
 ) -> impl IntoView {
     view! {
         <div class="table-wrap">
-            <table class="table">
+            <table class="table table--cards" data-testid="tokens">
                 <thead>
                     <tr>
                         <th scope="col">"Name"</th>
@@ -115,12 +115,12 @@ fn TokenTable(
                             let budget = budgets.iter().find(|b| b.subject == t.id).cloned();
                             view! {
                                 <tr>
-                                    <td>{t.name.clone()}</td>
-                                    <td><code>{format!("{}…", t.display_prefix)}</code></td>
-                                    <td>{t.team.as_ref().map(|(_, name)| format!("Team {name}")).unwrap_or_else(|| "You".into())}</td>
-                                    <td>{utc_minute(t.created_at_ms)}</td>
-                                    <td>{t.last_used_at_ms.map(utc_minute).unwrap_or_else(|| "Never".into())}</td>
-                                    <td><TokenBudget token=t.id.clone() name=t.name.clone() budget actions=budget_actions /></td>
+                                    <td data-label="Name">{t.name.clone()}</td>
+                                    <td data-label="Token"><code>{format!("{}…", t.display_prefix)}</code></td>
+                                    <td data-label="Pays from">{t.team.as_ref().map(|(_, name)| format!("Team {name}")).unwrap_or_else(|| "You".into())}</td>
+                                    <td data-label="Created">{utc_minute(t.created_at_ms)}</td>
+                                    <td data-label="Last used">{t.last_used_at_ms.map(utc_minute).unwrap_or_else(|| "Never".into())}</td>
+                                    <td data-label="Budget"><TokenBudget token=t.id.clone() name=t.name.clone() budget actions=budget_actions /></td>
                                     <td class="table__actions">
                                         <ActionForm action=revoke attr:class="inline-form">
                                             <input type="hidden" name="id" value=t.id.clone() />

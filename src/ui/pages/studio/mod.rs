@@ -128,6 +128,9 @@ fn Studio(
             <EstimateLine estimate />
             <SimulateToggle info simulate />
             <StudioActions run submit job choices />
+            <noscript>
+                <p class="notice notice--warn">"The Studio runs in the browser: turn on JavaScript to generate."</p>
+            </noscript>
         </section>
         {move || if video.get() {
             job.get().map(|j| view! { <JobView job=j /> }.into_any())
