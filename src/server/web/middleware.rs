@@ -50,7 +50,19 @@ pub fn is_server_fn(path: &str) -> bool {
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let cacheable = is_static_asset(req.uri().path());
     let immutable = is_content_named(req.uri().path());
+    let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
+    // A page sends its own policy (with its scripts' nonce) from the document shell. A page
+    // without one would get the non-page policy below and be drawn without its style and
+    // scripts: say so, with what is known of it, so the cause can be found.
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if html && !res.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        tracing::error!(path = %path, status = res.status().as_u16(), "a page was answered without its content security policy");
+    }
     let immutable = immutable && res.status().is_success();
     let headers = res.headers_mut();
     let mut set = |name: header::HeaderName, value: &'static str| {
