@@ -54,14 +54,19 @@ export function onboardingDone(page: import("@playwright/test").Page): Promise<u
   return page.waitForResponse((r) => r.url().endsWith("/api/onboarding_done") && r.ok());
 }
 
-/** Signs up a new account as `email` and closes the "Get started" dialog on /credits. */
-export async function signUpAs(page: import("@playwright/test").Page, email: string): Promise<void> {
+/** Signs up a new account as `email`; it lands on /credits, greeted by "Get started". */
+export async function signUpGreeted(page: import("@playwright/test").Page, email: string): Promise<void> {
   await page.goto("/signup");
   await hydrated(page);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("a long enough password");
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page).toHaveURL(/\/credits$/);
+}
+
+/** Signs up a new account as `email` and closes the "Get started" dialog on /credits. */
+export async function signUpAs(page: import("@playwright/test").Page, email: string): Promise<void> {
+  await signUpGreeted(page, email);
   await dismissOnboarding(page);
 }
 

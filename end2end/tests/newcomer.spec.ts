@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { dismissOnboarding, expect, hydrated, newEmail, signUpAs, snapshot, test } from "./fixtures";
+import { dismissOnboarding, expect, hydrated, newEmail, signUpAs, signUpGreeted, snapshot, test } from "./fixtures";
 
 // What a new person meets on the home page, the Credits page, the Studio and the billing
 // gate, at a desktop's width and a phone's, with JavaScript and without.
@@ -87,12 +87,7 @@ for (const [name, viewport] of [
 
     test("every figure on the Credits page agrees after money moves elsewhere", async ({ page }) => {
       const email = newEmail("figures");
-      await page.goto("/signup");
-      await hydrated(page);
-      await page.getByLabel("Email").fill(email);
-      await page.getByLabel("Password").fill("a long enough password");
-      await page.getByRole("button", { name: "Create account" }).click();
-      await expect(page).toHaveURL(/\/credits$/);
+      await signUpGreeted(page, email);
       await hydrated(page);
       const gate = page.getByRole("dialog", { name: "Get started" });
       await expect(gate).toContainText("You have $5.00 of credit");
@@ -228,12 +223,7 @@ for (const [name, viewport] of [
     });
 
     test("closing Get started gives focus to the page's heading", async ({ page }) => {
-      await page.goto("/signup");
-      await hydrated(page);
-      await page.getByLabel("Email").fill(newEmail("focus"));
-      await page.getByLabel("Password").fill("a long enough password");
-      await page.getByRole("button", { name: "Create account" }).click();
-      await expect(page).toHaveURL(/\/credits$/);
+      await signUpGreeted(page, newEmail("focus"));
       await dismissOnboarding(page);
       await expect(page.getByRole("heading", { level: 1, name: "Credits" })).toBeFocused();
     });

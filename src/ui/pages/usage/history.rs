@@ -7,7 +7,7 @@ use leptos_router::hooks::use_navigate;
 
 use super::{DEFAULT_DAYS, DEFAULT_LIMIT};
 use crate::api::usage::{DAY_CHOICES, LIMIT_CHOICES, UsageRecord};
-use crate::shared::format::{model_name, operation_label, utc_minute};
+use crate::shared::format::{operation_label, utc_minute};
 use crate::shared::money::Micros;
 use crate::shared::states::{CallFailure, CallStatus, PaidWith};
 
@@ -101,11 +101,6 @@ pub fn cost_text(r: &UsageRecord) -> (String, Option<String>) {
     }
 }
 
-/// The model's name (its endpoint id is the cell's title, for whoever needs it).
-fn model_label(r: &UsageRecord) -> String {
-    if r.model_name.is_empty() { model_name(&r.model) } else { r.model_name.clone() }
-}
-
 #[component]
 fn HistoryLine(r: UsageRecord, team: bool) -> impl IntoView {
     let (cost, note) = cost_text(&r);
@@ -115,7 +110,7 @@ fn HistoryLine(r: UsageRecord, team: bool) -> impl IntoView {
             <td class="usage-history__date">{utc_minute(r.created_at_ms)}</td>
             {team.then(|| view! { <td class="usage-history__member">{r.member.clone().unwrap_or_default()}</td> })}
             <td class="usage-history__provider">{r.provider.label()}</td>
-            <td class="usage-history__model" title=r.model.clone()>{model_label(&r)}</td>
+            <td class="usage-history__model" title=r.model.clone()>{r.model_name.clone()}</td>
             <td class="usage-history__operation">{operation_label(&r.operation, &r.unit)}</td>
             <td class=if own_key { "num muted usage-history__cost" } else { "num usage-history__cost" }>
                 {cost}
