@@ -12,9 +12,9 @@ export default defineConfig({
   fullyParallel: true,
   workers: 2,
   forbidOnly: !!process.env.CI,
-  // One retry: a page has been seen (once in many runs, under load) to arrive with the
-  // policy meant for non-page answers, so its scripts and styles were blocked; that bug is
-  // open. Every failure still prints, and a test that fails twice fails the run.
+  // One retry, for a step that outlasts its timeout while two cores build and test at once.
+  // Every failure still prints (a retried test is reported as flaky), and a test that fails
+  // twice fails the run.
   retries: 1,
   reporter: [["list"]],
   outputDir: "test-results",

@@ -30,8 +30,6 @@ pub fn web_app() -> crate::shared::web_app::WebApp {
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    send_document_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -50,29 +48,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
-    }
-}
-
-/// The page's Content-Security-Policy. Scripts run only from this site and inline only
-/// with this response's nonce (which Leptos puts on its hydration and streaming scripts);
-/// no other site may frame the page; pictures and videos may come from providers (https).
-pub fn document_policy(nonce: &str) -> String {
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         img-src 'self' data: blob: https:; media-src 'self' data: blob: https:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-    )
-}
-
-#[cfg(feature = "ssr")]
-fn send_document_policy() {
-    use axum::http::{HeaderValue, header};
-    let nonce = leptos::nonce::use_nonce();
-    let res = use_context::<leptos_axum::ResponseOptions>();
-    if let (Some(nonce), Some(res)) = (nonce, res)
-        && let Ok(policy) = HeaderValue::from_str(&document_policy(&nonce.to_string()))
-    {
-        res.insert_header(header::CONTENT_SECURITY_POLICY, policy);
     }
 }
 

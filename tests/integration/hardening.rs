@@ -238,6 +238,55 @@ async fn every_answer_forbids_framing_and_sniffing_and_pages_allow_only_their_ow
     assert!(!again.headers()["content-security-policy"].to_str().unwrap().contains(&nonce));
 }
 
+/// A page's answer: its policy names one nonce, and every script on it carries that nonce.
+async fn assert_page_runs_its_own_scripts(what: &str, res: reqwest::Response) {
+    let csp = res.headers().get("content-security-policy").map(|v| v.to_str().unwrap().to_string());
+    let csp = csp.unwrap_or_else(|| panic!("{what}: no policy"));
+    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next());
+    let nonce = nonce.unwrap_or_else(|| panic!("{what}: answered with a policy for no scripts: {csp}")).to_string();
+    let html = res.text().await.unwrap();
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0, "{what}");
+    assert_eq!(html.matches(&format!("nonce=\"{nonce}\"")).count(), scripts, "{what}: every script carries the nonce");
+}
+
+/// Pages drawn while other answers are sent beside them keep their own policy, and the
+/// others never carry a page's. One thread serves everything here, as a busy worker thread
+/// does: the icon's answer once took the headers of a page being drawn on the same thread,
+/// and the page went out without its policy (drawn with no style and no scripts).
+#[tokio::test(flavor = "current_thread")]
+async fn pages_keep_their_policy_while_files_are_served_beside_them() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("favicon.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").unwrap();
+    let site_root = site.path().display().to_string();
+    let app = spawn_app_with(Backend::Sqlite, &[("TOLLGATE_SITE_ROOT", site_root.as_str())]).await;
+    let browser = app.signed_up("ada@example.com", "correct horse battery").await;
+    for round in 0..25 {
+        let mut answers = tokio::task::JoinSet::new();
+        let paths = ["/credits", "/studio", "/settings/teams", "/no-such-page"].into_iter().chain(["/favicon.svg"; 6]);
+        for path in paths {
+            let request = browser.get(app.url(path));
+            answers.spawn(async move { (path, request.send().await.unwrap()) });
+        }
+        while let Some(answer) = answers.join_next().await {
+            let (path, res) = answer.unwrap();
+            let what = format!("round {round}, {path}");
+            if path == "/favicon.svg" {
+                assert_eq!(res.status(), 200, "{what}");
+                assert_eq!(res.headers()["content-type"], "image/svg+xml", "{what}");
+                let csp = res.headers()["content-security-policy"].to_str().unwrap();
+                assert!(csp.starts_with("default-src 'none'") && !csp.contains("nonce-"), "{what}: {csp}");
+            } else {
+                assert_eq!(res.status(), if path == "/no-such-page" { 404 } else { 200 }, "{what}");
+                assert_page_runs_its_own_scripts(&what, res).await;
+            }
+        }
+    }
+    // Only what the site holds is served: no directory listings, no way out of it.
+    assert_eq!(browser.get(app.url("/%2e%2e/Cargo.toml")).send().await.unwrap().status(), 404);
+    assert_eq!(browser.post(app.url("/favicon.svg")).send().await.unwrap().status(), 404);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_and_signed_in_pages_are_never_cached() {
     let app = spawn_app(Backend::Sqlite).await;

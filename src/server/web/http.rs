@@ -3,12 +3,13 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::handler::HandlerWithoutStateExt;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use leptos::prelude::provide_context;
+use leptos::prelude::{LeptosOptions, provide_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use serde_json::json;
 use tower_http::LatencyUnit;
@@ -40,10 +41,12 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         let state = state.clone();
         move || {
             provide_context(state.clone());
+            crate::server::web::middleware::provide_page_nonce();
             crate::server::web::form_posts::provide_carried_error();
         }
     };
     let leptos_options = state.leptos_options.clone();
+    let leptos_options_for_files = state.leptos_options.clone();
     // The browser bundle, with its precompressed copies when a build made them, answering
     // a browser's "has it changed?" with 304 (the fallback below would send it whole).
     let bundle =
@@ -85,7 +88,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .route(crate::server::web::oauth::CALLBACK_PATH, get(crate::server::web::oauth::callback))
         .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), bundle)
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        .merge(public_files(leptos_options_for_files, context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), require_sign_in))
         .layer(middleware::from_fn(crate::server::web::form_posts::carry_form_errors))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
@@ -97,6 +100,37 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .layer(trace)
         .layer(middleware::from_fn(crate::server::web::middleware::request_id))
         .with_state(state)
+}
+
+/// Everything no route answers: a file of the site's own (`public/`, such as the icon), as
+/// it is, or else the not-found page (status 404, whatever the method).
+///
+/// Files are served here rather than by Leptos's file handler: that handler looks for the
+/// response options of a render in whatever reactive owner its worker thread last had,
+/// which can be another person's page being drawn at that moment, and takes that page's
+/// headers into the file's answer.
+fn public_files(
+    options: LeptosOptions,
+    context: impl Fn() + Clone + Send + Sync + 'static,
+    shell: fn(LeptosOptions) -> leptos::prelude::AnyView,
+) -> Router<AppState> {
+    let site_root = options.site_root.to_string();
+    let render = leptos_axum::render_app_async_with_context(context, move || shell(options.clone()));
+    let not_found = move |req: Request| {
+        let render = render.clone();
+        async move {
+            let mut res = render(req).await;
+            if res.status() == StatusCode::OK {
+                *res.status_mut() = StatusCode::NOT_FOUND;
+            }
+            res
+        }
+    };
+    let files = tower_http::services::ServeDir::new(site_root)
+        .append_index_html_on_directories(false)
+        .call_fallback_on_method_not_allowed(true)
+        .fallback(not_found.into_service());
+    Router::new().fallback_service(files)
 }
 
 /// Pages only a signed-in person can see (a prefix, or a whole path).

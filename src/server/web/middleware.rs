@@ -14,7 +14,6 @@ use crate::shared::error::AppError;
 pub const SERVER_FN_BODY_LIMIT: usize = 256 * 1024;
 
 /// The policy of every answer that is not a page: it loads nothing and is framed nowhere.
-/// Pages send their own (with the nonce of their scripts) from the document shell.
 const NON_PAGE_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// Files that are the same for everyone, which browsers may keep.
@@ -43,25 +42,72 @@ pub fn is_server_fn(path: &str) -> bool {
     path.starts_with("/api/") && !path.starts_with("/api/v1/")
 }
 
+/// The nonce of the page a request may be answered with: made here for each request, given
+/// to Leptos for the page's inline scripts ([`provide_page_nonce`]) and named in the page's
+/// policy by [`security_headers`]. The policy is set here, outside the render, so a page is
+/// never answered without it, whatever happens to the headers Leptos collects.
+#[derive(Clone, Debug)]
+pub struct PageNonce(std::sync::Arc<str>);
+
+impl PageNonce {
+    /// 128 random bits, URL-safe base64 without padding (valid in a header and a policy).
+    fn fresh() -> Self {
+        use base64::Engine as _;
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).expect("the system's random source works");
+        PageNonce(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes).into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Makes the request's [`PageNonce`] the one Leptos puts on the page's scripts. Called where
+/// a render's context is set up, after Leptos has provided its own.
+pub fn provide_page_nonce() {
+    use leptos::prelude::{provide_context, use_context};
+    if let Some(nonce) =
+        use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<PageNonce>().cloned())
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+    }
+}
+
+/// A page's Content-Security-Policy. Scripts run only from this site and inline only with
+/// this response's nonce (which Leptos puts on its hydration and streaming scripts); no
+/// other site may frame the page; pictures and videos may come from providers (https).
+pub fn document_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data: blob: https:; media-src 'self' data: blob: https:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
 /// Adds to every response what keeps it from being framed, sniffed or cached, unless the
 /// handler chose otherwise: no other site may frame a page (clickjacking), types are
 /// taken as sent, the address is not sent to other sites, and nothing but static files is
 /// stored by browsers or proxies (a new API token's secret is in a server function's answer).
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// A page (HTML) gets its own policy, naming its scripts' nonce; every other answer one
+/// that loads nothing.
+pub async fn security_headers(mut req: Request, next: Next) -> Response {
     let cacheable = is_static_asset(req.uri().path());
     let immutable = is_content_named(req.uri().path());
-    let path = req.uri().path().to_string();
+    let nonce = (!cacheable).then(PageNonce::fresh);
+    if let Some(nonce) = &nonce {
+        req.extensions_mut().insert(nonce.clone());
+    }
     let mut res = next.run(req).await;
-    // A page sends its own policy (with its scripts' nonce) from the document shell. A page
-    // without one would get the non-page policy below and be drawn without its style and
-    // scripts: say so, with what is known of it, so the cause can be found.
     let html = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    if html && !res.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
-        tracing::error!(path = %path, status = res.status().as_u16(), "a page was answered without its content security policy");
+    if let (true, Some(nonce)) = (html, &nonce)
+        && let Ok(policy) = HeaderValue::from_str(&document_policy(nonce.as_str()))
+    {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     let immutable = immutable && res.status().is_success();
     let headers = res.headers_mut();
