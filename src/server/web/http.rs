@@ -46,7 +46,6 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         }
     };
     let leptos_options = state.leptos_options.clone();
-    let leptos_options_for_files = state.leptos_options.clone();
     // The browser bundle, with its precompressed copies when a build made them, answering
     // a browser's "has it changed?" with 304 (the fallback below would send it whole).
     let bundle =
@@ -88,7 +87,7 @@ pub fn router(state: AppState, web: WebApp) -> Router {
         .route(crate::server::web::oauth::CALLBACK_PATH, get(crate::server::web::oauth::callback))
         .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), bundle)
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos_options.clone()))
-        .merge(public_files(leptos_options_for_files, context, shell))
+        .merge(public_files(state.leptos_options.clone(), context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), require_sign_in))
         .layer(middleware::from_fn(crate::server::web::form_posts::carry_form_errors))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))

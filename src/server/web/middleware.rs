@@ -6,6 +6,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use leptos::nonce::Nonce;
 
 use crate::shared::error::AppError;
 
@@ -42,35 +43,16 @@ pub fn is_server_fn(path: &str) -> bool {
     path.starts_with("/api/") && !path.starts_with("/api/v1/")
 }
 
-/// The nonce of the page a request may be answered with: made here for each request, given
-/// to Leptos for the page's inline scripts ([`provide_page_nonce`]) and named in the page's
-/// policy by [`security_headers`]. The policy is set here, outside the render, so a page is
-/// never answered without it, whatever happens to the headers Leptos collects.
-#[derive(Clone, Debug)]
-pub struct PageNonce(std::sync::Arc<str>);
-
-impl PageNonce {
-    /// 128 random bits, URL-safe base64 without padding (valid in a header and a policy).
-    fn fresh() -> Self {
-        use base64::Engine as _;
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).expect("the system's random source works");
-        PageNonce(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes).into())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Makes the request's [`PageNonce`] the one Leptos puts on the page's scripts. Called where
-/// a render's context is set up, after Leptos has provided its own.
+/// Makes the nonce [`security_headers`] made for this request (kept in its extensions) the
+/// one Leptos puts on the page's scripts. Called where a render's context is set up, after
+/// Leptos has provided its own. The page's policy is set by the middleware, outside the
+/// render, so a page is never answered without it, whatever happens to the headers Leptos
+/// collects.
 pub fn provide_page_nonce() {
     use leptos::prelude::{provide_context, use_context};
-    if let Some(nonce) =
-        use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<PageNonce>().cloned())
+    if let Some(nonce) = use_context::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<Nonce>().cloned())
     {
-        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+        provide_context(nonce);
     }
 }
 
@@ -94,7 +76,7 @@ pub fn document_policy(nonce: &str) -> String {
 pub async fn security_headers(mut req: Request, next: Next) -> Response {
     let cacheable = is_static_asset(req.uri().path());
     let immutable = is_content_named(req.uri().path());
-    let nonce = (!cacheable).then(PageNonce::fresh);
+    let nonce = (!cacheable).then(Nonce::new);
     if let Some(nonce) = &nonce {
         req.extensions_mut().insert(nonce.clone());
     }
@@ -105,7 +87,7 @@ pub async fn security_headers(mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if let (true, Some(nonce)) = (html, &nonce)
-        && let Ok(policy) = HeaderValue::from_str(&document_policy(nonce.as_str()))
+        && let Ok(policy) = HeaderValue::from_str(&document_policy(&nonce.to_string()))
     {
         res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
     }
